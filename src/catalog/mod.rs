@@ -1,0 +1,591 @@
+//! The catalog layer: read what a database holds into plain structs.
+//!
+//! Every query is a `.sql` file next to this module. Introspection runs inside the
+//! caller's transaction, so with `apply` it sees the same snapshot the copy reads.
+//! Sessions reading the catalog must run with `search_path = pg_catalog` (so every
+//! rendered name is schema-qualified) and `TimeZone = UTC` (so chunk ranges read
+//! back in TimescaleDB's internal units); [`SESSION_SETUP`] does both.
+
+use tokio_postgres::{GenericClient, Row};
+
+use crate::pg::{QualifiedName, describe_error, quote_ident};
+
+/// Session settings every hypermove session uses, on both servers.
+pub const SESSION_SETUP: &str = "SET search_path = pg_catalog; SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 3";
+
+/// Errors while reading a catalog.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    /// A catalog query failed.
+    #[error("reading {what}: {message}")]
+    Query {
+        /// What was being read.
+        what: String,
+        /// The server's or driver's message.
+        message: String,
+    },
+    /// The named table is not on the server.
+    #[error("table {0} does not exist")]
+    NotFound(QualifiedName),
+    /// The name exists but is not something hypermove can move.
+    #[error("{name} is {what}, not a table")]
+    NotATable {
+        /// The relation named.
+        name: QualifiedName,
+        /// What it is instead.
+        what: &'static str,
+    },
+    /// The server renders an index in a way hypermove does not understand.
+    #[error("cannot recreate index {index}: unexpected definition `{definition}`")]
+    IndexDefinition {
+        /// Index name.
+        index: String,
+        /// What pg_get_indexdef returned.
+        definition: String,
+    },
+}
+
+type Result<T> = std::result::Result<T, CatalogError>;
+
+/// Facts about a server.
+#[derive(Debug, Clone)]
+pub struct ServerInfo {
+    /// `server_version`, e.g. `17.12 (Debian 17.12-0+deb13u1)`.
+    pub version: String,
+    /// `server_version_num`, e.g. 170012.
+    pub version_num: i32,
+    /// The database connected to.
+    pub database: String,
+    /// TimescaleDB's installed version in this database, if installed.
+    pub timescaledb: Option<String>,
+    /// The schema TimescaleDB's functions live in, if installed.
+    pub timescaledb_schema: Option<String>,
+    /// The TimescaleDB version the server could install, if any.
+    pub timescaledb_available: Option<String>,
+    /// `timescaledb.license` (`apache` or `timescale`), when the library is loaded.
+    pub timescaledb_license: Option<String>,
+}
+
+/// The type family of a time column, which decides how range bounds are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeType {
+    /// `timestamp with time zone`.
+    TimestampTz,
+    /// `timestamp without time zone`.
+    Timestamp,
+    /// `date`.
+    Date,
+    /// `smallint`, `integer` or `bigint`.
+    Integer,
+}
+
+impl TimeType {
+    /// The time family of a type OID, if it can partition a hypertable.
+    pub fn from_oid(oid: u32) -> Option<Self> {
+        match oid {
+            1184 => Some(TimeType::TimestampTz),
+            1114 => Some(TimeType::Timestamp),
+            1082 => Some(TimeType::Date),
+            20 | 21 | 23 => Some(TimeType::Integer),
+            _ => None,
+        }
+    }
+}
+
+/// A column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    /// Column name.
+    pub name: String,
+    /// The type as SQL, with typmod (`numeric(10,2)`), qualified when user-defined.
+    pub type_sql: String,
+    /// The type's OID on this server.
+    pub type_oid: u32,
+    /// `NOT NULL`.
+    pub not_null: bool,
+    /// The default expression, if any (never for generated columns).
+    pub default: Option<String>,
+    /// The generation expression of a `GENERATED ALWAYS AS (…)` column.
+    pub generated: Option<String>,
+    /// `s` (stored) or `v` (virtual, PostgreSQL 18) for generated columns.
+    pub generated_kind: Option<char>,
+    /// `a` (ALWAYS) or `d` (BY DEFAULT) for identity columns.
+    pub identity: Option<char>,
+    /// A collation other than the type's default, as SQL.
+    pub collation: Option<String>,
+    /// Whether binary COPY can carry this column between databases.
+    pub binary_ok: bool,
+}
+
+/// A constraint, kept as the server renders it except for foreign keys.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Constraint {
+    /// Constraint name.
+    pub name: String,
+    /// What kind of constraint, with its parts.
+    pub kind: ConstraintKind,
+    /// The columns it is on, in order.
+    pub columns: Vec<String>,
+    /// `pg_get_constraintdef`: table-independent for all but foreign keys.
+    pub definition: String,
+}
+
+/// Constraint kinds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConstraintKind {
+    /// `PRIMARY KEY`.
+    PrimaryKey,
+    /// `UNIQUE`.
+    Unique,
+    /// `CHECK`.
+    Check,
+    /// `EXCLUDE`.
+    Exclusion,
+    /// `FOREIGN KEY`, with what it references.
+    ForeignKey(ForeignKey),
+}
+
+/// The referencing side of a foreign key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForeignKey {
+    /// The referenced table.
+    pub ref_table: QualifiedName,
+    /// The referenced columns.
+    pub ref_columns: Vec<String>,
+    /// `confupdtype`: a/r/c/n/d.
+    pub on_update: char,
+    /// `confdeltype`: a/r/c/n/d.
+    pub on_delete: char,
+    /// `confmatchtype`: f/p/s.
+    pub match_type: char,
+    /// `DEFERRABLE`.
+    pub deferrable: bool,
+    /// `INITIALLY DEFERRED`.
+    pub deferred: bool,
+}
+
+/// An index that does not back a constraint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Index {
+    /// Index name.
+    pub name: String,
+    /// `UNIQUE`.
+    pub unique: bool,
+    /// Access method (`btree`, `gin`, …).
+    pub method: String,
+    /// Everything after `USING method `: keys, INCLUDE, WITH, WHERE.
+    pub body: String,
+    /// Plain key columns, `None` for an expression key.
+    pub key_columns: Vec<Option<String>>,
+}
+
+/// A dimension of a hypertable.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dimension {
+    /// The partitioning column.
+    pub column: String,
+    /// What kind of dimension.
+    pub kind: DimensionKind,
+}
+
+/// Dimension kinds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DimensionKind {
+    /// A range (time) dimension; width in internal units (microseconds for time).
+    Range {
+        /// Chunk width along this dimension.
+        width: i64,
+        /// Whether the column is an integer (width is then in the column's units).
+        integer: bool,
+        /// `integer_now_func` for integer time.
+        integer_now_func: Option<String>,
+    },
+    /// A hash (space) dimension.
+    Hash {
+        /// Number of partitions.
+        partitions: i16,
+    },
+}
+
+/// A chunk with its range on the primary dimension.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chunk {
+    /// The chunk table.
+    pub name: QualifiedName,
+    /// Inclusive start in internal units; `None` when open.
+    pub range_start: Option<i64>,
+    /// Exclusive end in internal units; `None` when open.
+    pub range_end: Option<i64>,
+    /// Row estimate from `pg_class.reltuples`; `None` if never analyzed.
+    pub est_rows: Option<u64>,
+    /// Size estimate from `relpages`.
+    pub est_bytes: u64,
+}
+
+/// What a hypertable adds to a table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hypertable {
+    /// Dimensions in order; the first is the primary (time) dimension.
+    pub dimensions: Vec<Dimension>,
+    /// Chunks ordered by range start.
+    pub chunks: Vec<Chunk>,
+    /// Features that a plain move cannot carry: compression, caggs, jobs.
+    pub unsupported: Vec<String>,
+}
+
+/// A table and everything hypermove needs to recreate and fill it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    /// Its name.
+    pub name: QualifiedName,
+    /// Its OID on this server.
+    pub oid: u32,
+    /// Live columns in order.
+    pub columns: Vec<Column>,
+    /// Constraints, by name.
+    pub constraints: Vec<Constraint>,
+    /// Indexes that do not back a constraint, by name.
+    pub indexes: Vec<Index>,
+    /// User triggers (not carried; reported).
+    pub triggers: Vec<String>,
+    /// Set when the table is a hypertable.
+    pub hypertable: Option<Hypertable>,
+    /// Row estimate for a plain table (hypertables estimate per chunk).
+    pub est_rows: Option<u64>,
+    /// Size estimate for a plain table.
+    pub est_bytes: u64,
+}
+
+impl Table {
+    /// A column by name.
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+fn query_err(what: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> CatalogError {
+    let what = what.into();
+    move |e| CatalogError::Query {
+        what,
+        message: describe_error(&e),
+    }
+}
+
+/// Read the server's versions and TimescaleDB state.
+pub async fn server_info(client: &impl GenericClient) -> Result<ServerInfo> {
+    let row = client
+        .query_one(include_str!("sql/server.sql"), &[])
+        .await
+        .map_err(query_err("server version"))?;
+    Ok(ServerInfo {
+        version: row.get("server_version"),
+        version_num: row.get("server_version_num"),
+        database: row.get("database"),
+        timescaledb: row.get("timescaledb_installed"),
+        timescaledb_schema: row.get("timescaledb_schema"),
+        timescaledb_available: row.get("timescaledb_available"),
+        timescaledb_license: row.get("timescaledb_license"),
+    })
+}
+
+/// Whether a schema exists.
+pub async fn schema_exists(client: &impl GenericClient, schema: &str) -> Result<bool> {
+    let row = client
+        .query_one(include_str!("sql/schema_exists.sql"), &[&schema])
+        .await
+        .map_err(query_err(format!("schema {schema}")))?;
+    Ok(row.get("present"))
+}
+
+/// Whether a relation of any kind exists under this name.
+pub async fn relation_exists(client: &impl GenericClient, name: &QualifiedName) -> Result<bool> {
+    Ok(client
+        .query_opt(
+            include_str!("sql/relation.sql"),
+            &[&name.schema, &name.name],
+        )
+        .await
+        .map_err(query_err(format!("relation {name}")))?
+        .is_some())
+}
+
+fn estimate(reltuples: f64) -> Option<u64> {
+    // PostgreSQL 14+ uses -1 for "never vacuumed or analyzed".
+    (reltuples >= 0.0).then_some(reltuples as u64)
+}
+
+/// Read one table. `server` tells whether TimescaleDB views can be queried.
+pub async fn table(
+    client: &impl GenericClient,
+    server: &ServerInfo,
+    name: &QualifiedName,
+) -> Result<Table> {
+    let rel = client
+        .query_opt(
+            include_str!("sql/relation.sql"),
+            &[&name.schema, &name.name],
+        )
+        .await
+        .map_err(query_err(format!("table {name}")))?
+        .ok_or_else(|| CatalogError::NotFound(name.clone()))?;
+    let relkind: String = rel.get("relkind");
+    let what = match relkind.as_str() {
+        "r" => None,
+        "p" => Some("a partitioned table"),
+        "v" => Some("a view"),
+        "m" => Some("a materialized view"),
+        "f" => Some("a foreign table"),
+        "S" => Some("a sequence"),
+        "i" | "I" => Some("an index"),
+        _ => Some("an unsupported relation"),
+    };
+    if let Some(what) = what {
+        return Err(CatalogError::NotATable {
+            name: name.clone(),
+            what,
+        });
+    }
+    if name.schema.starts_with("_timescaledb_") {
+        return Err(CatalogError::NotATable {
+            name: name.clone(),
+            what: "a TimescaleDB internal table (name its hypertable instead)",
+        });
+    }
+    let oid: u32 = rel.get("oid");
+    let columns = columns(client, name, oid).await?;
+    let constraints = constraints(client, name, oid).await?;
+    let indexes = indexes(client, name, oid).await?;
+    let triggers = client
+        .query(include_str!("sql/triggers.sql"), &[&oid])
+        .await
+        .map_err(query_err(format!("triggers of {name}")))?
+        .iter()
+        .map(|r| r.get("name"))
+        .collect();
+    let hypertable = if server.timescaledb.is_some() {
+        hypertable(client, name).await?
+    } else {
+        None
+    };
+    Ok(Table {
+        name: name.clone(),
+        oid,
+        columns,
+        constraints,
+        indexes,
+        triggers,
+        hypertable,
+        est_rows: estimate(rel.get("reltuples")),
+        est_bytes: rel.get::<_, i64>("est_bytes").max(0) as u64,
+    })
+}
+
+async fn columns(
+    client: &impl GenericClient,
+    name: &QualifiedName,
+    oid: u32,
+) -> Result<Vec<Column>> {
+    let rows = client
+        .query(include_str!("sql/columns.sql"), &[&oid])
+        .await
+        .map_err(query_err(format!("columns of {name}")))?;
+    Ok(rows
+        .iter()
+        .map(|r| Column {
+            name: r.get("name"),
+            type_sql: r.get("type_sql"),
+            type_oid: r.get("type_oid"),
+            not_null: r.get("not_null"),
+            default: r.get("default_expr"),
+            generated: r.get("generated_expr"),
+            generated_kind: first_char(r, "generated_kind"),
+            identity: first_char(r, "identity"),
+            collation: r.get("collation_sql"),
+            binary_ok: r.get("binary_ok"),
+        })
+        .collect())
+}
+
+fn first_char(row: &Row, col: &str) -> Option<char> {
+    row.get::<_, Option<String>>(col)
+        .and_then(|s| s.chars().next())
+}
+
+async fn constraints(
+    client: &impl GenericClient,
+    name: &QualifiedName,
+    oid: u32,
+) -> Result<Vec<Constraint>> {
+    let rows = client
+        .query(include_str!("sql/constraints.sql"), &[&oid])
+        .await
+        .map_err(query_err(format!("constraints of {name}")))?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let kind = match first_char(r, "kind") {
+                Some('p') => ConstraintKind::PrimaryKey,
+                Some('u') => ConstraintKind::Unique,
+                Some('c') => ConstraintKind::Check,
+                Some('x') => ConstraintKind::Exclusion,
+                _ => ConstraintKind::ForeignKey(ForeignKey {
+                    ref_table: QualifiedName::new(
+                        r.get::<_, String>("ref_schema"),
+                        r.get::<_, String>("ref_table"),
+                    ),
+                    ref_columns: r.get("ref_columns"),
+                    on_update: first_char(r, "on_update").unwrap_or('a'),
+                    on_delete: first_char(r, "on_delete").unwrap_or('a'),
+                    match_type: first_char(r, "match_type").unwrap_or('s'),
+                    deferrable: r.get("deferrable"),
+                    deferred: r.get("deferred"),
+                }),
+            };
+            Constraint {
+                name: r.get("name"),
+                kind,
+                columns: r.get("columns"),
+                definition: r.get("definition"),
+            }
+        })
+        .collect())
+}
+
+async fn indexes(
+    client: &impl GenericClient,
+    name: &QualifiedName,
+    oid: u32,
+) -> Result<Vec<Index>> {
+    let rows = client
+        .query(include_str!("sql/indexes.sql"), &[&oid])
+        .await
+        .map_err(query_err(format!("indexes of {name}")))?;
+    rows.iter()
+        .map(|r| {
+            let index: String = r.get("name");
+            if !r.get::<_, bool>("prefix_ok") {
+                return Err(CatalogError::IndexDefinition {
+                    index,
+                    definition: r.get("def"),
+                });
+            }
+            Ok(Index {
+                name: index,
+                unique: r.get("is_unique"),
+                method: r.get("method"),
+                body: r.get("body"),
+                key_columns: r.get("key_columns"),
+            })
+        })
+        .collect()
+}
+
+async fn hypertable(
+    client: &impl GenericClient,
+    name: &QualifiedName,
+) -> Result<Option<Hypertable>> {
+    let dims = client
+        .query(
+            include_str!("sql/dimensions.sql"),
+            &[&name.schema, &name.name],
+        )
+        .await
+        .map_err(query_err(format!("dimensions of {name}")))?;
+    if dims.is_empty() {
+        return Ok(None);
+    }
+    let dimensions = dims
+        .iter()
+        .map(|r| {
+            let kind: String = r.get("kind");
+            let kind = if kind == "Space" {
+                DimensionKind::Hash {
+                    partitions: r.get::<_, Option<i16>>("num_partitions").unwrap_or(1),
+                }
+            } else {
+                let integer: Option<i64> = r.get("integer_interval");
+                DimensionKind::Range {
+                    width: integer
+                        .or(r.get::<_, Option<i64>>("time_interval_micros"))
+                        .unwrap_or(0),
+                    integer: integer.is_some(),
+                    integer_now_func: r.get("integer_now_func"),
+                }
+            };
+            Dimension {
+                column: r.get("column_name"),
+                kind,
+            }
+        })
+        .collect();
+    let chunks = client
+        .query(include_str!("sql/chunks.sql"), &[&name.schema, &name.name])
+        .await
+        .map_err(query_err(format!("chunks of {name}")))?
+        .iter()
+        .map(|r| Chunk {
+            name: QualifiedName::new(
+                r.get::<_, String>("chunk_schema"),
+                r.get::<_, String>("chunk_name"),
+            ),
+            range_start: r
+                .get::<_, Option<i64>>("range_start")
+                .filter(|v| *v != i64::MIN),
+            range_end: r
+                .get::<_, Option<i64>>("range_end")
+                .filter(|v| *v != i64::MAX),
+            est_rows: estimate(r.get("reltuples")),
+            est_bytes: r.get::<_, i64>("est_bytes").max(0) as u64,
+        })
+        .collect();
+    let features = client
+        .query_one(
+            include_str!("sql/features.sql"),
+            &[&name.schema, &name.name],
+        )
+        .await
+        .map_err(query_err(format!("TimescaleDB features of {name}")))?;
+    let mut unsupported = Vec::new();
+    if features.get::<_, bool>("compression") {
+        unsupported.push("compression is enabled".to_string());
+    }
+    for cagg in features.get::<_, Vec<String>>("continuous_aggregates") {
+        unsupported.push(format!("continuous aggregate {cagg} depends on it"));
+    }
+    for job in features.get::<_, Vec<String>>("jobs") {
+        unsupported.push(format!("background job {job} runs on it"));
+    }
+    Ok(Some(Hypertable {
+        dimensions,
+        chunks,
+        unsupported,
+    }))
+}
+
+/// The smallest and largest value of a time column, in internal units
+/// (Unix-epoch microseconds for time types). `None` when the table is empty.
+pub async fn time_bounds(
+    client: &impl GenericClient,
+    table: &QualifiedName,
+    column: &str,
+    time_type: TimeType,
+) -> Result<Option<(i64, i64)>> {
+    let col = quote_ident(column);
+    let to_internal = |agg: &str| match time_type {
+        TimeType::Integer => format!("{agg}({col})::int8"),
+        _ => format!("(extract(epoch FROM {agg}({col})) * 1000000)::int8"),
+    };
+    let sql = format!(
+        "SELECT {}, {} FROM ONLY {}",
+        to_internal("min"),
+        to_internal("max"),
+        table.sql()
+    );
+    let row = client
+        .query_one(&sql, &[])
+        .await
+        .map_err(query_err(format!("time range of {table}")))?;
+    let min: Option<i64> = row.get(0);
+    let max: Option<i64> = row.get(1);
+    Ok(min.zip(max))
+}

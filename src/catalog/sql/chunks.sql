@@ -1,0 +1,22 @@
+-- Chunks of a hypertable ($1 = schema, $2 = name) with their range on the primary
+-- (time) dimension, in TimescaleDB's internal units: Unix-epoch microseconds for
+-- time types (read with TimeZone = UTC), the value itself for integers.
+-- NULL means the range is open on that side.
+SELECT c.chunk_schema::text AS chunk_schema,
+       c.chunk_name::text AS chunk_name,
+       CASE WHEN c.range_start IS NOT NULL
+            THEN CASE WHEN isfinite(c.range_start)
+                      THEN (extract(epoch FROM c.range_start) * 1000000)::int8 END
+            ELSE c.range_start_integer END AS range_start,
+       CASE WHEN c.range_end IS NOT NULL
+            THEN CASE WHEN isfinite(c.range_end)
+                      THEN (extract(epoch FROM c.range_end) * 1000000)::int8 END
+            ELSE c.range_end_integer END AS range_end,
+       cl.reltuples::float8 AS reltuples,
+       cl.relpages::int8 * current_setting('block_size')::int8 AS est_bytes,
+       c.is_compressed AS is_compressed
+FROM timescaledb_information.chunks c
+JOIN pg_namespace n ON n.nspname = c.chunk_schema
+JOIN pg_class cl ON cl.relnamespace = n.oid AND cl.relname = c.chunk_name
+WHERE c.hypertable_schema = $1 AND c.hypertable_name = $2
+ORDER BY range_start NULLS FIRST, c.chunk_schema, c.chunk_name

@@ -1,0 +1,9 @@
+-- Server facts a plan depends on: versions, and where TimescaleDB lives.
+SELECT current_setting('server_version') AS server_version,
+       current_setting('server_version_num')::int AS server_version_num,
+       current_database()::text AS database,
+       (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb') AS timescaledb_installed,
+       (SELECT n.nspname::text FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+         WHERE e.extname = 'timescaledb') AS timescaledb_schema,
+       (SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb') AS timescaledb_available,
+       current_setting('timescaledb.license', true) AS timescaledb_license

@@ -1,0 +1,261 @@
+//! The exec layer: walk the plan's DAG with parallel workers.
+//!
+//! The scheduler runs up to `workers` steps at once, always picking the ready step
+//! that comes first in the plan's own order. A failed step's dependents are skipped,
+//! independent branches keep going, and only root causes are reported.
+//! Exec measures; it does not judge: probe answers go back to the caller for `verify`.
+
+mod copy;
+mod session;
+
+use std::collections::{BinaryHeap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use petgraph::Direction;
+use petgraph::graph::NodeIndex;
+use tokio::task::JoinSet;
+
+use crate::pg::ConnInfo;
+use crate::plan::{Action, Plan, Step, StepKind};
+
+use session::Slot;
+pub use session::begin_snapshot;
+
+/// What the executor needs besides the plan.
+#[derive(Debug, Clone)]
+pub struct ExecConfig {
+    /// Source connection.
+    pub source: ConnInfo,
+    /// Target connection.
+    pub target: ConnInfo,
+    /// Steps run at once; each worker holds one source and one target connection.
+    pub workers: usize,
+    /// A snapshot exported by the coordinator; every source read imports it.
+    pub snapshot: Option<String>,
+}
+
+/// How one step ended.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// Finished.
+    Done {
+        /// Rows written (copy steps).
+        rows: u64,
+        /// Bytes streamed (copy steps).
+        bytes: u64,
+        /// Answers of a probe, source then target.
+        probe: Option<(String, String)>,
+    },
+    /// Failed with this reason.
+    Failed(String),
+    /// Not run because this prerequisite failed.
+    Skipped {
+        /// The ID of the failed step at the root.
+        cause: String,
+    },
+}
+
+/// The record of one step.
+#[derive(Debug, Clone)]
+pub struct StepReport {
+    /// The plan node.
+    pub node: NodeIndex,
+    /// Step ID.
+    pub id: String,
+    /// Step kind.
+    pub kind: StepKind,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// When it started, relative to the start of the run.
+    pub started: Duration,
+    /// How long it ran.
+    pub elapsed: Duration,
+}
+
+/// What a run did, step by step, in completion order.
+#[derive(Debug, Clone, Default)]
+pub struct RunReport {
+    /// One entry per step of the plan.
+    pub steps: Vec<StepReport>,
+    /// Wall time of the run.
+    pub elapsed: Duration,
+}
+
+impl RunReport {
+    /// Steps that failed (root causes only; skipped steps are not failures).
+    pub fn failures(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.steps.iter().filter_map(|s| match &s.outcome {
+            Outcome::Failed(reason) => Some((s.id.as_str(), reason.as_str())),
+            _ => None,
+        })
+    }
+}
+
+/// Progress events, for whoever draws the output.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// A step finished, failed or was skipped.
+    Finished(&'a StepReport),
+}
+
+/// Run every step of the plan.
+pub async fn run(
+    plan: &Plan,
+    config: &ExecConfig,
+    on_event: &(dyn Fn(Event<'_>) + Sync),
+) -> RunReport {
+    let started = Instant::now();
+    let graph = &plan.graph;
+    let order = plan.order();
+    // Rank = position in the plan's order, so execution follows what was reviewed.
+    let mut rank = vec![0usize; graph.node_count()];
+    for (i, n) in order.iter().enumerate() {
+        rank[n.index()] = i;
+    }
+    let mut waiting: Vec<usize> = graph
+        .node_indices()
+        .map(|n| graph.neighbors_directed(n, Direction::Incoming).count())
+        .collect();
+    let mut ready: BinaryHeap<std::cmp::Reverse<(usize, usize)>> = graph
+        .node_indices()
+        .filter(|n| waiting[n.index()] == 0)
+        .map(|n| std::cmp::Reverse((rank[n.index()], n.index())))
+        .collect();
+    let mut settled = vec![false; graph.node_count()];
+    let mut report = RunReport::default();
+    let mut idle: Vec<Slot> = Vec::new();
+    let mut slots_open = 0usize;
+    let mut running: JoinSet<(NodeIndex, Option<Slot>, Outcome, Duration, Duration)> =
+        JoinSet::new();
+    let shared = Arc::new(config.clone());
+
+    loop {
+        while running.len() < config.workers.max(1) {
+            let Some(std::cmp::Reverse((_, i))) = ready.pop() else {
+                break;
+            };
+            let node = NodeIndex::new(i);
+            let step: Step = graph[node].clone();
+            let slot = idle.pop();
+            if slot.is_none() {
+                slots_open += 1;
+            }
+            let cfg = Arc::clone(&shared);
+            let at = started.elapsed();
+            running.spawn(async move {
+                let t0 = Instant::now();
+                let (slot, outcome) = run_step(&cfg, slot, &step).await;
+                (node, slot, outcome, at, t0.elapsed())
+            });
+        }
+        let Some(joined) = running.join_next().await else {
+            break;
+        };
+        let (node, slot, outcome, at, elapsed) = match joined {
+            Ok(done) => done,
+            Err(e) => panic!("a worker task panicked: {e}"),
+        };
+        match slot {
+            Some(slot) => idle.push(slot),
+            // A slot that saw an error may sit in a broken transaction: drop it.
+            None => slots_open -= 1,
+        }
+        let failed = matches!(outcome, Outcome::Failed(_));
+        let rep = StepReport {
+            node,
+            id: graph[node].id.clone(),
+            kind: graph[node].kind,
+            outcome,
+            started: at,
+            elapsed,
+        };
+        on_event(Event::Finished(&rep));
+        report.steps.push(rep);
+        settled[node.index()] = true;
+        if failed {
+            // Skip everything downstream, naming this step as the cause.
+            let cause = graph[node].id.clone();
+            let mut queue: VecDeque<NodeIndex> = graph
+                .neighbors_directed(node, Direction::Outgoing)
+                .collect();
+            while let Some(n) = queue.pop_front() {
+                if settled[n.index()] {
+                    continue;
+                }
+                settled[n.index()] = true;
+                let rep = StepReport {
+                    node: n,
+                    id: graph[n].id.clone(),
+                    kind: graph[n].kind,
+                    outcome: Outcome::Skipped {
+                        cause: cause.clone(),
+                    },
+                    started: started.elapsed(),
+                    elapsed: Duration::ZERO,
+                };
+                on_event(Event::Finished(&rep));
+                report.steps.push(rep);
+                queue.extend(graph.neighbors_directed(n, Direction::Outgoing));
+            }
+        } else {
+            for next in graph.neighbors_directed(node, Direction::Outgoing) {
+                waiting[next.index()] -= 1;
+                if waiting[next.index()] == 0 && !settled[next.index()] {
+                    ready.push(std::cmp::Reverse((rank[next.index()], next.index())));
+                }
+            }
+        }
+    }
+    debug_assert!(slots_open <= config.workers.max(1));
+    drop(idle);
+    report.elapsed = started.elapsed();
+    report
+}
+
+/// Run one step on a worker slot, opening the slot's connections when needed.
+/// The slot comes back only if the step succeeded.
+async fn run_step(cfg: &ExecConfig, slot: Option<Slot>, step: &Step) -> (Option<Slot>, Outcome) {
+    let mut slot = match slot {
+        Some(s) => s,
+        None => match Slot::open(cfg).await {
+            Ok(s) => s,
+            Err(e) => return (None, Outcome::Failed(e)),
+        },
+    };
+    let result = match &step.action {
+        Action::Sql(statements) => {
+            session::run_sql(&mut slot, statements)
+                .await
+                .map(|()| Outcome::Done {
+                    rows: 0,
+                    bytes: 0,
+                    probe: None,
+                })
+        }
+        Action::Copy(window) => match slot.source(cfg).await {
+            Ok(()) => copy::copy_window(&mut slot, window)
+                .await
+                .map(|(rows, bytes)| Outcome::Done {
+                    rows,
+                    bytes,
+                    probe: None,
+                }),
+            Err(e) => Err(e),
+        },
+        Action::Probe(probe) => match slot.source(cfg).await {
+            Ok(()) => session::probe(&mut slot, probe)
+                .await
+                .map(|answers| Outcome::Done {
+                    rows: 0,
+                    bytes: 0,
+                    probe: Some(answers),
+                }),
+            Err(e) => Err(e),
+        },
+    };
+    match result {
+        Ok(outcome) => (Some(slot), outcome),
+        Err(reason) => (None, Outcome::Failed(reason)),
+    }
+}

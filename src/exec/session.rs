@@ -1,0 +1,114 @@
+//! Worker sessions: one target connection per worker, and a source connection that
+//! reads inside the coordinator's exported snapshot.
+
+use tokio_postgres::{Client, IsolationLevel, Transaction};
+
+use super::ExecConfig;
+use crate::catalog::SESSION_SETUP;
+use crate::pg::{Role, connect, describe_error, quote_literal};
+use crate::plan::Probe;
+
+const APP: &str = "hypermove";
+
+/// Target settings for a bulk load. `synchronous_commit = off` is safe here: a
+/// window's data and its commit are lost or kept together, never apart.
+const TARGET_SETUP: &str = "SET synchronous_commit = off";
+
+/// A worker's connections. The source side opens on first use, because DDL steps
+/// never read the source.
+pub struct Slot {
+    pub(super) source: Option<Client>,
+    pub(super) target: Client,
+}
+
+impl Slot {
+    /// Open the target side.
+    pub async fn open(cfg: &ExecConfig) -> Result<Self, String> {
+        let target = connect(&cfg.target, Role::Target, APP).await?;
+        target
+            .batch_execute(&format!("{SESSION_SETUP}; {TARGET_SETUP}"))
+            .await
+            .map_err(|e| format!("setting up the target session: {}", describe_error(&e)))?;
+        Ok(Self {
+            source: None,
+            target,
+        })
+    }
+
+    /// Make sure the source side is open, inside the shared snapshot when there is one.
+    /// The transaction stays open for the slot's life: every window read on this
+    /// connection sees the same instant.
+    pub async fn source(&mut self, cfg: &ExecConfig) -> Result<(), String> {
+        if self.source.is_some() {
+            return Ok(());
+        }
+        let client = connect(&cfg.source, Role::Source, APP).await?;
+        let mut setup = format!("{SESSION_SETUP}; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+        if let Some(snapshot) = &cfg.snapshot {
+            setup.push_str(&format!(
+                "; SET TRANSACTION SNAPSHOT {}",
+                quote_literal(snapshot)
+            ));
+        }
+        client
+            .batch_execute(&setup)
+            .await
+            .map_err(|e| format!("joining the source snapshot: {}", describe_error(&e)))?;
+        self.source = Some(client);
+        Ok(())
+    }
+}
+
+/// Open the coordinator's transaction on the source and export its snapshot.
+/// Keep the transaction open until every window has been read: the snapshot
+/// lives only as long as it does.
+pub async fn begin_snapshot(client: &mut Client) -> Result<(Transaction<'_>, String), String> {
+    client
+        .batch_execute(SESSION_SETUP)
+        .await
+        .map_err(|e| format!("setting up the source session: {}", describe_error(&e)))?;
+    let tx = client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .map_err(|e| format!("starting the source snapshot: {}", describe_error(&e)))?;
+    let row = tx
+        .query_one("SELECT pg_export_snapshot()", &[])
+        .await
+        .map_err(|e| format!("exporting the source snapshot: {}", describe_error(&e)))?;
+    Ok((tx, row.get(0)))
+}
+
+/// Run DDL statements on the target in one transaction: all of them or none.
+pub async fn run_sql(slot: &mut Slot, statements: &[String]) -> Result<(), String> {
+    let tx = slot
+        .target
+        .transaction()
+        .await
+        .map_err(|e| describe_error(&e))?;
+    for s in statements {
+        tx.batch_execute(s).await.map_err(|e| describe_error(&e))?;
+    }
+    tx.commit().await.map_err(|e| describe_error(&e))
+}
+
+/// Ask both sides one question each.
+pub async fn probe(slot: &mut Slot, probe: &Probe) -> Result<(String, String), String> {
+    let source = slot.source.as_ref().expect("source opened before probing");
+    let s = source
+        .query_one(&probe.source_sql, &[])
+        .await
+        .map_err(|e| format!("source: {}", describe_error(&e)))?;
+    let t = slot
+        .target
+        .query_one(&probe.target_sql, &[])
+        .await
+        .map_err(|e| format!("target: {}", describe_error(&e)))?;
+    let text = |row: &tokio_postgres::Row| {
+        row.get::<_, Option<String>>(0)
+            .unwrap_or_else(|| "NULL".into())
+    };
+    Ok((text(&s), text(&t)))
+}

@@ -1,0 +1,10 @@
+//! The PostgreSQL foundation every layer stands on: identifier quoting and connections.
+//!
+//! This module knows nothing about specs, plans or TimescaleDB. It is the only
+//! place that turns names into SQL text, so quoting is done exactly once.
+
+mod conn;
+mod quote;
+
+pub use conn::{ConnInfo, Role, connect, describe_error};
+pub use quote::{QualifiedName, display_ident, quote_ident, quote_literal};

@@ -1,0 +1,893 @@
+//! Build the step DAG from a spec and the gathered catalogs. Pure: no I/O here.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use petgraph::graph::{DiGraph, NodeIndex};
+
+use super::window::{self, Relation, Window};
+use super::{
+    Action, CopyWindow, Inputs, Layout, Plan, PlanError, Probe, Step, StepKind, TablePlan,
+};
+use crate::catalog::{
+    ConstraintKind, DimensionKind, ForeignKey, Hypertable, ServerInfo, Table, TimeType,
+};
+use crate::pg::{QualifiedName, display_ident, quote_ident, quote_literal};
+use crate::spec::{ChunkInterval, Spec, TableSpec};
+
+/// The shape a table will have on the target.
+#[derive(Debug, Clone)]
+enum Shape {
+    Plain,
+    Hypertable {
+        time_column: String,
+        time_type: TimeType,
+        /// `None` takes TimescaleDB's default.
+        interval: Option<ChunkInterval>,
+        extra: Vec<Extra>,
+    },
+}
+
+/// A dimension beyond the primary time dimension.
+#[derive(Debug, Clone)]
+enum Extra {
+    Hash {
+        column: String,
+        partitions: i16,
+    },
+    Range {
+        column: String,
+        interval: ChunkInterval,
+    },
+}
+
+/// Build the plan. Every check that can refuse a spec runs here, before any write.
+pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
+    let mut b = Builder::default();
+    let file = spec.path.display().to_string();
+    let table_err = |index: usize, t: &TableSpec, message: String| PlanError::Table {
+        file: file.clone(),
+        index,
+        table: t.source.clone(),
+        message,
+    };
+
+    // Decide every table's shape first, so that all refusals come before any step.
+    let mut shapes = Vec::with_capacity(spec.tables.len());
+    for (i, (t, table)) in spec.tables.iter().zip(&inputs.tables).enumerate() {
+        if inputs.target_existing.contains(&t.target) {
+            return Err(table_err(
+                i,
+                t,
+                format!(
+                    "{} already exists on the target; hypermove never writes into an existing table (drop it, or choose another `target:`)",
+                    t.target
+                ),
+            ));
+        }
+        if let Some(h) = &table.hypertable {
+            if let Some(feature) = h.unsupported.first() {
+                return Err(table_err(
+                    i,
+                    t,
+                    format!(
+                        "{feature} on the source; a data move cannot carry it, and the target's TimescaleDB ({}) may not support it",
+                        license(&inputs.target_server)
+                    ),
+                ));
+            }
+        }
+        let shape = shape_of(t, table).map_err(|m| table_err(i, t, m))?;
+        check_unique_keys(table, &shape).map_err(|m| table_err(i, t, m))?;
+        shapes.push(shape);
+    }
+
+    // Names on the target, for foreign keys between moved tables.
+    let renamed: HashMap<&QualifiedName, &QualifiedName> =
+        spec.tables.iter().map(|t| (&t.source, &t.target)).collect();
+    for (i, (t, table)) in spec.tables.iter().zip(&inputs.tables).enumerate() {
+        for c in &table.constraints {
+            if let ConstraintKind::ForeignKey(fk) = &c.kind {
+                if !renamed.contains_key(&fk.ref_table)
+                    && !inputs.target_references.contains(&fk.ref_table)
+                {
+                    return Err(table_err(
+                        i,
+                        t,
+                        format!(
+                            "foreign key {} references {}, which is neither moved nor present on the target; add it to `tables:`",
+                            c.name, fk.ref_table
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+
+    let needs_timescaledb = shapes.iter().any(|s| matches!(s, Shape::Hypertable { .. }));
+    let ts_schema = inputs
+        .target_server
+        .timescaledb_schema
+        .clone()
+        .unwrap_or_else(|| "public".to_string());
+    let extension = if needs_timescaledb && inputs.target_server.timescaledb.is_none() {
+        if inputs.target_server.timescaledb_available.is_none() {
+            return Err(PlanError::Target(format!(
+                "the spec asks for hypertables, but TimescaleDB is not installed on the target server ({}); install it, or move the tables as plain tables",
+                inputs.target_server.version
+            )));
+        }
+        Some(b.add(
+            Step {
+                id: "extension:timescaledb".into(),
+                kind: StepKind::Extension,
+                table: None,
+                action: Action::Sql(vec![format!(
+                    "CREATE EXTENSION IF NOT EXISTS timescaledb WITH SCHEMA {}",
+                    quote_ident(&ts_schema)
+                )]),
+            },
+            &[],
+        ))
+    } else {
+        None
+    };
+
+    let mut schema_steps: BTreeMap<String, NodeIndex> = BTreeMap::new();
+    for t in &spec.tables {
+        let schema = &t.target.schema;
+        if !inputs.target_schemas.contains(schema) && !schema_steps.contains_key(schema) {
+            let n = b.add(
+                Step {
+                    id: format!("schema:{}", display_ident(schema)),
+                    kind: StepKind::Schema,
+                    table: None,
+                    action: Action::Sql(vec![format!(
+                        "CREATE SCHEMA IF NOT EXISTS {}",
+                        quote_ident(schema)
+                    )]),
+                },
+                &[],
+            );
+            schema_steps.insert(schema.clone(), n);
+        }
+    }
+
+    // Per table: create, shape, fill, then constrain.
+    let mut copies: HashMap<QualifiedName, Vec<NodeIndex>> = HashMap::new();
+    let mut keys: HashMap<QualifiedName, Vec<NodeIndex>> = HashMap::new();
+    let mut table_plans = Vec::new();
+    let mut warnings = Vec::new();
+    for ((t, table), (shape, bounds)) in spec
+        .tables
+        .iter()
+        .zip(&inputs.tables)
+        .zip(shapes.iter().zip(&inputs.time_bounds))
+    {
+        warnings.extend(carry_warnings(t, table));
+        let deps: Vec<NodeIndex> = schema_steps
+            .get(&t.target.schema)
+            .copied()
+            .into_iter()
+            .collect();
+        let create = b.add(
+            Step {
+                id: format!("table:{}", t.target),
+                kind: StepKind::Table,
+                table: Some(t.target.clone()),
+                action: Action::Sql(vec![create_table_sql(&t.target, table)]),
+            },
+            &deps,
+        );
+        let ready = match shape {
+            Shape::Plain => create,
+            Shape::Hypertable { .. } => {
+                let mut deps = vec![create];
+                deps.extend(extension);
+                b.add(
+                    Step {
+                        id: format!("hypertable:{}", t.target),
+                        kind: StepKind::Hypertable,
+                        table: Some(t.target.clone()),
+                        action: Action::Sql(hypertable_sql(&ts_schema, &t.target, shape)),
+                    },
+                    &deps,
+                )
+            }
+        };
+
+        let windows = windows_for(t, table, shape, *bounds);
+        let time = time_of(table, shape);
+        let copy_cols: Vec<&str> = table
+            .columns
+            .iter()
+            .filter(|c| c.generated.is_none())
+            .map(|c| c.name.as_str())
+            .collect();
+        let col_list = copy_cols
+            .iter()
+            .map(|c| quote_ident(c))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let format = if table
+            .columns
+            .iter()
+            .all(|c| c.binary_ok || c.generated.is_some())
+        {
+            "binary"
+        } else {
+            "text"
+        };
+        let mut table_copies = Vec::with_capacity(windows.len());
+        for w in &windows {
+            let id = match (&time, w.ranged) {
+                (Some((_, tt)), true) => format!(
+                    "copy:{}:{}..{}",
+                    t.target,
+                    window::label(w.lo, *tt, "-inf"),
+                    window::label(w.hi, *tt, "+inf")
+                ),
+                _ => format!("copy:{}", t.target),
+            };
+            let source_sql = format!(
+                "COPY (SELECT {col_list} FROM {}{}) TO STDOUT (FORMAT {format})",
+                match &w.relation {
+                    Relation::Only(r) => format!("ONLY {}", r.sql()),
+                    Relation::Root(r) => r.sql(),
+                },
+                range_predicate(w, time.as_ref())
+            );
+            let target_sql = format!(
+                "COPY {} ({col_list}) FROM STDIN (FORMAT {format})",
+                t.target.sql()
+            );
+            table_copies.push(b.add(
+                Step {
+                    id,
+                    kind: StepKind::Copy,
+                    table: Some(t.target.clone()),
+                    action: Action::Copy(CopyWindow {
+                        source_table: t.source.clone(),
+                        source_sql,
+                        target_sql,
+                        est_rows: w.est_rows,
+                        est_bytes: w.est_bytes,
+                    }),
+                },
+                &[ready],
+            ));
+        }
+
+        let mut table_keys = Vec::new();
+        for c in &table.constraints {
+            if matches!(
+                c.kind,
+                ConstraintKind::PrimaryKey | ConstraintKind::Unique | ConstraintKind::Exclusion
+            ) {
+                table_keys.push(b.add(
+                    Step {
+                        id: format!("constraint:{}.{}", t.target, display_ident(&c.name)),
+                        kind: StepKind::Constraint,
+                        table: Some(t.target.clone()),
+                        action: Action::Sql(vec![format!(
+                            "ALTER TABLE {} ADD CONSTRAINT {} {}",
+                            t.target.sql(),
+                            quote_ident(&c.name),
+                            c.definition
+                        )]),
+                    },
+                    &table_copies,
+                ));
+            }
+        }
+        for (name, sql) in index_sql(&t.target, table, shape) {
+            b.add(
+                Step {
+                    id: format!(
+                        "index:{}",
+                        QualifiedName::new(t.target.schema.clone(), name)
+                    ),
+                    kind: StepKind::Index,
+                    table: Some(t.target.clone()),
+                    action: Action::Sql(vec![sql]),
+                },
+                &table_copies,
+            );
+        }
+        b.add(
+            Step {
+                id: format!("verify:{}", t.target),
+                kind: StepKind::Verify,
+                table: Some(t.target.clone()),
+                action: Action::Probe(Probe {
+                    what: "row count".into(),
+                    source_sql: format!(
+                        "SELECT count(*)::text FROM {}{}",
+                        if table.hypertable.is_some() {
+                            ""
+                        } else {
+                            "ONLY "
+                        },
+                        t.source.sql()
+                    ),
+                    target_sql: format!("SELECT count(*)::text FROM {}", t.target.sql()),
+                }),
+            },
+            &table_copies,
+        );
+
+        let est_rows = windows
+            .iter()
+            .try_fold(0u64, |acc, w| w.est_rows.map(|r| acc + r));
+        table_plans.push(TablePlan {
+            source: t.source.clone(),
+            target: t.target.clone(),
+            before: Layout {
+                description: describe_source(table),
+                chunks: table.hypertable.as_ref().map(|h| h.chunks.len()),
+            },
+            after: Layout {
+                description: describe_shape(shape),
+                chunks: None,
+            },
+            windows: windows.len(),
+            est_rows,
+            est_bytes: windows.iter().map(|w| w.est_bytes).sum(),
+        });
+        copies.insert(t.source.clone(), table_copies);
+        keys.insert(t.source.clone(), table_keys);
+    }
+
+    // Foreign keys last: they need the data of both tables and the referenced key.
+    for (t, table) in spec.tables.iter().zip(&inputs.tables) {
+        for c in &table.constraints {
+            let ConstraintKind::ForeignKey(fk) = &c.kind else {
+                continue;
+            };
+            let ref_target = renamed.get(&fk.ref_table).copied().unwrap_or(&fk.ref_table);
+            let mut deps = copies[&t.source].clone();
+            if let Some(ref_copies) = copies.get(&fk.ref_table) {
+                deps.extend(ref_copies);
+                deps.extend(&keys[&fk.ref_table]);
+            }
+            b.add(
+                Step {
+                    id: format!("fk:{}.{}", t.target, display_ident(&c.name)),
+                    kind: StepKind::ForeignKey,
+                    table: Some(t.target.clone()),
+                    action: Action::Sql(vec![fk_sql(
+                        &t.target, &c.name, &c.columns, fk, ref_target,
+                    )]),
+                },
+                &deps,
+            );
+        }
+    }
+
+    Ok(Plan {
+        graph: b.graph,
+        tables: table_plans,
+        warnings,
+        source: server_label(&spec.source.to_string(), &inputs.source_server),
+        target: server_label(&spec.target.to_string(), &inputs.target_server),
+    })
+}
+
+#[derive(Default)]
+struct Builder {
+    graph: DiGraph<Step, ()>,
+    ids: BTreeSet<String>,
+}
+
+impl Builder {
+    fn add(&mut self, step: Step, deps: &[NodeIndex]) -> NodeIndex {
+        // IDs are derived from names that are unique in their scope, so a clash is a bug.
+        assert!(
+            self.ids.insert(step.id.clone()),
+            "duplicate step id {}",
+            step.id
+        );
+        let n = self.graph.add_node(step);
+        for d in deps {
+            self.graph.update_edge(*d, n, ());
+        }
+        n
+    }
+}
+
+fn server_label(conn: &str, server: &ServerInfo) -> String {
+    let version = server.version.split_whitespace().next().unwrap_or("?");
+    match (&server.timescaledb, &server.timescaledb_available) {
+        (Some(ts), _) => format!("{conn} (PostgreSQL {version}, TimescaleDB {ts})"),
+        (None, Some(ts)) => format!("{conn} (PostgreSQL {version}, TimescaleDB {ts} available)"),
+        (None, None) => format!("{conn} (PostgreSQL {version}, no TimescaleDB)"),
+    }
+}
+
+fn license(server: &ServerInfo) -> String {
+    match (&server.timescaledb_available, &server.timescaledb_license) {
+        (Some(v), Some(l)) => format!("{v}, {l} license"),
+        (Some(v), None) => v.clone(),
+        _ => "not installed".into(),
+    }
+}
+
+/// Decide the target shape from the spec, or keep the source's.
+fn shape_of(t: &TableSpec, table: &Table) -> Result<Shape, String> {
+    let Some(h) = &t.hypertable else {
+        return Ok(match &table.hypertable {
+            None => Shape::Plain,
+            Some(src) => keep_layout(table, src)?,
+        });
+    };
+    let col = table.column(&h.time_column).ok_or_else(|| {
+        format!(
+            "time_column `{}` is not a column of {}",
+            h.time_column, table.name
+        )
+    })?;
+    let time_type = TimeType::from_oid(col.type_oid).ok_or_else(|| {
+        format!(
+            "time_column `{}` has type {}; a hypertable needs timestamptz, timestamp, date or an integer type",
+            h.time_column, col.type_sql
+        )
+    })?;
+    match (time_type, h.chunk_time_interval) {
+        (TimeType::Integer, Some(ChunkInterval::Time { .. })) => {
+            return Err(format!(
+                "time_column `{}` is an integer; give chunk_time_interval as an integer in the column's units",
+                h.time_column
+            ));
+        }
+        (TimeType::Integer, None) => {
+            return Err(format!(
+                "time_column `{}` is an integer; chunk_time_interval is required",
+                h.time_column
+            ));
+        }
+        (
+            TimeType::TimestampTz | TimeType::Timestamp | TimeType::Date,
+            Some(ChunkInterval::Integer(_)),
+        ) => {
+            return Err(format!(
+                "time_column `{}` is {}; give chunk_time_interval as an interval such as `7 days`",
+                h.time_column, col.type_sql
+            ));
+        }
+        _ => {}
+    }
+    let mut extra = Vec::new();
+    if let Some(hash) = &h.hash {
+        if table.column(&hash.column).is_none() {
+            return Err(format!(
+                "partitioning_column `{}` is not a column of {}",
+                hash.column, table.name
+            ));
+        }
+        if hash.column == h.time_column {
+            return Err("partitioning_column must differ from time_column".into());
+        }
+        extra.push(Extra::Hash {
+            column: hash.column.clone(),
+            partitions: hash.number_partitions,
+        });
+    }
+    Ok(Shape::Hypertable {
+        time_column: h.time_column.clone(),
+        time_type,
+        interval: h.chunk_time_interval,
+        extra,
+    })
+}
+
+/// The source hypertable's own layout, dimension for dimension.
+fn keep_layout(table: &Table, src: &Hypertable) -> Result<Shape, String> {
+    let mut dims = src.dimensions.iter();
+    let first = dims
+        .next()
+        .ok_or("the source hypertable has no dimensions")?;
+    let DimensionKind::Range { width, integer, .. } = first.kind else {
+        return Err("the source hypertable's first dimension is not a range".into());
+    };
+    let col = table
+        .column(&first.column)
+        .ok_or_else(|| format!("dimension column `{}` is missing", first.column))?;
+    let time_type = TimeType::from_oid(col.type_oid).ok_or_else(|| {
+        format!(
+            "dimension column `{}` has unsupported type {}",
+            first.column, col.type_sql
+        )
+    })?;
+    let interval = |width: i64, integer: bool| {
+        if integer {
+            ChunkInterval::Integer(width)
+        } else {
+            ChunkInterval::Time { micros: width }
+        }
+    };
+    let extra = dims
+        .map(|d| match d.kind {
+            DimensionKind::Hash { partitions } => Extra::Hash {
+                column: d.column.clone(),
+                partitions,
+            },
+            DimensionKind::Range { width, integer, .. } => Extra::Range {
+                column: d.column.clone(),
+                interval: interval(width, integer),
+            },
+        })
+        .collect();
+    Ok(Shape::Hypertable {
+        time_column: first.column.clone(),
+        time_type,
+        interval: Some(interval(width, integer)),
+        extra,
+    })
+}
+
+/// TimescaleDB refuses unique keys that leave out a partitioning column; say so
+/// at plan time instead of failing after the data is copied.
+fn check_unique_keys(table: &Table, shape: &Shape) -> Result<(), String> {
+    let Shape::Hypertable {
+        time_column, extra, ..
+    } = shape
+    else {
+        return Ok(());
+    };
+    let mut needed = vec![time_column.as_str()];
+    for e in extra {
+        match e {
+            Extra::Hash { column, .. } | Extra::Range { column, .. } => needed.push(column),
+        }
+    }
+    let keys = table
+        .constraints
+        .iter()
+        .filter(|c| matches!(c.kind, ConstraintKind::PrimaryKey | ConstraintKind::Unique))
+        .map(|c| (format!("constraint {}", c.name), c.columns.clone()))
+        .chain(table.indexes.iter().filter(|i| i.unique).map(|i| {
+            (
+                format!("unique index {}", i.name),
+                i.key_columns.iter().flatten().cloned().collect(),
+            )
+        }));
+    for (what, columns) in keys {
+        if let Some(missing) = needed.iter().find(|n| !columns.iter().any(|c| c == *n)) {
+            return Err(format!(
+                "{what} on ({}) does not include partitioning column `{missing}`; TimescaleDB requires every unique key of a hypertable to include all partitioning columns",
+                columns.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn time_of(table: &Table, shape: &Shape) -> Option<(String, TimeType)> {
+    match shape {
+        Shape::Hypertable {
+            time_column,
+            time_type,
+            ..
+        } => Some((time_column.clone(), *time_type)),
+        Shape::Plain => {
+            let h = table.hypertable.as_ref()?;
+            let first = h.dimensions.first()?;
+            let tt = TimeType::from_oid(table.column(&first.column)?.type_oid)?;
+            Some((first.column.clone(), tt))
+        }
+    }
+}
+
+fn windows_for(
+    t: &TableSpec,
+    table: &Table,
+    shape: &Shape,
+    bounds: Option<(i64, i64)>,
+) -> Vec<Window> {
+    if let Some(h) = &table.hypertable {
+        let w = window::from_chunks(&t.source, &h.chunks);
+        if !w.is_empty() {
+            return w;
+        }
+        // An empty hypertable has no chunks; one window still proves it empty.
+        return vec![window::whole(&t.source, Some(0), 0)];
+    }
+    match shape {
+        Shape::Hypertable { interval, .. } => {
+            // TimescaleDB's default chunk interval is 7 days.
+            let width = interval.map(|i| i.width()).unwrap_or(7 * 86_400_000_000);
+            window::aligned(&t.source, bounds, width, table.est_rows, table.est_bytes)
+        }
+        Shape::Plain => vec![window::whole(&t.source, table.est_rows, table.est_bytes)],
+    }
+}
+
+fn range_predicate(w: &Window, time: Option<&(String, TimeType)>) -> String {
+    let Some((column, tt)) = time else {
+        return String::new();
+    };
+    if !w.ranged {
+        return String::new();
+    }
+    let col = quote_ident(column);
+    let mut parts = Vec::new();
+    if let Some(lo) = w.lo {
+        parts.push(format!("{col} >= {}", window::literal(lo, *tt)));
+    }
+    if let Some(hi) = w.hi {
+        parts.push(format!("{col} < {}", window::literal(hi, *tt)));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", parts.join(" AND "))
+    }
+}
+
+fn create_table_sql(target: &QualifiedName, table: &Table) -> String {
+    let mut lines: Vec<String> = table
+        .columns
+        .iter()
+        .map(|c| {
+            let mut line = format!("{} {}", quote_ident(&c.name), c.type_sql);
+            if let Some(coll) = &c.collation {
+                line.push_str(&format!(" COLLATE {coll}"));
+            }
+            if let Some(expr) = &c.generated {
+                let kind = if c.generated_kind == Some('v') {
+                    "VIRTUAL"
+                } else {
+                    "STORED"
+                };
+                line.push_str(&format!(" GENERATED ALWAYS AS ({expr}) {kind}"));
+            } else if let Some(identity) = c.identity {
+                let how = if identity == 'a' {
+                    "ALWAYS"
+                } else {
+                    "BY DEFAULT"
+                };
+                line.push_str(&format!(" GENERATED {how} AS IDENTITY"));
+            } else if let Some(default) = c.default.as_ref().filter(|d| !uses_sequence(d)) {
+                line.push_str(&format!(" DEFAULT {default}"));
+            }
+            if c.not_null {
+                line.push_str(" NOT NULL");
+            }
+            line
+        })
+        .collect();
+    for c in &table.constraints {
+        if c.kind == ConstraintKind::Check {
+            lines.push(format!(
+                "CONSTRAINT {} {}",
+                quote_ident(&c.name),
+                c.definition
+            ));
+        }
+    }
+    format!(
+        "CREATE TABLE {} (\n    {}\n)",
+        target.sql(),
+        lines.join(",\n    ")
+    )
+}
+
+fn uses_sequence(default: &str) -> bool {
+    default.contains("nextval(")
+}
+
+fn hypertable_sql(ts_schema: &str, target: &QualifiedName, shape: &Shape) -> Vec<String> {
+    let Shape::Hypertable {
+        time_column,
+        interval,
+        extra,
+        ..
+    } = shape
+    else {
+        return Vec::new();
+    };
+    let ts = quote_ident(ts_schema);
+    let rel = format!("{}::regclass", quote_literal(&target.sql()));
+    let by_range = |column: &str, interval: Option<ChunkInterval>| match interval {
+        Some(i) => format!("{ts}.by_range({}, {})", quote_literal(column), i.sql()),
+        None => format!("{ts}.by_range({})", quote_literal(column)),
+    };
+    // Default indexes are off: hypermove builds every index after the data,
+    // which is much faster than maintaining them row by row during the load.
+    let mut out = vec![format!(
+        "SELECT {ts}.create_hypertable({rel}, {}, create_default_indexes => false)",
+        by_range(time_column, *interval)
+    )];
+    for e in extra {
+        let dim = match e {
+            Extra::Hash { column, partitions } => {
+                format!("{ts}.by_hash({}, {partitions})", quote_literal(column))
+            }
+            Extra::Range { column, interval } => by_range(column, Some(*interval)),
+        };
+        out.push(format!("SELECT {ts}.add_dimension({rel}, {dim})"));
+    }
+    out
+}
+
+/// The source's indexes, plus the time index TimescaleDB would have created when
+/// a plain table becomes a hypertable and no index leads with the time column.
+fn index_sql(target: &QualifiedName, table: &Table, shape: &Shape) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = table
+        .indexes
+        .iter()
+        .map(|i| {
+            (
+                i.name.clone(),
+                format!(
+                    "CREATE {}INDEX {} ON {} USING {} {}",
+                    if i.unique { "UNIQUE " } else { "" },
+                    quote_ident(&i.name),
+                    target.sql(),
+                    i.method,
+                    i.body
+                ),
+            )
+        })
+        .collect();
+    if let (None, Shape::Hypertable { time_column, .. }) = (&table.hypertable, shape) {
+        let leads =
+            |cols: &[Option<String>]| cols.first().and_then(|c| c.as_deref()) == Some(time_column);
+        let covered = table.indexes.iter().any(|i| leads(&i.key_columns))
+            || table.constraints.iter().any(|c| {
+                matches!(c.kind, ConstraintKind::PrimaryKey | ConstraintKind::Unique)
+                    && c.columns.first() == Some(time_column)
+            });
+        let name = format!("{}_{}_idx", target.name, time_column);
+        if !covered && !table.indexes.iter().any(|i| i.name == name) {
+            out.push((
+                name.clone(),
+                format!(
+                    "CREATE INDEX {} ON {} USING btree ({} DESC)",
+                    quote_ident(&name),
+                    target.sql(),
+                    quote_ident(time_column)
+                ),
+            ));
+        }
+    }
+    out
+}
+
+fn fk_sql(
+    target: &QualifiedName,
+    name: &str,
+    columns: &[String],
+    fk: &ForeignKey,
+    ref_target: &QualifiedName,
+) -> String {
+    let list = |cols: &[String]| {
+        cols.iter()
+            .map(|c| quote_ident(c))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let action = |c: char| match c {
+        'r' => "RESTRICT",
+        'c' => "CASCADE",
+        'n' => "SET NULL",
+        'd' => "SET DEFAULT",
+        _ => "NO ACTION",
+    };
+    let mut sql = format!(
+        "ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({})",
+        target.sql(),
+        quote_ident(name),
+        list(columns),
+        ref_target.sql(),
+        list(&fk.ref_columns)
+    );
+    if fk.match_type == 'f' {
+        sql.push_str(" MATCH FULL");
+    }
+    sql.push_str(&format!(
+        " ON UPDATE {} ON DELETE {}",
+        action(fk.on_update),
+        action(fk.on_delete)
+    ));
+    if fk.deferrable {
+        sql.push_str(" DEFERRABLE");
+        if fk.deferred {
+            sql.push_str(" INITIALLY DEFERRED");
+        }
+    }
+    sql
+}
+
+/// What the plan will not carry, said out loud.
+fn carry_warnings(t: &TableSpec, table: &Table) -> Vec<String> {
+    let mut out = Vec::new();
+    for trigger in &table.triggers {
+        out.push(format!(
+            "{}: trigger {trigger} is not carried over",
+            t.source
+        ));
+    }
+    for c in &table.columns {
+        if c.generated.is_none() && c.default.as_deref().is_some_and(uses_sequence) {
+            out.push(format!(
+                "{}: column {} default `{}` is not carried over (sequences are not moved yet)",
+                t.source,
+                c.name,
+                c.default.as_deref().unwrap_or_default()
+            ));
+        }
+        if c.identity.is_some() {
+            out.push(format!(
+                "{}: identity column {} restarts at its start value on the target (sequence positions are not moved yet)",
+                t.source, c.name
+            ));
+        }
+    }
+    if let Some(h) = &table.hypertable {
+        for d in &h.dimensions {
+            if let DimensionKind::Range {
+                integer_now_func: Some(f),
+                ..
+            } = &d.kind
+            {
+                out.push(format!(
+                    "{}: integer_now_func {f} is not carried over",
+                    t.source
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn describe_source(table: &Table) -> String {
+    match &table.hypertable {
+        None => "plain table".into(),
+        Some(h) => {
+            let dims: Vec<String> = h
+                .dimensions
+                .iter()
+                .map(|d| match &d.kind {
+                    DimensionKind::Range { width, integer, .. } => {
+                        let i = if *integer {
+                            ChunkInterval::Integer(*width)
+                        } else {
+                            ChunkInterval::Time { micros: *width }
+                        };
+                        format!("{} every {i}", d.column)
+                    }
+                    DimensionKind::Hash { partitions } => {
+                        format!("{} in {partitions} hash partitions", d.column)
+                    }
+                })
+                .collect();
+            format!("hypertable: {}", dims.join(", "))
+        }
+    }
+}
+
+fn describe_shape(shape: &Shape) -> String {
+    match shape {
+        Shape::Plain => "plain table".into(),
+        Shape::Hypertable {
+            time_column,
+            interval,
+            extra,
+            ..
+        } => {
+            let mut dims = vec![match interval {
+                Some(i) => format!("{time_column} every {i}"),
+                None => format!("{time_column} every 7 days (TimescaleDB default)"),
+            }];
+            for e in extra {
+                dims.push(match e {
+                    Extra::Hash { column, partitions } => {
+                        format!("{column} in {partitions} hash partitions")
+                    }
+                    Extra::Range { column, interval } => format!("{column} every {interval}"),
+                });
+            }
+            format!("hypertable: {}", dims.join(", "))
+        }
+    }
+}

@@ -1,0 +1,224 @@
+//! The plan layer: turn a spec and two catalogs into a DAG of steps, as plain data.
+//!
+//! A plan is built the same way for `plan` and `apply`; only the executor differs.
+//! Every step carries a stable ID (`copy:public.conditions:2025-01-01T00:00:00Z..2025-01-02T00:00:00Z`)
+//! and the exact SQL it will run, so what a reviewer reads is what runs.
+
+mod build;
+mod gather;
+mod render;
+mod window;
+
+use petgraph::graph::{DiGraph, NodeIndex};
+use serde::Serialize;
+
+use crate::pg::QualifiedName;
+
+pub use build::build;
+pub use gather::{Inputs, gather};
+pub use render::{bytes as render_bytes, render_text, rows as render_rows, summary};
+
+/// Reasons a plan cannot be made. Nothing has been written when one is returned.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// A catalog could not be read.
+    #[error("{role}: {source}")]
+    Catalog {
+        /// `source` or `target`.
+        role: crate::pg::Role,
+        /// The catalog error.
+        #[source]
+        source: crate::catalog::CatalogError,
+    },
+    /// A table entry of the spec cannot be planned as written.
+    #[error("{file}: tables[{index}] ({table}): {message}")]
+    Table {
+        /// The spec file.
+        file: String,
+        /// Index in the spec's `tables:` list.
+        index: usize,
+        /// The source table named there.
+        table: QualifiedName,
+        /// What is wrong.
+        message: String,
+    },
+    /// The target server cannot hold what the spec asks for.
+    #[error("target: {0}")]
+    Target(String),
+}
+
+/// What kind of work a step does; also its rank when ordering ready steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    /// `CREATE EXTENSION`.
+    Extension,
+    /// `CREATE SCHEMA`.
+    Schema,
+    /// `CREATE TABLE` with columns and CHECK constraints.
+    Table,
+    /// `create_hypertable` and `add_dimension`.
+    Hypertable,
+    /// One data-copy window.
+    Copy,
+    /// Primary key, unique and exclusion constraints, after the data.
+    Constraint,
+    /// Secondary indexes, after the data.
+    Index,
+    /// Foreign keys, after the data of both tables.
+    ForeignKey,
+    /// Compare source and target.
+    Verify,
+}
+
+impl StepKind {
+    /// The word used in step IDs and text output.
+    pub fn label(self) -> &'static str {
+        match self {
+            StepKind::Extension => "extension",
+            StepKind::Schema => "schema",
+            StepKind::Table => "table",
+            StepKind::Hypertable => "hypertable",
+            StepKind::Copy => "copy",
+            StepKind::Constraint => "constraint",
+            StepKind::Index => "index",
+            StepKind::ForeignKey => "fk",
+            StepKind::Verify => "verify",
+        }
+    }
+}
+
+/// One node of the plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    /// Stable ID, unique within the plan.
+    pub id: String,
+    /// What kind of step.
+    pub kind: StepKind,
+    /// The target table the step belongs to, if any.
+    pub table: Option<QualifiedName>,
+    /// What to do.
+    pub action: Action,
+}
+
+/// The work of a step.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Statements run on the target in one transaction.
+    Sql(Vec<String>),
+    /// Stream one window from source to target.
+    Copy(CopyWindow),
+    /// Run one single-value query on each side; `verify` compares the answers.
+    Probe(Probe),
+}
+
+/// A data-copy window: one `COPY … TO STDOUT` piped into one `COPY … FROM STDIN`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CopyWindow {
+    /// The source table (for reporting).
+    pub source_table: QualifiedName,
+    /// `COPY (SELECT …) TO STDOUT (FORMAT …)` on the source.
+    pub source_sql: String,
+    /// `COPY target (cols) FROM STDIN (FORMAT …)` on the target.
+    pub target_sql: String,
+    /// Estimated rows, from the source's statistics.
+    pub est_rows: Option<u64>,
+    /// Estimated bytes, from the source's relation sizes.
+    pub est_bytes: u64,
+}
+
+/// A pair of queries whose single text results must be equal.
+#[derive(Debug, Clone, Serialize)]
+pub struct Probe {
+    /// What is compared, for the report (`row count`).
+    pub what: String,
+    /// Query on the source (read in the move's snapshot).
+    pub source_sql: String,
+    /// Query on the target.
+    pub target_sql: String,
+}
+
+/// How a table looks on one side, for the before → after summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct Layout {
+    /// `plain table` or the hypertable's dimensions, e.g. `time 1 day`.
+    pub description: String,
+    /// Chunks on the source (`None` for the target, which has none yet).
+    pub chunks: Option<usize>,
+}
+
+/// The per-table summary shown above the steps.
+#[derive(Debug, Clone, Serialize)]
+pub struct TablePlan {
+    /// The source table.
+    pub source: QualifiedName,
+    /// The target table.
+    pub target: QualifiedName,
+    /// Source layout.
+    pub before: Layout,
+    /// Target layout.
+    pub after: Layout,
+    /// Number of copy windows.
+    pub windows: usize,
+    /// Estimated rows over all windows.
+    pub est_rows: Option<u64>,
+    /// Estimated bytes over all windows.
+    pub est_bytes: u64,
+}
+
+/// A complete plan: the DAG plus what the reviewer needs around it.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Steps; an edge `a → b` means `b` waits for `a`.
+    pub graph: DiGraph<Step, ()>,
+    /// Per-table summaries, in spec order.
+    pub tables: Vec<TablePlan>,
+    /// Things that will not carry over, for the reviewer.
+    pub warnings: Vec<String>,
+    /// `user@host:port/db` and version of the source.
+    pub source: String,
+    /// `user@host:port/db` and version of the target.
+    pub target: String,
+}
+
+impl Plan {
+    /// Steps in a deterministic execution order: a topological order that, among
+    /// the steps ready at the same time, takes the lower kind and then the earlier
+    /// insertion first. The same inputs give the same order, always.
+    pub fn order(&self) -> Vec<NodeIndex> {
+        use std::cmp::Reverse;
+        use std::collections::BinaryHeap;
+        let g = &self.graph;
+        let mut waiting: Vec<usize> = g
+            .node_indices()
+            .map(|n| {
+                g.neighbors_directed(n, petgraph::Direction::Incoming)
+                    .count()
+            })
+            .collect();
+        let mut ready: BinaryHeap<Reverse<(StepKind, usize)>> = g
+            .node_indices()
+            .filter(|n| waiting[n.index()] == 0)
+            .map(|n| Reverse((g[n].kind, n.index())))
+            .collect();
+        let mut out = Vec::with_capacity(g.node_count());
+        while let Some(Reverse((_, i))) = ready.pop() {
+            let n = NodeIndex::new(i);
+            out.push(n);
+            for next in g.neighbors_directed(n, petgraph::Direction::Outgoing) {
+                waiting[next.index()] -= 1;
+                if waiting[next.index()] == 0 {
+                    ready.push(Reverse((g[next].kind, next.index())));
+                }
+            }
+        }
+        debug_assert_eq!(out.len(), g.node_count(), "the plan graph has a cycle");
+        out
+    }
+
+    /// How many steps of a kind the plan has.
+    pub fn count(&self, kind: StepKind) -> usize {
+        self.graph.node_weights().filter(|s| s.kind == kind).count()
+    }
+}

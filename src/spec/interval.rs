@@ -1,0 +1,188 @@
+//! Chunk intervals as the spec writes them: `7 days`, `12 hours`, `1 day 6 hours`,
+//! or a plain integer for integer time columns.
+
+use std::fmt;
+
+use serde::Serialize;
+
+const MICROS_PER_SECOND: i64 = 1_000_000;
+const UNITS: &[(&[&str], i64)] = &[
+    (&["microsecond", "microseconds", "us"], 1),
+    (&["millisecond", "milliseconds", "ms"], 1_000),
+    (
+        &["second", "seconds", "sec", "secs", "s"],
+        MICROS_PER_SECOND,
+    ),
+    (
+        &["minute", "minutes", "min", "mins"],
+        60 * MICROS_PER_SECOND,
+    ),
+    (&["hour", "hours", "h"], 3_600 * MICROS_PER_SECOND),
+    (&["day", "days", "d"], 86_400 * MICROS_PER_SECOND),
+    (&["week", "weeks", "w"], 7 * 86_400 * MICROS_PER_SECOND),
+];
+
+/// A chunk interval: a fixed length of time, or a width in integer time units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChunkInterval {
+    /// For `timestamptz`, `timestamp` and `date` columns, in microseconds.
+    Time {
+        /// Length in microseconds; always positive.
+        micros: i64,
+    },
+    /// For integer time columns, in the column's own units; always positive.
+    Integer(i64),
+}
+
+impl ChunkInterval {
+    /// Parse the text form. Months and years are refused: their length varies,
+    /// and a chunk interval must be fixed.
+    pub fn parse_time(text: &str) -> Result<Self, String> {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        if words.is_empty() {
+            return Err("empty interval; write for example `7 days`".into());
+        }
+        let mut total: i64 = 0;
+        let mut i = 0;
+        while i < words.len() {
+            // Accept both `7 days` and `7days`.
+            let (number, unit) = match words[i].find(|c: char| c.is_ascii_alphabetic()) {
+                Some(pos) if pos > 0 => (&words[i][..pos], &words[i][pos..]),
+                _ => {
+                    let unit = words.get(i + 1).copied().ok_or_else(|| {
+                        format!(
+                            "interval `{text}` needs a unit after `{}`, such as `days`",
+                            words[i]
+                        )
+                    })?;
+                    i += 1;
+                    (words[i - 1], unit)
+                }
+            };
+            i += 1;
+            let n: i64 = number
+                .parse()
+                .map_err(|_| format!("interval `{text}`: `{number}` is not a whole number"))?;
+            let unit_lc = unit.to_ascii_lowercase();
+            let factor = UNITS
+                .iter()
+                .find(|(names, _)| names.contains(&unit_lc.as_str()))
+                .map(|(_, f)| *f)
+                .ok_or_else(|| match unit_lc.trim_end_matches('s') {
+                    "month" | "mon" | "year" | "yr" => format!(
+                        "interval `{text}`: months and years vary in length; give the interval in days or weeks"
+                    ),
+                    _ => format!(
+                        "interval `{text}`: unknown unit `{unit}` (use microseconds, milliseconds, seconds, minutes, hours, days or weeks)"
+                    ),
+                })?;
+            total = n
+                .checked_mul(factor)
+                .and_then(|v| total.checked_add(v))
+                .ok_or_else(|| format!("interval `{text}` is too large"))?;
+        }
+        if total <= 0 {
+            return Err(format!("interval `{text}` must be positive"));
+        }
+        Ok(ChunkInterval::Time { micros: total })
+    }
+
+    /// An integer interval, which must be positive.
+    pub fn integer(width: i64) -> Result<Self, String> {
+        if width <= 0 {
+            return Err(format!("chunk_time_interval {width} must be positive"));
+        }
+        Ok(ChunkInterval::Integer(width))
+    }
+
+    /// The interval as a SQL expression for `by_range`.
+    pub fn sql(&self) -> String {
+        match self {
+            ChunkInterval::Time { .. } => format!("INTERVAL '{self}'"),
+            ChunkInterval::Integer(n) => n.to_string(),
+        }
+    }
+
+    /// Width in the dimension's internal units (microseconds for time).
+    pub fn width(&self) -> i64 {
+        match self {
+            ChunkInterval::Time { micros } => *micros,
+            ChunkInterval::Integer(n) => *n,
+        }
+    }
+}
+
+/// The canonical text: the largest unit that divides the interval exactly.
+impl fmt::Display for ChunkInterval {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChunkInterval::Integer(n) => write!(f, "{n}"),
+            ChunkInterval::Time { micros } => {
+                let (names, factor) = UNITS
+                    .iter()
+                    .rev()
+                    .find(|(_, factor)| micros % factor == 0)
+                    .expect("microseconds divide everything");
+                // Weeks print as days: that is how TimescaleDB shows them.
+                let (unit, factor) = if names[0] == "week" {
+                    ("day", 86_400 * MICROS_PER_SECOND)
+                } else {
+                    (names[0], *factor)
+                };
+                let n = micros / factor;
+                write!(f, "{n} {unit}{}", if n == 1 { "" } else { "s" })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn micros(text: &str) -> i64 {
+        ChunkInterval::parse_time(text).unwrap().width()
+    }
+
+    #[test]
+    fn parses_common_forms() {
+        assert_eq!(micros("7 days"), 7 * 86_400_000_000);
+        assert_eq!(micros("1 day"), 86_400_000_000);
+        assert_eq!(micros("12 hours"), 12 * 3_600_000_000);
+        assert_eq!(micros("1 day 6 hours"), 30 * 3_600_000_000);
+        assert_eq!(micros("2weeks"), 14 * 86_400_000_000);
+        assert_eq!(micros("90 Minutes"), 90 * 60_000_000);
+    }
+
+    #[test]
+    fn refuses_bad_intervals() {
+        for bad in ["", "7", "7 dayz", "1 month", "0 days", "-1 days", "x days"] {
+            assert!(
+                ChunkInterval::parse_time(bad).is_err(),
+                "{bad:?} must be refused"
+            );
+        }
+        assert!(ChunkInterval::integer(0).is_err());
+    }
+
+    #[test]
+    fn displays_canonically() {
+        assert_eq!(
+            ChunkInterval::parse_time("168 hours").unwrap().to_string(),
+            "7 days"
+        );
+        assert_eq!(
+            ChunkInterval::parse_time("1 day").unwrap().to_string(),
+            "1 day"
+        );
+        assert_eq!(
+            ChunkInterval::parse_time("90 minutes").unwrap().to_string(),
+            "90 minutes"
+        );
+        assert_eq!(
+            ChunkInterval::parse_time("7 days").unwrap().sql(),
+            "INTERVAL '7 days'"
+        );
+    }
+}

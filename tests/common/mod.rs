@@ -1,0 +1,89 @@
+//! Shared helpers for tests against the real sandbox servers (scripts/sandbox up).
+//! A server that cannot be reached fails the test: nothing here ever skips.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use postgres::{Client, NoTls};
+
+/// PostgreSQL 17 + TimescaleDB 2.19, the usual source.
+pub const SOURCE_PORT: u16 = 55417;
+/// PostgreSQL 18 + TimescaleDB 2.31, the usual target.
+pub const TARGET_PORT: u16 = 55418;
+
+/// Connect to a database on a sandbox server, or fail the test with the fix.
+pub fn connect(port: u16, db: &str) -> Client {
+    Client::connect(
+        &format!("host=127.0.0.1 port={port} user=postgres dbname={db}"),
+        NoTls,
+    )
+    .unwrap_or_else(|e| {
+        panic!("sandbox server 127.0.0.1:{port} (database {db}) is not reachable: {e}; run `scripts/sandbox up`")
+    })
+}
+
+/// A brand-new, empty database with this name (dropped first if it exists).
+pub fn fresh_db(port: u16, name: &str) -> Client {
+    let mut admin = connect(port, "postgres");
+    // Two calls: a multi-statement string runs as one transaction, which DROP DATABASE refuses.
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .expect("drop test database");
+    admin
+        .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+        .expect("create test database");
+    connect(port, name)
+}
+
+/// The connection URL of a sandbox database.
+pub fn url(port: u16, db: &str) -> String {
+    format!("postgresql://postgres@127.0.0.1:{port}/{db}")
+}
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Load the demo data set (examples/demo.sql) into a database.
+pub fn load_demo(client: &mut Client) {
+    let sql = std::fs::read_to_string(root().join("examples/demo.sql")).expect("demo.sql");
+    client.batch_execute(&sql).expect("load demo data");
+}
+
+/// Write a spec into a temporary directory and return its path.
+pub fn write_spec(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write spec");
+    path
+}
+
+/// The `hypermove` binary, ready to run.
+pub fn hypermove() -> Command {
+    Command::cargo_bin("hypermove").expect("binary built")
+}
+
+/// Everything user-visible in a database, to prove a failed run wrote nothing:
+/// relations outside the system schemas, schemas and extensions.
+pub fn catalog_snapshot(client: &mut Client) -> Vec<String> {
+    client
+        .query(
+            "SELECT 'rel ' || n.nspname::text || '.' || c.relname::text || ' ' || c.relkind::text
+               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+             UNION ALL SELECT 'schema ' || nspname::text FROM pg_namespace
+             UNION ALL SELECT 'ext ' || extname::text || ' ' || extversion FROM pg_extension
+             ORDER BY 1",
+            &[],
+        )
+        .expect("catalog snapshot")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// One text value from a query.
+pub fn scalar(client: &mut Client, sql: &str) -> String {
+    client.query_one(sql, &[]).expect(sql).get(0)
+}

@@ -1,0 +1,190 @@
+//! Bad input gets one clear line and a non-zero exit, and the target is left
+//! exactly as it was.
+
+mod common;
+
+use common::*;
+use predicates::prelude::*;
+
+fn source_with_demo_table(db: &str) {
+    let mut src = fresh_db(SOURCE_PORT, db);
+    src.batch_execute(
+        "CREATE TABLE public.devices (id int PRIMARY KEY, name text);
+         INSERT INTO public.devices VALUES (1, 'a'), (2, 'b');",
+    )
+    .unwrap();
+}
+
+fn spec_text(db: &str, tables: &str) -> String {
+    format!(
+        "version: 1\nsource: {}\ntarget: {}\ntables:\n{tables}",
+        url(SOURCE_PORT, db),
+        url(TARGET_PORT, db)
+    )
+}
+
+#[test]
+fn unknown_key_is_refused_with_its_position() {
+    let db = "hm_refuse_key";
+    source_with_demo_table(db);
+    let mut dst = fresh_db(TARGET_PORT, db);
+    let before = catalog_snapshot(&mut dst);
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(
+        dir.path(),
+        "bad.yaml",
+        &spec_text(
+            db,
+            "  - name: public.devices\n    hypertable:\n      time_column: id\n      chunk_interval: 10\n",
+        ),
+    );
+    hypermove()
+        .args(["apply", spec.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::contains(
+            "bad.yaml:8:7: tables[0].hypertable: unknown field `chunk_interval`",
+        ));
+    assert_eq!(before, catalog_snapshot(&mut dst));
+}
+
+#[test]
+fn missing_table_is_refused_before_anything_is_written() {
+    let db = "hm_refuse_missing";
+    source_with_demo_table(db);
+    let mut dst = fresh_db(TARGET_PORT, db);
+    let before = catalog_snapshot(&mut dst);
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(
+        dir.path(),
+        "missing.yaml",
+        &spec_text(db, "  - name: public.devices\n  - name: public.nope\n"),
+    );
+    hypermove()
+        .args(["apply", spec.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "tables[1] (public.nope): table public.nope does not exist on the source",
+        ));
+    assert_eq!(before, catalog_snapshot(&mut dst));
+}
+
+#[test]
+fn missing_time_column_is_refused_before_anything_is_written() {
+    let db = "hm_refuse_column";
+    source_with_demo_table(db);
+    let mut dst = fresh_db(TARGET_PORT, db);
+    let before = catalog_snapshot(&mut dst);
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(
+        dir.path(),
+        "column.yaml",
+        &spec_text(
+            db,
+            "  - name: public.devices\n    hypertable:\n      time_column: created\n",
+        ),
+    );
+    hypermove()
+        .args(["apply", spec.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "time_column `created` is not a column of public.devices",
+        ));
+    assert_eq!(before, catalog_snapshot(&mut dst));
+}
+
+#[test]
+fn unreachable_server_is_an_error_and_nothing_is_written() {
+    let db = "hm_refuse_unreachable";
+    let mut dst = fresh_db(TARGET_PORT, db);
+    let before = catalog_snapshot(&mut dst);
+    let dir = tempfile::tempdir().unwrap();
+    // Port 9 (discard) has no PostgreSQL behind it on the sandbox machine.
+    let spec = write_spec(
+        dir.path(),
+        "down.yaml",
+        &format!(
+            "version: 1\nsource: postgresql://postgres:s3cret-pw@127.0.0.1:9/{db}\ntarget: {}\ntables:\n  - name: public.devices\n",
+            url(TARGET_PORT, db)
+        ),
+    );
+    hypermove()
+        .args(["apply", spec.to_str().unwrap()])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "cannot connect to the source (postgres@127.0.0.1:9/hm_refuse_unreachable)",
+        ))
+        .stderr(predicate::str::contains("s3cret-pw").not());
+    assert_eq!(before, catalog_snapshot(&mut dst));
+}
+
+#[test]
+fn existing_target_table_is_never_written_into() {
+    let db = "hm_refuse_exists";
+    source_with_demo_table(db);
+    let mut dst = fresh_db(TARGET_PORT, db);
+    dst.batch_execute(
+        "CREATE TABLE public.devices (id int); INSERT INTO public.devices VALUES (42);",
+    )
+    .unwrap();
+    let before = catalog_snapshot(&mut dst);
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(
+        dir.path(),
+        "exists.yaml",
+        &spec_text(db, "  - name: public.devices\n"),
+    );
+    hypermove()
+        .args(["apply", spec.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "public.devices already exists on the target",
+        ));
+    assert_eq!(before, catalog_snapshot(&mut dst));
+    assert_eq!(
+        scalar(
+            &mut dst,
+            "SELECT string_agg(id::text, ',') FROM public.devices"
+        ),
+        "42"
+    );
+}
+
+#[test]
+fn plan_writes_nothing() {
+    let db = "hm_plan_readonly";
+    source_with_demo_table(db);
+    let mut dst = fresh_db(TARGET_PORT, db);
+    let before = catalog_snapshot(&mut dst);
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(
+        dir.path(),
+        "plan.yaml",
+        &spec_text(db, "  - name: public.devices\n"),
+    );
+    let first = hypermove()
+        .args(["plan", spec.to_str().unwrap()])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("+ table:public.devices"))
+        .stdout(predicate::str::contains("> copy:public.devices"))
+        .stdout(predicate::str::contains("Plan: 1 table, 1 copy window"))
+        .get_output()
+        .stdout
+        .clone();
+    let second = hypermove()
+        .args(["plan", spec.to_str().unwrap()])
+        .output()
+        .unwrap()
+        .stdout;
+    assert_eq!(
+        first, second,
+        "the same inputs must give the same plan text"
+    );
+    assert_eq!(before, catalog_snapshot(&mut dst));
+}
