@@ -44,6 +44,8 @@ enum Command {
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..=MAX_WORKERS as i64))]
         workers: Option<u16>,
     },
+    /// Print the JSON Schema of the spec format (for editors and CI checks).
+    Schema,
 }
 
 /// An error at the edge: the one line to print and the exit code.
@@ -105,6 +107,10 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Plan { spec } => cmd_plan(&spec).await,
             Command::Apply { spec, workers } => cmd_apply(&spec, workers).await,
+            Command::Schema => {
+                print!("{}", spec::json_schema());
+                Ok(0)
+            }
         }
     });
     match result {

@@ -562,21 +562,30 @@ async fn hypertable(
     }))
 }
 
-/// The smallest and largest value of a time column, in internal units
-/// (Unix-epoch microseconds for time types). `None` when the table is empty.
+/// The range of a time column's values, in internal units (Unix-epoch
+/// microseconds for time types), and how many rows have no time at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeBounds {
+    /// Smallest and largest value; `None` when no row has a value.
+    pub range: Option<(i64, i64)>,
+    /// Rows whose time is NULL: they cannot enter a hypertable.
+    pub nulls: i64,
+}
+
+/// Read the range of a time column and count its NULLs, in one scan.
 pub async fn time_bounds(
     client: &impl GenericClient,
     table: &QualifiedName,
     column: &str,
     time_type: TimeType,
-) -> Result<Option<(i64, i64)>> {
+) -> Result<TimeBounds> {
     let col = quote_ident(column);
     let to_internal = |agg: &str| match time_type {
         TimeType::Integer => format!("{agg}({col})::int8"),
         _ => format!("(extract(epoch FROM {agg}({col})) * 1000000)::int8"),
     };
     let sql = format!(
-        "SELECT {}, {} FROM ONLY {}",
+        "SELECT {}, {}, count(*) FILTER (WHERE {col} IS NULL) FROM ONLY {}",
         to_internal("min"),
         to_internal("max"),
         table.sql()
@@ -587,5 +596,8 @@ pub async fn time_bounds(
         .map_err(query_err(format!("time range of {table}")))?;
     let min: Option<i64> = row.get(0);
     let max: Option<i64> = row.get(1);
-    Ok(min.zip(max))
+    Ok(TimeBounds {
+        range: min.zip(max),
+        nulls: row.get(2),
+    })
 }

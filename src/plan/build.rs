@@ -77,6 +77,28 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
             }
         }
         let shape = shape_of(t, table).map_err(|m| table_err(i, t, m))?;
+        if let (Shape::Hypertable { time_column, .. }, Some(bounds)) =
+            (&shape, inputs.time_bounds[i])
+        {
+            if bounds.nulls > 0 {
+                return Err(table_err(
+                    i,
+                    t,
+                    format!(
+                        "{} row{} of {} {} NULL in time column `{time_column}`; a hypertable's time column cannot be NULL, so fix or delete {} first",
+                        bounds.nulls,
+                        if bounds.nulls == 1 { "" } else { "s" },
+                        t.source,
+                        if bounds.nulls == 1 { "has" } else { "have" },
+                        if bounds.nulls == 1 {
+                            "that row"
+                        } else {
+                            "those rows"
+                        },
+                    ),
+                ));
+            }
+        }
         check_unique_keys(table, &shape).map_err(|m| table_err(i, t, m))?;
         shapes.push(shape);
     }
@@ -195,7 +217,7 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
             }
         };
 
-        let windows = windows_for(t, table, shape, *bounds);
+        let windows = windows_for(t, table, shape, bounds.and_then(|b| b.range));
         let time = time_of(table, shape);
         let copy_cols: Vec<&str> = table
             .columns

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use tokio_postgres::GenericClient;
 
 use super::PlanError;
-use crate::catalog::{self, CatalogError, ConstraintKind, ServerInfo, Table, TimeType};
+use crate::catalog::{self, CatalogError, ConstraintKind, ServerInfo, Table, TimeBounds, TimeType};
 use crate::pg::{QualifiedName, Role};
 use crate::spec::Spec;
 
@@ -19,8 +19,8 @@ pub struct Inputs {
     pub target_server: ServerInfo,
     /// One source table per spec entry, in spec order.
     pub tables: Vec<Table>,
-    /// For a plain source that becomes a hypertable: min and max of its time column.
-    pub time_bounds: Vec<Option<(i64, i64)>>,
+    /// For a plain source that becomes a hypertable: the range of its time column.
+    pub time_bounds: Vec<Option<TimeBounds>>,
     /// Target tables named by the spec that already exist on the target.
     pub target_existing: BTreeSet<QualifiedName>,
     /// Schemas that exist on the target (only those the plan asked about).
@@ -65,9 +65,11 @@ pub async fn gather(
         let bounds = match (&t.hypertable, &table.hypertable) {
             (Some(h), None) => match table.column(&h.time_column) {
                 Some(col) => match TimeType::from_oid(col.type_oid) {
-                    Some(tt) => catalog::time_bounds(source, &t.source, &h.time_column, tt)
-                        .await
-                        .map_err(src_err)?,
+                    Some(tt) => Some(
+                        catalog::time_bounds(source, &t.source, &h.time_column, tt)
+                            .await
+                            .map_err(src_err)?,
+                    ),
                     None => None,
                 },
                 None => None,

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer};
 
 use crate::pg::{ConnInfo, QualifiedName};
@@ -163,38 +164,94 @@ fn resolve(path: &Path, raw: RawSpec) -> Result<Spec, SpecError> {
 // ---------------------------------------------------------------------------
 // Raw, serde-facing types. Unknown keys are errors everywhere.
 
-#[derive(Deserialize)]
+// The doc comments below are the descriptions in the JSON Schema (`hypermove schema`),
+// which editors show while a spec is written.
+
+/// A hypermove spec: which tables move from which database to which, and the shape
+/// each must have on arrival.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "hypermove spec")]
 struct RawSpec {
+    /// Spec format version. Always 1.
     #[allow(dead_code)] // checked while decoding; only version 1 exists
+    #[schemars(schema_with = "version_schema")]
     version: Version,
+    /// The database rows are read from: a `postgresql://` URI or a `key=value` DSN.
+    #[schemars(with = "String")]
     source: Conn,
+    /// The database rows are written to: a `postgresql://` URI or a `key=value` DSN.
+    #[schemars(with = "String")]
     target: Conn,
+    /// How many steps (copy windows, index builds) run at once. Default 4.
     #[serde(default, deserialize_with = "workers")]
+    #[schemars(range(min = 1, max = 64))]
     workers: Option<usize>,
+    /// The tables to move.
+    #[schemars(length(min = 1))]
     tables: Vec<RawTable>,
 }
 
-#[derive(Deserialize)]
+/// One table to move.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Table")]
 struct RawTable {
+    /// The table on the source, as `schema.table` (a bare name is in `public`;
+    /// double-quote parts that need it).
+    #[schemars(with = "String")]
     name: Name,
+    /// The table on the target, as `schema.table`. Defaults to `name`.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     target: Option<Name>,
+    /// How the table must look on the target, in create_hypertable's terms. Absent:
+    /// a hypertable keeps its source dimensions, a plain table stays plain.
     #[serde(default)]
+    #[schemars(with = "Option<RawHypertable>")]
     hypertable: Option<HypertableSpec>,
 }
 
-#[derive(Deserialize)]
+/// The target hypertable's dimensions, named as create_hypertable names them.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Hypertable")]
 struct RawHypertable {
+    /// The column to partition by time: timestamptz, timestamp, date or an integer type.
     time_column: String,
+    /// Chunk width: an interval such as `7 days` or `12 hours`, or an integer for
+    /// integer time columns. Default: TimescaleDB's (7 days).
     #[serde(default)]
+    #[schemars(schema_with = "interval_schema")]
     chunk_time_interval: Option<RawInterval>,
+    /// A column to hash into `number_partitions` space partitions.
     #[serde(default)]
     partitioning_column: Option<String>,
+    /// Number of hash partitions; required with `partitioning_column`.
     #[serde(default)]
+    #[schemars(range(min = 1, max = 32767))]
     number_partitions: Option<i64>,
+}
+
+fn version_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({ "type": "integer", "const": 1 })
+}
+
+fn interval_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "oneOf": [
+            { "type": "string", "pattern": "^\\s*\\d+\\s*[A-Za-z]+(\\s+\\d+\\s*[A-Za-z]+)*\\s*$", "examples": ["7 days", "12 hours"] },
+            { "type": "integer", "minimum": 1 }
+        ]
+    })
+}
+
+/// The JSON Schema of the spec format, generated from the types that decode it.
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(RawSpec);
+    let mut text = serde_json::to_string_pretty(&schema).expect("a schema serializes");
+    text.push('\n');
+    text
 }
 
 impl TryFrom<RawHypertable> for HypertableSpec {
@@ -404,6 +461,15 @@ mod tests {
         assert!(err.message.contains("unsupported spec version 2"), "{err}");
         let err = parse_str(BASE).unwrap_err();
         assert!(err.message.contains("missing field `tables`"), "{err}");
+    }
+
+    #[test]
+    fn checked_in_json_schema_matches_the_types() {
+        let checked_in = include_str!("../../schemas/hypermove.schema.json");
+        assert!(
+            checked_in == json_schema(),
+            "schemas/hypermove.schema.json is stale: run `cargo run -- schema > schemas/hypermove.schema.json`"
+        );
     }
 
     #[test]

@@ -1,0 +1,134 @@
+//! A move that goes wrong says so: a failed step exits non-zero with its reason while
+//! independent steps still finish, and a count mismatch fails verification loudly.
+
+mod common;
+
+use common::*;
+use predicates::prelude::*;
+
+/// An index name already taken on the target fails that one step; the data, the other
+/// steps and the verification still complete, and the exit code says "error".
+#[test]
+fn failed_step_skips_only_its_dependents_and_exits_1() {
+    let db = "hm_fail_step";
+    let mut src = fresh_db(SOURCE_PORT, db);
+    src.batch_execute(
+        "CREATE TABLE public.things (id int PRIMARY KEY, label text);
+         CREATE INDEX things_label_idx ON public.things (label);
+         INSERT INTO public.things SELECT i, 'x' || i FROM generate_series(1, 1000) AS i;",
+    )
+    .unwrap();
+    let mut dst = fresh_db(TARGET_PORT, db);
+    dst.batch_execute(
+        "CREATE TABLE public.other (v text); CREATE INDEX things_label_idx ON public.other (v);",
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(
+        dir.path(),
+        "step.yaml",
+        &format!(
+            "version: 1\nsource: {}\ntarget: {}\ntables:\n  - name: public.things\n",
+            url(SOURCE_PORT, db),
+            url(TARGET_PORT, db)
+        ),
+    );
+    hypermove()
+        .args(["apply", spec.to_str().unwrap()])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "step index:public.things_label_idx failed: relation \"things_label_idx\" already exists (42P07)",
+        ))
+        .stderr(predicate::str::contains("hypermove: 1 step failed, 0 skipped"));
+    // The independent branches finished: data, primary key.
+    assert_eq!(
+        scalar(&mut dst, "SELECT count(*)::text FROM public.things"),
+        "1000"
+    );
+    assert_eq!(
+        scalar(
+            &mut dst,
+            "SELECT count(*)::text FROM pg_constraint WHERE conname = 'things_pkey'"
+        ),
+        "1"
+    );
+}
+
+/// Rows with a NULL time cannot enter a hypertable: the plan refuses before writing.
+#[test]
+fn null_times_are_refused_at_plan_time() {
+    let db = "hm_fail_nulls";
+    let mut src = fresh_db(SOURCE_PORT, db);
+    src.batch_execute(
+        "CREATE TABLE public.events (at timestamptz, v int);
+         INSERT INTO public.events SELECT TIMESTAMPTZ '2025-01-01 00:00:00+00' + i * INTERVAL '1 hour', i FROM generate_series(1, 100) AS i;
+         INSERT INTO public.events VALUES (NULL, -1);",
+    )
+    .unwrap();
+    let mut dst = fresh_db(TARGET_PORT, db);
+    let before = catalog_snapshot(&mut dst);
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(
+        dir.path(),
+        "nulls.yaml",
+        &format!(
+            "version: 1\nsource: {}\ntarget: {}\ntables:\n  - name: public.events\n    hypertable:\n      time_column: at\n      chunk_time_interval: 1 day\n",
+            url(SOURCE_PORT, db),
+            url(TARGET_PORT, db)
+        ),
+    );
+    hypermove()
+        .args(["apply", spec.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "1 row of public.events has NULL in time column `at`",
+        ));
+    assert_eq!(before, catalog_snapshot(&mut dst));
+}
+
+/// A target that silently drops a row (here a trap trigger planted by an event
+/// trigger) fails the count check: exit 3 and a FAIL line, never a quiet 0.
+#[test]
+fn lost_rows_fail_verification_with_exit_3() {
+    let db = "hm_fail_verify";
+    let mut src = fresh_db(SOURCE_PORT, db);
+    src.batch_execute(
+        "CREATE TABLE public.events (v int);
+         INSERT INTO public.events SELECT i FROM generate_series(1, 100) AS i;",
+    )
+    .unwrap();
+    let mut dst = fresh_db(TARGET_PORT, db);
+    dst.batch_execute(
+        "CREATE FUNCTION public.drop_13() RETURNS trigger LANGUAGE plpgsql AS
+           $$ BEGIN IF NEW.v = 13 THEN RETURN NULL; END IF; RETURN NEW; END $$;
+         CREATE FUNCTION public.plant_trap() RETURNS event_trigger LANGUAGE plpgsql AS
+           $$ BEGIN
+                IF EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands()
+                           WHERE command_tag = 'CREATE TABLE' AND object_identity = 'public.events') THEN
+                  CREATE TRIGGER trap BEFORE INSERT ON public.events FOR EACH ROW EXECUTE FUNCTION public.drop_13();
+                END IF;
+              END $$;
+         CREATE EVENT TRIGGER plant_trap ON ddl_command_end EXECUTE FUNCTION public.plant_trap();",
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(
+        dir.path(),
+        "trap.yaml",
+        &format!(
+            "version: 1\nsource: {}\ntarget: {}\ntables:\n  - name: public.events\n",
+            url(SOURCE_PORT, db),
+            url(TARGET_PORT, db)
+        ),
+    );
+    hypermove()
+        .args(["apply", spec.to_str().unwrap()])
+        .assert()
+        .code(3)
+        .stdout(predicate::str::contains(
+            "FAIL verify:public.events: row count source 100 / target 99",
+        ))
+        .stderr(predicate::str::contains("verification failed"));
+}
