@@ -5,12 +5,13 @@
 //! 3 the move finished but verification found a mismatch.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use tokio_postgres::{Client, Transaction};
 
 use crate::exec::{self, Event, ExecConfig, Outcome, RunReport};
 use crate::pg::{Role, connect};
@@ -29,17 +30,46 @@ struct Cli {
     command: Command,
 }
 
+/// How `plan` prints the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    /// For people: legend, per-table before → after, steps with their SQL, summary.
+    Text,
+    /// Versioned, sorted JSON; the same as a saved plan.
+    Json,
+    /// Graphviz: `hypermove plan SPEC --format dot | dot -Tsvg > plan.svg`.
+    Dot,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Introspect both databases and print the plan. Writes nothing anywhere.
+    /// Introspect both databases and print the plan. Writes nothing to any database.
     Plan {
         /// The spec file (YAML).
         spec: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Also save the plan, with fingerprints of the spec and both catalogs, to this
+        /// file. `hypermove apply FILE` then runs exactly this plan, or refuses if
+        /// anything it was made from has changed.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Exit 0 when there is nothing to do, 2 when there are changes, 1 on error.
+        #[arg(long)]
+        detailed_exitcode: bool,
     },
-    /// Build the plan and run it: schema, data windows in parallel, indexes, constraints, verification.
+    /// Run a plan: schema, data windows in parallel, indexes, constraints, verification.
+    ///
+    /// Given a spec, it prints the plan and asks for a typed `yes` (or takes `--yes`).
+    /// Given a saved plan (a `.json` file from `plan --out`), it first checks that
+    /// nothing the plan was made from has changed, and runs it without asking.
     Apply {
-        /// The spec file (YAML).
-        spec: PathBuf,
+        /// A spec file (YAML), or a saved plan (`.json`).
+        spec_or_plan: PathBuf,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
         /// Steps to run at once (overrides `workers:` in the spec).
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..=MAX_WORKERS as i64))]
         workers: Option<u16>,
@@ -105,8 +135,26 @@ pub fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Plan { spec } => cmd_plan(&spec).await,
-            Command::Apply { spec, workers } => cmd_apply(&spec, workers).await,
+            Command::Plan {
+                spec,
+                format,
+                out,
+                detailed_exitcode,
+            } => {
+                let result = cmd_plan(&spec, format, out.as_deref()).await;
+                match (detailed_exitcode, result) {
+                    (false, Ok(_)) => Ok(0),
+                    (true, Ok(changes)) => Ok(if changes { 2 } else { 0 }),
+                    // With --detailed-exitcode, 2 means "changes", so every error is 1.
+                    (true, Err(f)) => Err(Failure::runtime(f.message)),
+                    (false, Err(f)) => Err(f),
+                }
+            }
+            Command::Apply {
+                spec_or_plan,
+                yes,
+                workers,
+            } => cmd_apply(&spec_or_plan, yes, workers).await,
             Command::Schema => {
                 print!("{}", spec::json_schema());
                 Ok(0)
@@ -126,48 +174,148 @@ fn load(path: &Path) -> Result<Spec, Failure> {
     spec::load(path).map_err(Failure::input)
 }
 
-/// `plan`: the same path as `apply` up to the plan, then print it.
-async fn cmd_plan(path: &Path) -> Result<u8, Failure> {
-    let spec = load(path)?;
-    let mut source = connect(&spec.source, Role::Source, "hypermove plan")
-        .await
-        .map_err(Failure::runtime)?;
-    let target = connect(&spec.target, Role::Target, "hypermove plan")
-        .await
-        .map_err(Failure::runtime)?;
-    // The same snapshot transaction apply uses, so both read the catalog the same way.
-    let (tx, _snapshot) = exec::begin_snapshot(&mut source)
+/// Connect to both sides, open the snapshot on the source, read both catalogs inside
+/// it and build the plan. `plan` and `apply` both come through here.
+async fn plan_in_snapshot<'a>(
+    spec: &Spec,
+    source: &'a mut Client,
+    target: &Client,
+) -> Result<(Transaction<'a>, String, Plan), Failure> {
+    let (tx, snapshot) = exec::begin_snapshot(source)
         .await
         .map_err(Failure::runtime)?;
     target
         .batch_execute(crate::catalog::SESSION_SETUP)
         .await
         .map_err(|e| Failure::runtime(crate::pg::describe_error(&e)))?;
-    let inputs = plan::gather(&spec, &tx, &target).await?;
-    let plan = plan::build(&spec, &inputs)?;
-    print!("{}", plan::render_text(&plan, &path.display().to_string()));
-    Ok(0)
+    let inputs = plan::gather(spec, &tx, target).await?;
+    let plan = plan::build(spec, &inputs)?;
+    Ok((tx, snapshot, plan))
 }
 
-/// `apply`: plan inside the snapshot, run, verify, report.
-async fn cmd_apply(path: &Path, workers: Option<u16>) -> Result<u8, Failure> {
+async fn connect_both(spec: &Spec, app: &str) -> Result<(Client, Client), Failure> {
+    let source = connect(&spec.source, Role::Source, app)
+        .await
+        .map_err(Failure::runtime)?;
+    let target = connect(&spec.target, Role::Target, app)
+        .await
+        .map_err(Failure::runtime)?;
+    Ok((source, target))
+}
+
+/// `plan`: print the plan; returns whether it has changes.
+async fn cmd_plan(path: &Path, format: Format, out: Option<&Path>) -> Result<bool, Failure> {
     let spec = load(path)?;
-    let mut source = connect(&spec.source, Role::Source, "hypermove coordinator")
-        .await
-        .map_err(Failure::runtime)?;
-    let target = connect(&spec.target, Role::Target, "hypermove coordinator")
-        .await
-        .map_err(Failure::runtime)?;
-    let (tx, snapshot) = exec::begin_snapshot(&mut source)
-        .await
-        .map_err(Failure::runtime)?;
-    target
-        .batch_execute(crate::catalog::SESSION_SETUP)
-        .await
-        .map_err(|e| Failure::runtime(crate::pg::describe_error(&e)))?;
-    let inputs = plan::gather(&spec, &tx, &target).await?;
-    let plan = plan::build(&spec, &inputs)?;
-    print!("{}", plan::render_text(&plan, &path.display().to_string()));
+    let (mut source, target) = connect_both(&spec, "hypermove plan").await?;
+    let (tx, _snapshot, plan) = plan_in_snapshot(&spec, &mut source, &target).await?;
+    let _ = tx.rollback().await;
+    match format {
+        Format::Text => print!("{}", plan::render_text(&plan)),
+        Format::Json => print!("{}", plan::render_json(&plan)),
+        Format::Dot => print!("{}", plan::render_dot(&plan)),
+    }
+    if let Some(out) = out {
+        write_atomically(out, &plan::render_json(&plan))
+            .map_err(|e| Failure::runtime(format!("cannot save the plan to {}: {e}", out.display())))?;
+        eprintln!(
+            "Saved the plan to {0}. To run exactly this plan: hypermove apply {0}",
+            out.display()
+        );
+    }
+    Ok(plan.has_changes())
+}
+
+/// Write a file so that a crash never leaves half of it under the real name.
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// `apply`: from a saved plan (checked for staleness), or from a spec (confirmed).
+async fn cmd_apply(path: &Path, yes: bool, workers: Option<u16>) -> Result<u8, Failure> {
+    if path.extension().is_some_and(|e| e == "json") {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Failure::input(format!("cannot read {}: {e}", path.display())))?;
+        let saved: plan::SavedPlan = serde_json::from_str(&text).map_err(|e| {
+            Failure::input(format!("{} is not a hypermove plan: {e}", path.display()))
+        })?;
+        if saved.format_version != plan::FORMAT_VERSION
+            || saved.hypermove_version != env!("CARGO_PKG_VERSION")
+        {
+            return Err(Failure::input(format!(
+                "{} was made by hypermove {} (plan format {}); this is hypermove {} (format {}): make the plan again",
+                path.display(),
+                saved.hypermove_version,
+                saved.format_version,
+                env!("CARGO_PKG_VERSION"),
+                plan::FORMAT_VERSION
+            )));
+        }
+        let spec = load(Path::new(&saved.spec))?;
+        return execute(&spec, Some(&saved.fingerprints), workers).await;
+    }
+
+    let spec = load(path)?;
+    if yes {
+        return execute(&spec, None, workers).await;
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure::input(
+            "refusing to apply without confirmation: standard input is not a terminal; review with `hypermove plan`, then pass --yes or apply a saved plan",
+        ));
+    }
+    // Show the plan without holding a snapshot while a person reads it; after the
+    // `yes`, the plan is made again in a fresh snapshot and must match what was shown.
+    let (mut source, target) = connect_both(&spec, "hypermove plan").await?;
+    let (tx, _snapshot, shown) = plan_in_snapshot(&spec, &mut source, &target).await?;
+    let _ = tx.rollback().await;
+    drop((source, target));
+    print!("{}", plan::render_text(&shown));
+    if !shown.has_changes() {
+        return Ok(0);
+    }
+    eprint!("\nDo you want to apply this plan? Only 'yes' will be accepted: ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| Failure::runtime(format!("reading the answer: {e}")))?;
+    if answer.trim() != "yes" {
+        return Err(Failure::runtime("apply cancelled; nothing was written"));
+    }
+    execute(&spec, Some(&shown.fingerprints), workers).await
+}
+
+/// Plan inside the snapshot, check it against what was reviewed, run, verify, report.
+async fn execute(
+    spec: &Spec,
+    reviewed: Option<&plan::Fingerprints>,
+    workers: Option<u16>,
+) -> Result<u8, Failure> {
+    let (mut source, target) = connect_both(spec, "hypermove coordinator").await?;
+    let (tx, snapshot, plan) = plan_in_snapshot(spec, &mut source, &target).await?;
+    match reviewed {
+        Some(reviewed) => {
+            // Nothing is written before this check.
+            let changed = plan::differences(reviewed, &plan.fingerprints);
+            if !changed.is_empty() {
+                return Err(Failure::input(format!(
+                    "the plan is stale, nothing was written: {} since it was reviewed; run `hypermove plan` again",
+                    changed.join(", ")
+                )));
+            }
+        }
+        None => {
+            print!("{}", plan::render_text(&plan));
+        }
+    }
+    if !plan.has_changes() {
+        println!("Nothing to do.");
+        return Ok(0);
+    }
     println!();
     let _ = std::io::stdout().flush();
 
@@ -221,6 +369,9 @@ async fn cmd_apply(path: &Path, workers: Option<u16>) -> Result<u8, Failure> {
         eprintln!("hypermove: verification failed: the target does not match the source");
         return Ok(3);
     }
+    exec::record_applied(&target, &plan)
+        .await
+        .map_err(Failure::runtime)?;
     Ok(0)
 }
 

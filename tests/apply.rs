@@ -22,7 +22,7 @@ fn demo_move_rechunks_and_repartitions_across_versions() {
             .replace("/demo\n", "/hm_apply_demo\n"),
     );
     hypermove()
-        .args(["apply", spec.to_str().unwrap()])
+        .args(["apply", "--yes", spec.to_str().unwrap()])
         .assert()
         .success()
         .stdout(predicate::str::contains(
@@ -154,7 +154,7 @@ fn plain_table_moves_as_is() {
         ),
     );
     hypermove()
-        .args(["apply", spec.to_str().unwrap()])
+        .args(["apply", "--yes", spec.to_str().unwrap()])
         .assert()
         .success()
         .stdout(predicate::str::contains(
@@ -204,7 +204,7 @@ fn plain_table_becomes_a_hypertable() {
         ),
     );
     hypermove()
-        .args(["apply", spec.to_str().unwrap()])
+        .args(["apply", "--yes", spec.to_str().unwrap()])
         .assert()
         .success()
         .stdout(predicate::str::contains(

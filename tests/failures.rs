@@ -34,7 +34,7 @@ fn failed_step_skips_only_its_dependents_and_exits_1() {
         ),
     );
     hypermove()
-        .args(["apply", spec.to_str().unwrap()])
+        .args(["apply", "--yes", spec.to_str().unwrap()])
         .assert()
         .code(1)
         .stderr(predicate::str::contains(
@@ -79,7 +79,7 @@ fn null_times_are_refused_at_plan_time() {
         ),
     );
     hypermove()
-        .args(["apply", spec.to_str().unwrap()])
+        .args(["apply", "--yes", spec.to_str().unwrap()])
         .assert()
         .code(2)
         .stderr(predicate::str::contains(
@@ -124,7 +124,7 @@ fn lost_rows_fail_verification_with_exit_3() {
         ),
     );
     hypermove()
-        .args(["apply", spec.to_str().unwrap()])
+        .args(["apply", "--yes", spec.to_str().unwrap()])
         .assert()
         .code(3)
         .stdout(predicate::str::contains(

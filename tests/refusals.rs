@@ -39,7 +39,7 @@ fn unknown_key_is_refused_with_its_position() {
         ),
     );
     hypermove()
-        .args(["apply", spec.to_str().unwrap()])
+        .args(["apply", "--yes", spec.to_str().unwrap()])
         .assert()
         .code(2)
         .stdout(predicate::str::is_empty())
@@ -62,7 +62,7 @@ fn missing_table_is_refused_before_anything_is_written() {
         &spec_text(db, "  - name: public.devices\n  - name: public.nope\n"),
     );
     hypermove()
-        .args(["apply", spec.to_str().unwrap()])
+        .args(["apply", "--yes", spec.to_str().unwrap()])
         .assert()
         .code(2)
         .stderr(predicate::str::contains(
@@ -87,7 +87,7 @@ fn missing_time_column_is_refused_before_anything_is_written() {
         ),
     );
     hypermove()
-        .args(["apply", spec.to_str().unwrap()])
+        .args(["apply", "--yes", spec.to_str().unwrap()])
         .assert()
         .code(2)
         .stderr(predicate::str::contains(
@@ -112,7 +112,7 @@ fn unreachable_server_is_an_error_and_nothing_is_written() {
         ),
     );
     hypermove()
-        .args(["apply", spec.to_str().unwrap()])
+        .args(["apply", "--yes", spec.to_str().unwrap()])
         .assert()
         .code(1)
         .stderr(predicate::str::contains(
@@ -139,7 +139,7 @@ fn existing_target_table_is_never_written_into() {
         &spec_text(db, "  - name: public.devices\n"),
     );
     hypermove()
-        .args(["apply", spec.to_str().unwrap()])
+        .args(["apply", "--yes", spec.to_str().unwrap()])
         .assert()
         .code(2)
         .stderr(predicate::str::contains(

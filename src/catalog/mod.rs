@@ -6,6 +6,7 @@
 //! rendered name is schema-qualified) and `TimeZone = UTC` (so chunk ranges read
 //! back in TimescaleDB's internal units); [`SESSION_SETUP`] does both.
 
+use serde::Serialize;
 use tokio_postgres::{GenericClient, Row};
 
 use crate::pg::{QualifiedName, describe_error, quote_ident};
@@ -48,7 +49,7 @@ pub enum CatalogError {
 type Result<T> = std::result::Result<T, CatalogError>;
 
 /// Facts about a server.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ServerInfo {
     /// `server_version`, e.g. `17.12 (Debian 17.12-0+deb13u1)`.
     pub version: String,
@@ -93,7 +94,7 @@ impl TimeType {
 }
 
 /// A column.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Column {
     /// Column name.
     pub name: String,
@@ -118,7 +119,7 @@ pub struct Column {
 }
 
 /// A constraint, kept as the server renders it except for foreign keys.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Constraint {
     /// Constraint name.
     pub name: String,
@@ -131,7 +132,7 @@ pub struct Constraint {
 }
 
 /// Constraint kinds.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum ConstraintKind {
     /// `PRIMARY KEY`.
     PrimaryKey,
@@ -146,7 +147,7 @@ pub enum ConstraintKind {
 }
 
 /// The referencing side of a foreign key.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ForeignKey {
     /// The referenced table.
     pub ref_table: QualifiedName,
@@ -165,7 +166,7 @@ pub struct ForeignKey {
 }
 
 /// An index that does not back a constraint.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Index {
     /// Index name.
     pub name: String,
@@ -180,7 +181,7 @@ pub struct Index {
 }
 
 /// A dimension of a hypertable.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Dimension {
     /// The partitioning column.
     pub column: String,
@@ -189,7 +190,7 @@ pub struct Dimension {
 }
 
 /// Dimension kinds.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum DimensionKind {
     /// A range (time) dimension; width in internal units (microseconds for time).
     Range {
@@ -208,7 +209,7 @@ pub enum DimensionKind {
 }
 
 /// A chunk with its range on the primary dimension.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Chunk {
     /// The chunk table.
     pub name: QualifiedName,
@@ -217,13 +218,15 @@ pub struct Chunk {
     /// Exclusive end in internal units; `None` when open.
     pub range_end: Option<i64>,
     /// Row estimate from `pg_class.reltuples`; `None` if never analyzed.
+    #[serde(skip)]
     pub est_rows: Option<u64>,
     /// Size estimate from `relpages`.
+    #[serde(skip)]
     pub est_bytes: u64,
 }
 
 /// What a hypertable adds to a table.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Hypertable {
     /// Dimensions in order; the first is the primary (time) dimension.
     pub dimensions: Vec<Dimension>,
@@ -234,7 +237,7 @@ pub struct Hypertable {
 }
 
 /// A table and everything hypermove needs to recreate and fill it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Table {
     /// Its name.
     pub name: QualifiedName,
@@ -251,8 +254,10 @@ pub struct Table {
     /// Set when the table is a hypertable.
     pub hypertable: Option<Hypertable>,
     /// Row estimate for a plain table (hypertables estimate per chunk).
+    #[serde(skip)]
     pub est_rows: Option<u64>,
     /// Size estimate for a plain table.
+    #[serde(skip)]
     pub est_bytes: u64,
 }
 
@@ -286,6 +291,21 @@ pub async fn server_info(client: &impl GenericClient) -> Result<ServerInfo> {
         timescaledb_available: row.get("timescaledb_available"),
         timescaledb_license: row.get("timescaledb_license"),
     })
+}
+
+/// Completed moves recorded on a target: (spec fingerprint, source fingerprint).
+pub async fn applied_moves(client: &impl GenericClient) -> Result<Vec<(String, String)>> {
+    let journal = QualifiedName::new("hypermove", "applied");
+    if !relation_exists(client, &journal).await? {
+        return Ok(Vec::new());
+    }
+    Ok(client
+        .query(include_str!("sql/applied.sql"), &[])
+        .await
+        .map_err(query_err("hypermove.applied"))?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect())
 }
 
 /// Whether a schema exists.
@@ -564,7 +584,7 @@ async fn hypertable(
 
 /// The range of a time column's values, in internal units (Unix-epoch
 /// microseconds for time types), and how many rows have no time at all.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct TimeBounds {
     /// Smallest and largest value; `None` when no row has a value.
     pub range: Option<(i64, i64)>,

@@ -20,7 +20,7 @@ use crate::pg::ConnInfo;
 use crate::plan::{Action, Plan, Step, StepKind};
 
 use session::Slot;
-pub use session::begin_snapshot;
+pub use session::{begin_snapshot, record_applied};
 
 /// What the executor needs besides the plan.
 #[derive(Debug, Clone)]

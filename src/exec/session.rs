@@ -112,3 +112,22 @@ pub async fn probe(slot: &mut Slot, probe: &Probe) -> Result<(String, String), S
     };
     Ok((text(&s), text(&t)))
 }
+
+/// Record on the target that this plan's move completed and verified, so the same
+/// spec planned against the same source again has nothing to do.
+pub async fn record_applied(target: &Client, plan: &crate::plan::Plan) -> Result<(), String> {
+    let tables: Vec<String> = plan.tables.iter().map(|t| t.target.to_string()).collect();
+    let source = crate::plan::combined_fingerprint(&plan.fingerprints.source);
+    target
+        .batch_execute(include_str!("sql/record_applied.sql"))
+        .await
+        .map_err(|e| format!("recording the move on the target: {}", describe_error(&e)))?;
+    target
+        .execute(
+            include_str!("sql/applied_insert.sql"),
+            &[&plan.fingerprints.spec, &source, &tables],
+        )
+        .await
+        .map_err(|e| format!("recording the move on the target: {}", describe_error(&e)))?;
+    Ok(())
+}

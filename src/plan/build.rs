@@ -44,6 +44,29 @@ enum Extra {
 pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
     let mut b = Builder::default();
     let file = spec.path.display().to_string();
+    let fingerprints = super::fingerprint::fingerprints(spec, inputs);
+    let source_label = server_label(&spec.source.to_string(), &inputs.source_server);
+    let target_label = server_label(&spec.target.to_string(), &inputs.target_server);
+
+    // The same spec, applied from the same source state, completed and verified:
+    // the target already holds this move.
+    let source_as_a_whole = super::fingerprint::combined(&fingerprints.source);
+    if inputs
+        .applied
+        .iter()
+        .any(|(s, src)| *s == fingerprints.spec && *src == source_as_a_whole)
+    {
+        return Ok(Plan {
+            graph: DiGraph::new(),
+            tables: Vec::new(),
+            warnings: Vec::new(),
+            source: source_label,
+            target: target_label,
+            spec_path: file,
+            fingerprints,
+            up_to_date: true,
+        });
+    }
     let table_err = |index: usize, t: &TableSpec, message: String| PlanError::Table {
         file: file.clone(),
         index,
@@ -389,8 +412,11 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
         graph: b.graph,
         tables: table_plans,
         warnings,
-        source: server_label(&spec.source.to_string(), &inputs.source_server),
-        target: server_label(&spec.target.to_string(), &inputs.target_server),
+        source: source_label,
+        target: target_label,
+        spec_path: file,
+        fingerprints,
+        up_to_date: false,
     })
 }
 

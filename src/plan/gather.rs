@@ -27,6 +27,8 @@ pub struct Inputs {
     pub target_schemas: BTreeSet<String>,
     /// Tables referenced by foreign keys, not moved, that exist on the target.
     pub target_references: BTreeSet<QualifiedName>,
+    /// Moves the target records as complete: (spec fingerprint, source fingerprint).
+    pub applied: Vec<(String, String)>,
 }
 
 /// Introspect both servers for a spec. `source` should be inside the move's
@@ -113,7 +115,10 @@ pub async fn gather(
         }
     }
 
+    let applied = catalog::applied_moves(target).await.map_err(tgt_err)?;
+
     Ok(Inputs {
+        applied,
         source_server,
         target_server,
         tables,

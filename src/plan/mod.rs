@@ -5,6 +5,7 @@
 //! and the exact SQL it will run, so what a reviewer reads is what runs.
 
 mod build;
+mod fingerprint;
 mod gather;
 mod render;
 mod window;
@@ -15,8 +16,15 @@ use serde::Serialize;
 use crate::pg::QualifiedName;
 
 pub use build::build;
+pub use fingerprint::{Fingerprints, combined as combined_fingerprint, differences};
 pub use gather::{Inputs, gather};
-pub use render::{bytes as render_bytes, render_text, rows as render_rows, summary};
+pub use render::{
+    SavedPlan, bytes as render_bytes, render_dot, render_json, render_text, rows as render_rows,
+    summary,
+};
+
+/// The version of the JSON plan format; bumped on any incompatible change.
+pub const FORMAT_VERSION: u32 = 1;
 
 /// Reasons a plan cannot be made. Nothing has been written when one is returned.
 #[derive(Debug, thiserror::Error)]
@@ -180,6 +188,12 @@ pub struct Plan {
     pub source: String,
     /// `user@host:port/db` and version of the target.
     pub target: String,
+    /// The spec file, as given on the command line.
+    pub spec_path: String,
+    /// What the plan was built from, for saved-plan staleness checks.
+    pub fingerprints: Fingerprints,
+    /// The target already holds this exact move: there is nothing to do.
+    pub up_to_date: bool,
 }
 
 impl Plan {
@@ -215,6 +229,11 @@ impl Plan {
         }
         debug_assert_eq!(out.len(), g.node_count(), "the plan graph has a cycle");
         out
+    }
+
+    /// Whether applying the plan would change anything.
+    pub fn has_changes(&self) -> bool {
+        self.graph.node_count() > 0
     }
 
     /// How many steps of a kind the plan has.

@@ -1,16 +1,30 @@
 //! Text rendering of a plan. It reads only the plan structs, so what is printed is
 //! exactly what `apply` will run, in the order the executor prefers.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
-use super::{Action, Plan, StepKind};
+use petgraph::Direction;
+use petgraph::graph::NodeIndex;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{Action, FORMAT_VERSION, Fingerprints, Plan, StepKind};
 
 /// Render the plan for a human reviewer. Deterministic: no clocks, no secrets.
-pub fn render_text(plan: &Plan, spec_path: &str) -> String {
+pub fn render_text(plan: &Plan) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "hypermove plan for {spec_path}");
+    let _ = writeln!(out, "hypermove plan for {}", plan.spec_path);
     let _ = writeln!(out, "  source: {}", plan.source);
     let _ = writeln!(out, "  target: {}", plan.target);
+    if plan.up_to_date {
+        let _ = writeln!(
+            out,
+            "\nNo changes. The target already holds this move: it was applied and verified with this spec from this source state."
+        );
+        let _ = writeln!(out, "\n{}", summary(plan));
+        return out;
+    }
     let _ = writeln!(
         out,
         "\nLegend: + create on the target   > copy a window   = verify   (≈ estimate from source statistics)"
@@ -75,6 +89,9 @@ pub fn render_text(plan: &Plan, spec_path: &str) -> String {
 /// The closing line, e.g.
 /// `Plan: 2 tables (1 hypertable reshaped), 61 copy windows, ≈ 1.0 M rows ≈ 83 MB, 1 index, 3 constraints, 1 FK.`
 pub fn summary(plan: &Plan) -> String {
+    if plan.up_to_date {
+        return "Plan: nothing to do.".to_string();
+    }
     let tables = plan.tables.len();
     let reshaped: Vec<String> = plan
         .tables
@@ -118,6 +135,162 @@ pub fn summary(plan: &Plan) -> String {
     }
     line.push('.');
     line
+}
+
+/// The step IDs a step waits for, sorted.
+fn depends_on(plan: &Plan, n: NodeIndex) -> Vec<String> {
+    let mut deps: Vec<String> = plan
+        .graph
+        .neighbors_directed(n, Direction::Incoming)
+        .map(|d| plan.graph[d].id.clone())
+        .collect();
+    deps.sort();
+    deps
+}
+
+/// Render the plan as versioned JSON: keys sorted, steps in execution order, the
+/// same bytes for the same inputs. This is also the saved-plan format (`--out`).
+pub fn render_json(plan: &Plan) -> String {
+    let steps: Vec<serde_json::Value> = plan
+        .order()
+        .into_iter()
+        .map(|n| {
+            let step = &plan.graph[n];
+            json!({
+                "id": step.id,
+                "kind": step.kind,
+                "table": step.table.as_ref().map(|t| t.to_string()),
+                "depends_on": depends_on(plan, n),
+                "action": step.action,
+            })
+        })
+        .collect();
+    // serde_json's map is ordered by key, so the output is sorted at every level.
+    let value = json!({
+        "format_version": FORMAT_VERSION,
+        "hypermove_version": env!("CARGO_PKG_VERSION"),
+        "spec": plan.spec_path,
+        "source": plan.source,
+        "target": plan.target,
+        "fingerprints": plan.fingerprints,
+        "up_to_date": plan.up_to_date,
+        "tables": plan.tables,
+        "steps": steps,
+        "warnings": plan.warnings,
+        "summary": summary(plan),
+    });
+    let mut text = serde_json::to_string_pretty(&value).expect("a plan serializes");
+    text.push('\n');
+    text
+}
+
+/// The parts of a saved plan that `apply` checks before it runs anything.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SavedPlan {
+    /// Must be [`FORMAT_VERSION`].
+    pub format_version: u32,
+    /// The hypermove that wrote it.
+    pub hypermove_version: String,
+    /// The spec it was made from.
+    pub spec: String,
+    /// What it was made from.
+    pub fingerprints: Fingerprints,
+}
+
+fn dot_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' => out.push_str("\\n"),
+            _ => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Render the DAG for Graphviz. Each table is a cluster, and its copy windows are
+/// drawn as one node, so a table of hundreds of chunks stays readable.
+pub fn render_dot(plan: &Plan) -> String {
+    let graph = &plan.graph;
+    // Node name of every step: copy windows share one per table.
+    let name = |n: NodeIndex| -> String {
+        let step = &graph[n];
+        match (&step.kind, &step.table) {
+            (StepKind::Copy, Some(t)) => format!("copy:{t}"),
+            _ => step.id.clone(),
+        }
+    };
+    let mut clusters: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
+    let mut loose: BTreeSet<(String, String)> = BTreeSet::new();
+    let mut windows: BTreeMap<String, (usize, Option<u64>)> = BTreeMap::new();
+    for n in plan.order() {
+        let step = &graph[n];
+        if let Action::Copy(c) = &step.action {
+            let entry = windows.entry(name(n)).or_insert((0, Some(0)));
+            entry.0 += 1;
+            entry.1 = entry.1.zip(c.est_rows).map(|(a, b)| a + b);
+        }
+    }
+    for n in plan.order() {
+        let step = &graph[n];
+        let node = name(n);
+        let label = match windows.get(&node) {
+            Some((count, est)) => format!(
+                "{node}\n{count} window{}, ≈ {} rows",
+                plural(*count),
+                rows(*est)
+            ),
+            None => node.clone(),
+        };
+        let attrs = match step.kind {
+            StepKind::Copy => format!("label={}, shape=box3d", dot_quote(&label)),
+            StepKind::Verify => format!("label={}, shape=octagon", dot_quote(&label)),
+            _ => format!("label={}", dot_quote(&label)),
+        };
+        match &step.table {
+            Some(t) => {
+                clusters.entry(t.to_string()).or_default().insert((node, attrs));
+            }
+            None => {
+                loose.insert((node, attrs));
+            }
+        }
+    }
+    let mut edges: BTreeSet<(String, String)> = BTreeSet::new();
+    for e in graph.edge_indices() {
+        let (a, b) = graph.edge_endpoints(e).expect("edge has endpoints");
+        let (a, b) = (name(a), name(b));
+        if a != b {
+            edges.insert((a, b));
+        }
+    }
+    let mut out = String::new();
+    let _ = writeln!(out, "digraph hypermove {{");
+    let _ = writeln!(out, "  rankdir=LR;");
+    let _ = writeln!(out, "  node [shape=box, fontname=\"Helvetica\", fontsize=10];");
+    let _ = writeln!(out, "  label={};", dot_quote(&summary(plan)));
+    for (node, attrs) in &loose {
+        let _ = writeln!(out, "  {} [{attrs}];", dot_quote(node));
+    }
+    for (i, (table, nodes)) in clusters.iter().enumerate() {
+        let _ = writeln!(out, "  subgraph cluster_{i} {{");
+        let _ = writeln!(out, "    label={};", dot_quote(table));
+        for (node, attrs) in nodes {
+            let _ = writeln!(out, "    {} [{attrs}];", dot_quote(node));
+        }
+        let _ = writeln!(out, "  }}");
+    }
+    for (a, b) in &edges {
+        let _ = writeln!(out, "  {} -> {};", dot_quote(a), dot_quote(b));
+    }
+    let _ = writeln!(out, "}}");
+    out
 }
 
 fn plural(n: usize) -> &'static str {
