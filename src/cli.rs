@@ -215,8 +215,9 @@ async fn cmd_plan(path: &Path, format: Format, out: Option<&Path>) -> Result<boo
         Format::Dot => print!("{}", plan::render_dot(&plan)),
     }
     if let Some(out) = out {
-        write_atomically(out, &plan::render_json(&plan))
-            .map_err(|e| Failure::runtime(format!("cannot save the plan to {}: {e}", out.display())))?;
+        write_atomically(out, &plan::render_json(&plan)).map_err(|e| {
+            Failure::runtime(format!("cannot save the plan to {}: {e}", out.display()))
+        })?;
         eprintln!(
             "Saved the plan to {0}. To run exactly this plan: hypermove apply {0}",
             out.display()

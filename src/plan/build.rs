@@ -366,13 +366,28 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
         table_plans.push(TablePlan {
             source: t.source.clone(),
             target: t.target.clone(),
-            before: Layout {
-                description: describe_source(table),
-                chunks: table.hypertable.as_ref().map(|h| h.chunks.len()),
-            },
+            before: source_layout(table),
             after: Layout {
                 description: describe_shape(shape),
                 chunks: None,
+                chunk_interval: match shape {
+                    Shape::Plain => None,
+                    Shape::Hypertable { interval, .. } => Some(
+                        interval
+                            .map(|i| i.to_string())
+                            .unwrap_or_else(|| "7 days".into()),
+                    ),
+                },
+                hash_partitions: match shape {
+                    Shape::Plain => 0,
+                    Shape::Hypertable { extra, .. } => extra
+                        .iter()
+                        .map(|e| match e {
+                            Extra::Hash { partitions, .. } => *partitions as u32,
+                            Extra::Range { .. } => 0,
+                        })
+                        .sum(),
+                },
             },
             windows: windows.len(),
             est_rows,
@@ -886,6 +901,37 @@ fn carry_warnings(t: &TableSpec, table: &Table) -> Vec<String> {
         }
     }
     out
+}
+
+fn source_layout(table: &Table) -> Layout {
+    let (chunk_interval, hash_partitions) = match &table.hypertable {
+        None => (None, 0),
+        Some(h) => {
+            let interval = h.dimensions.iter().find_map(|d| match d.kind {
+                DimensionKind::Range { width, integer, .. } => Some(if integer {
+                    ChunkInterval::Integer(width).to_string()
+                } else {
+                    ChunkInterval::Time { micros: width }.to_string()
+                }),
+                DimensionKind::Hash { .. } => None,
+            });
+            let hash = h
+                .dimensions
+                .iter()
+                .map(|d| match d.kind {
+                    DimensionKind::Hash { partitions } => partitions as u32,
+                    DimensionKind::Range { .. } => 0,
+                })
+                .sum();
+            (interval, hash)
+        }
+    };
+    Layout {
+        description: describe_source(table),
+        chunks: table.hypertable.as_ref().map(|h| h.chunks.len()),
+        chunk_interval,
+        hash_partitions,
+    }
 }
 
 fn describe_source(table: &Table) -> String {

@@ -44,7 +44,12 @@ pub fn source_fingerprint(inputs: &Inputs) -> BTreeMap<String, String> {
     let s = &inputs.source_server;
     out.insert(
         "server".to_string(),
-        sha256(&(&s.version, &s.database, &s.timescaledb, &s.timescaledb_schema)),
+        sha256(&(
+            &s.version,
+            &s.database,
+            &s.timescaledb,
+            &s.timescaledb_schema,
+        )),
     );
     for (table, bounds) in inputs.tables.iter().zip(&inputs.time_bounds) {
         out.insert(format!("table {}", table.name), sha256(&(table, bounds)));
@@ -92,7 +97,10 @@ pub fn differences(saved: &Fingerprints, now: &Fingerprints) -> Vec<String> {
     if saved.spec != now.spec {
         out.push("the spec was edited".to_string());
     }
-    for (side, a, b) in [("source", &saved.source, &now.source), ("target", &saved.target, &now.target)] {
+    for (side, a, b) in [
+        ("source", &saved.source, &now.source),
+        ("target", &saved.target, &now.target),
+    ] {
         for (key, hash) in a {
             match b.get(key) {
                 Some(h) if h == hash => {}

@@ -154,6 +154,10 @@ pub struct Layout {
     pub description: String,
     /// Chunks on the source (`None` for the target, which has none yet).
     pub chunks: Option<usize>,
+    /// The primary dimension's chunk interval, e.g. `1 day`; `None` for a plain table.
+    pub chunk_interval: Option<String>,
+    /// Hash partitions over all hash dimensions; 0 when there are none.
+    pub hash_partitions: u32,
 }
 
 /// The per-table summary shown above the steps.

@@ -67,7 +67,13 @@ pub fn render_text(plan: &Plan) -> String {
                 }
             }
             Action::Copy(c) => {
-                let _ = writeln!(out, "  > {}  ≈ {} rows", step.id, rows(c.est_rows));
+                let _ = writeln!(
+                    out,
+                    "  > {}  ≈ {} rows ≈ {}",
+                    step.id,
+                    rows(c.est_rows),
+                    bytes(c.est_bytes)
+                );
             }
             Action::Probe(p) => {
                 let _ = writeln!(out, "  = {}  ({} on both sides)", step.id, p.what);
@@ -93,20 +99,45 @@ pub fn summary(plan: &Plan) -> String {
         return "Plan: nothing to do.".to_string();
     }
     let tables = plan.tables.len();
-    let reshaped: Vec<String> = plan
-        .tables
-        .iter()
-        .filter(|t| t.before.description != t.after.description)
-        .map(|t| format!("{} → {}", t.before.description, t.after.description))
-        .collect();
+    // What happens to each table's shape, counted: "1 hypertable re-chunked 1 day → 7 days".
+    let mut changes: BTreeMap<String, usize> = BTreeMap::new();
+    for t in &plan.tables {
+        let (b, a) = (&t.before, &t.after);
+        let phrase = match (&b.chunk_interval, &a.chunk_interval) {
+            (None, None) => continue,
+            (None, Some(i)) => format!("plain table → hypertable every {i}"),
+            (Some(_), None) => "hypertable → plain table".to_string(),
+            (Some(x), Some(y)) if x != y => format!("hypertable re-chunked {x} → {y}"),
+            (Some(_), Some(_)) if b.hash_partitions != a.hash_partitions => {
+                "hypertable repartitioned".to_string()
+            }
+            (Some(_), Some(_)) if b.description != a.description => {
+                "hypertable reshaped".to_string()
+            }
+            _ => continue,
+        };
+        let phrase = if b.chunk_interval.is_some()
+            && a.hash_partitions != b.hash_partitions
+            && !phrase.ends_with("repartitioned")
+        {
+            format!(
+                "{phrase}, {} → {} hash partitions",
+                b.hash_partitions, a.hash_partitions
+            )
+        } else {
+            phrase
+        };
+        *changes.entry(phrase).or_default() += 1;
+    }
     let est_rows = plan
         .tables
         .iter()
         .try_fold(0u64, |acc, t| t.est_rows.map(|r| acc + r));
     let est_bytes: u64 = plan.tables.iter().map(|t| t.est_bytes).sum();
     let mut line = format!("Plan: {tables} table{}", plural(tables));
-    if !reshaped.is_empty() {
-        let _ = write!(line, " ({} reshaped)", reshaped.len());
+    if !changes.is_empty() {
+        let list: Vec<String> = changes.iter().map(|(p, n)| format!("{n} {p}")).collect();
+        let _ = write!(line, " ({})", list.join("; "));
     }
     let windows = plan.count(StepKind::Copy);
     let _ = write!(
@@ -255,7 +286,10 @@ pub fn render_dot(plan: &Plan) -> String {
         };
         match &step.table {
             Some(t) => {
-                clusters.entry(t.to_string()).or_default().insert((node, attrs));
+                clusters
+                    .entry(t.to_string())
+                    .or_default()
+                    .insert((node, attrs));
             }
             None => {
                 loose.insert((node, attrs));
@@ -273,7 +307,10 @@ pub fn render_dot(plan: &Plan) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "digraph hypermove {{");
     let _ = writeln!(out, "  rankdir=LR;");
-    let _ = writeln!(out, "  node [shape=box, fontname=\"Helvetica\", fontsize=10];");
+    let _ = writeln!(
+        out,
+        "  node [shape=box, fontname=\"Helvetica\", fontsize=10];"
+    );
     let _ = writeln!(out, "  label={};", dot_quote(&summary(plan)));
     for (node, attrs) in &loose {
         let _ = writeln!(out, "  {} [{attrs}];", dot_quote(node));
