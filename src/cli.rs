@@ -16,7 +16,7 @@ use tokio_postgres::{Client, Transaction};
 use crate::exec::{self, Event, ExecConfig, Outcome, RunReport};
 use crate::pg::{Role, connect};
 use crate::plan::{self, Plan, StepKind};
-use crate::spec::{self, MAX_WORKERS, Spec};
+use crate::spec::{self, MAX_WORKERS, Spec, VerifyLevel};
 use crate::verify;
 
 /// Move and reshape TimescaleDB data between servers and versions, from a reviewed plan.
@@ -39,6 +39,15 @@ enum Format {
     Json,
     /// Graphviz: `hypermove plan SPEC --format dot | dot -Tsvg > plan.svg`.
     Dot,
+}
+
+/// How `verify` and `status` print their report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ReportFormat {
+    /// For people.
+    Text,
+    /// Versioned, sorted JSON.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -73,6 +82,37 @@ enum Command {
         /// Steps to run at once (overrides `workers:` in the spec).
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..=MAX_WORKERS as i64))]
         workers: Option<u16>,
+        /// How to verify the move (overrides `verify:` in the spec).
+        #[arg(long, value_enum)]
+        verify: Option<VerifyLevel>,
+    },
+    /// Compare source and target window by window, at any time: after apply, after a
+    /// resume, or against a live pair. Exit 0 when everything matches, 3 on a mismatch.
+    Verify {
+        /// The spec file (YAML).
+        spec: PathBuf,
+        /// `count` (rows per window) or `checksum` (rows and a checksum of every value).
+        /// Default: the spec's `verify:`, or checksum.
+        #[arg(long, value_enum)]
+        verify: Option<VerifyLevel>,
+        /// Report format.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+        /// For each differing window, show up to N differing rows, paired by primary key.
+        #[arg(long, value_name = "N")]
+        diff: Option<usize>,
+        /// Windows checked at once (overrides `workers:` in the spec).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=MAX_WORKERS as i64))]
+        workers: Option<u16>,
+    },
+    /// Show what the target's journal records for a spec: whether the move completed,
+    /// and the latest verification of every window.
+    Status {
+        /// The spec file (YAML).
+        spec: PathBuf,
+        /// Report format.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
     },
     /// Print the JSON Schema of the spec format (for editors and CI checks).
     Schema,
@@ -154,7 +194,16 @@ pub fn main() -> ExitCode {
                 spec_or_plan,
                 yes,
                 workers,
-            } => cmd_apply(&spec_or_plan, yes, workers).await,
+                verify,
+            } => cmd_apply(&spec_or_plan, yes, workers, verify).await,
+            Command::Verify {
+                spec,
+                verify,
+                format,
+                diff,
+                workers,
+            } => cmd_verify(&spec, verify, format, diff, workers).await,
+            Command::Status { spec, format } => cmd_status(&spec, format).await,
             Command::Schema => {
                 print!("{}", spec::json_schema());
                 Ok(0)
@@ -236,8 +285,18 @@ fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
 }
 
 /// `apply`: from a saved plan (checked for staleness), or from a spec (confirmed).
-async fn cmd_apply(path: &Path, yes: bool, workers: Option<u16>) -> Result<u8, Failure> {
+async fn cmd_apply(
+    path: &Path,
+    yes: bool,
+    workers: Option<u16>,
+    verify: Option<VerifyLevel>,
+) -> Result<u8, Failure> {
     if path.extension().is_some_and(|e| e == "json") {
+        if verify.is_some() {
+            return Err(Failure::input(
+                "--verify cannot change a saved plan; set `verify:` in the spec and make the plan again",
+            ));
+        }
         let text = std::fs::read_to_string(path)
             .map_err(|e| Failure::input(format!("cannot read {}: {e}", path.display())))?;
         let saved: plan::SavedPlan = serde_json::from_str(&text).map_err(|e| {
@@ -259,7 +318,10 @@ async fn cmd_apply(path: &Path, yes: bool, workers: Option<u16>) -> Result<u8, F
         return execute(&spec, Some(&saved.fingerprints), workers).await;
     }
 
-    let spec = load(path)?;
+    let mut spec = load(path)?;
+    if let Some(level) = verify {
+        spec.verify = level;
+    }
     if yes {
         return execute(&spec, None, workers).await;
     }
@@ -356,16 +418,10 @@ async fn execute(
             if failures.len() == 1 { "it" } else { "them" }
         )));
     }
-    for c in &verdict.checks {
-        println!(
-            "{} {}: {} source {} / target {}",
-            if c.ok { "ok  " } else { "FAIL" },
-            c.id,
-            c.what,
-            c.source.as_deref().unwrap_or("-"),
-            c.target.as_deref().unwrap_or("-")
-        );
-    }
+    print!("\n{}", verify::render_text(&verdict));
+    verify::record(&target, &plan.fingerprints.spec, &verdict)
+        .await
+        .map_err(Failure::runtime)?;
     if !verdict.ok() {
         eprintln!("hypermove: verification failed: the target does not match the source");
         return Ok(3);
@@ -374,6 +430,155 @@ async fn execute(
         .await
         .map_err(Failure::runtime)?;
     Ok(0)
+}
+
+/// `verify`: the same windows and queries as apply's verification, on their own.
+async fn cmd_verify(
+    path: &Path,
+    level: Option<VerifyLevel>,
+    format: ReportFormat,
+    diff: Option<usize>,
+    workers: Option<u16>,
+) -> Result<u8, Failure> {
+    let spec = load(path)?;
+    let level = match level.unwrap_or(spec.verify) {
+        VerifyLevel::None => VerifyLevel::Checksum,
+        other => other,
+    };
+    let (mut source, target) = connect_both(&spec, "hypermove verify").await?;
+    let (tx, snapshot) = exec::begin_snapshot(&mut source)
+        .await
+        .map_err(Failure::runtime)?;
+    target
+        .batch_execute(crate::catalog::SESSION_SETUP)
+        .await
+        .map_err(|e| Failure::runtime(crate::pg::describe_error(&e)))?;
+    let inputs = plan::gather(&spec, &tx, &target).await?;
+    let plan = plan::build_verification(&spec, &inputs, level)?;
+    let config = ExecConfig {
+        source: spec.source.clone(),
+        target: spec.target.clone(),
+        workers: workers.map(usize::from).unwrap_or(spec.workers),
+        snapshot: Some(snapshot),
+    };
+    let bar = progress_bar(plan.graph.node_count() as u64, "windows verified");
+    let report = exec::run(&plan, &config, &|event| {
+        let Event::Finished(step) = event;
+        bar.inc(1);
+        if bar.is_hidden() && !matches!(step.outcome, Outcome::Done { .. }) {
+            eprintln!("{}", progress_line(step));
+        }
+    })
+    .await;
+    bar.finish_and_clear();
+    let _ = tx.rollback().await;
+    let verdict = verify::judge(&plan, &report);
+    let diffs = match diff {
+        Some(limit) if !verdict.ok() => {
+            verify::diff(&plan, &verdict, &spec.source, &spec.target, limit)
+                .await
+                .map_err(Failure::runtime)?
+        }
+        _ => Vec::new(),
+    };
+    match format {
+        ReportFormat::Text => {
+            print!("{}", verify::render_text(&verdict));
+            print!("{}", verify::render_diffs(&diffs));
+        }
+        ReportFormat::Json => print!("{}", verify::render_json(&verdict, &diffs)),
+    }
+    verify::record(&target, &plan.fingerprints.spec, &verdict)
+        .await
+        .map_err(Failure::runtime)?;
+    if report.failures().next().is_some() {
+        return Err(Failure::runtime("some windows could not be verified"));
+    }
+    Ok(if verdict.ok() { 0 } else { 3 })
+}
+
+/// `status`: what the target's journal says about this spec.
+async fn cmd_status(path: &Path, format: ReportFormat) -> Result<u8, Failure> {
+    let spec = load(path)?;
+    let target = connect(&spec.target, Role::Target, "hypermove status")
+        .await
+        .map_err(Failure::runtime)?;
+    let fingerprint = plan::spec_fingerprint(&spec);
+    let applied = crate::catalog::applied_moves(&target)
+        .await
+        .map_err(Failure::runtime)?
+        .iter()
+        .any(|(s, _)| *s == fingerprint);
+    let checks = verify::recorded(&target, &fingerprint)
+        .await
+        .map_err(Failure::runtime)?;
+    match format {
+        ReportFormat::Json => {
+            let value = serde_json::json!({
+                "format_version": 1,
+                "spec": path.display().to_string(),
+                "target": spec.target.to_string(),
+                "applied": applied,
+                "verification": checks,
+            });
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&value).expect("status serializes")
+            );
+        }
+        ReportFormat::Text => {
+            println!("hypermove status for {} on {}", path.display(), spec.target);
+            println!(
+                "  move: {}",
+                if applied {
+                    "completed and verified"
+                } else {
+                    "not recorded as complete"
+                }
+            );
+            if checks.is_empty() {
+                println!("  verification: none recorded");
+            } else {
+                let failed: Vec<&verify::Recorded> = checks.iter().filter(|c| !c.ok).collect();
+                let last = checks
+                    .iter()
+                    .map(|c| c.verified_at.as_str())
+                    .max()
+                    .unwrap_or("");
+                println!(
+                    "  verification: {} windows, {} ok, {} failed (latest {last})",
+                    checks.len(),
+                    checks.len() - failed.len(),
+                    failed.len()
+                );
+                for c in failed {
+                    println!(
+                        "    FAIL {} ({}): source {} / target {}",
+                        c.step_id,
+                        c.level,
+                        c.source.as_deref().unwrap_or("-"),
+                        c.target.as_deref().unwrap_or("-")
+                    );
+                }
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// A progress bar on an interactive terminal; hidden (plain lines instead) when
+/// stderr is not a terminal or `CI` is set.
+fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() || std::env::var_os("CI").is_some() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(&format!(
+        "{{bar:40}} {{pos}}/{{len}} {what} [{{elapsed}} < {{eta}}]"
+    )) {
+        bar.set_style(style);
+    }
+    bar
 }
 
 fn progress_line(step: &exec::StepReport) -> String {

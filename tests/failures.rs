@@ -128,7 +128,7 @@ fn lost_rows_fail_verification_with_exit_3() {
         .assert()
         .code(3)
         .stdout(predicate::str::contains(
-            "FAIL verify:public.events: row count source 100 / target 99",
+            "FAIL verify:public.events: rows source 100 / target 99 ≠",
         ))
         .stderr(predicate::str::contains("verification failed"));
 }

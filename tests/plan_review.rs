@@ -277,7 +277,7 @@ fn saved_plan_goes_stale_and_detailed_exitcode() {
         .assert()
         .success()
         .stdout(predicate::str::contains(
-            "ok   verify:public.metrics: row count source 97 / target 97",
+            "ok   public.metrics: 5 windows, 97 source rows, checksum matches",
         ));
 
     // Now the target holds this move: nothing to do.
@@ -359,7 +359,7 @@ fn apply_asks_on_a_terminal() {
     let text = String::from_utf8_lossy(&yes.stdout);
     assert!(yes.status.success(), "{text}");
     assert!(
-        text.contains("ok   verify:public.metrics: row count source 96 / target 96"),
+        text.contains("ok   public.metrics: 4 windows, 96 source rows, checksum matches"),
         "{text}"
     );
 }

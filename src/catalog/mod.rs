@@ -12,7 +12,9 @@ use tokio_postgres::{GenericClient, Row};
 use crate::pg::{QualifiedName, describe_error, quote_ident};
 
 /// Session settings every hypermove session uses, on both servers.
-pub const SESSION_SETUP: &str = "SET search_path = pg_catalog; SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 3";
+/// Every setting that changes a value's text form is fixed, so the same data prints
+/// (and checksums) the same on PostgreSQL 17 and 18.
+pub const SESSION_SETUP: &str = "SET search_path = pg_catalog; SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 1; SET bytea_output = 'hex'; SET lc_monetary = 'C'";
 
 /// Errors while reading a catalog.
 #[derive(Debug, thiserror::Error)]

@@ -44,8 +44,8 @@ pub enum Outcome {
         rows: u64,
         /// Bytes streamed (copy steps).
         bytes: u64,
-        /// Answers of a probe, source then target.
-        probe: Option<(String, String)>,
+        /// Answers of a probe, source then target, one text per answer column.
+        probe: Option<(Vec<String>, Vec<String>)>,
     },
     /// Failed with this reason.
     Failed(String),

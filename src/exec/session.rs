@@ -94,8 +94,8 @@ pub async fn run_sql(slot: &mut Slot, statements: &[String]) -> Result<(), Strin
     tx.commit().await.map_err(|e| describe_error(&e))
 }
 
-/// Ask both sides one question each.
-pub async fn probe(slot: &mut Slot, probe: &Probe) -> Result<(String, String), String> {
+/// Ask both sides the same one-row question; every column comes back as text.
+pub async fn probe(slot: &mut Slot, probe: &Probe) -> Result<(Vec<String>, Vec<String>), String> {
     let source = slot.source.as_ref().expect("source opened before probing");
     let s = source
         .query_one(&probe.source_sql, &[])
@@ -107,8 +107,12 @@ pub async fn probe(slot: &mut Slot, probe: &Probe) -> Result<(String, String), S
         .await
         .map_err(|e| format!("target: {}", describe_error(&e)))?;
     let text = |row: &tokio_postgres::Row| {
-        row.get::<_, Option<String>>(0)
-            .unwrap_or_else(|| "NULL".into())
+        (0..row.len())
+            .map(|i| {
+                row.get::<_, Option<String>>(i)
+                    .unwrap_or_else(|| "NULL".into())
+            })
+            .collect()
     };
     Ok((text(&s), text(&t)))
 }

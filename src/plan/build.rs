@@ -12,7 +12,7 @@ use crate::catalog::{
     ConstraintKind, DimensionKind, ForeignKey, Hypertable, ServerInfo, Table, TimeType,
 };
 use crate::pg::{QualifiedName, display_ident, quote_ident, quote_literal};
-use crate::spec::{ChunkInterval, Spec, TableSpec};
+use crate::spec::{ChunkInterval, Spec, TableSpec, VerifyLevel};
 
 /// The shape a table will have on the target.
 #[derive(Debug, Clone)]
@@ -241,7 +241,7 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
         };
 
         let windows = windows_for(t, table, shape, bounds.and_then(|b| b.range));
-        let time = time_of(table, shape);
+        let ranges = window_ranges(t, table, shape, &windows);
         let copy_cols: Vec<&str> = table
             .columns
             .iter()
@@ -263,43 +263,40 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
             "text"
         };
         let mut table_copies = Vec::with_capacity(windows.len());
-        for w in &windows {
-            let id = match (&time, w.ranged) {
-                (Some((_, tt)), true) => format!(
-                    "copy:{}:{}..{}",
-                    t.target,
-                    window::label(w.lo, *tt, "-inf"),
-                    window::label(w.hi, *tt, "+inf")
-                ),
-                _ => format!("copy:{}", t.target),
-            };
-            let source_sql = format!(
-                "COPY (SELECT {col_list} FROM {}{}) TO STDOUT (FORMAT {format})",
-                match &w.relation {
-                    Relation::Only(r) => format!("ONLY {}", r.sql()),
-                    Relation::Root(r) => r.sql(),
-                },
-                range_predicate(w, time.as_ref())
-            );
-            let target_sql = format!(
-                "COPY {} ({col_list}) FROM STDIN (FORMAT {format})",
-                t.target.sql()
-            );
-            table_copies.push(b.add(
+        for (w, r) in windows.iter().zip(&ranges) {
+            let copy = b.add(
                 Step {
-                    id,
+                    id: format!("copy:{}{}", t.target, r.suffix),
                     kind: StepKind::Copy,
                     table: Some(t.target.clone()),
                     action: Action::Copy(CopyWindow {
                         source_table: t.source.clone(),
-                        source_sql,
-                        target_sql,
+                        source_sql: format!(
+                            "COPY (SELECT {col_list} FROM {}) TO STDOUT (FORMAT {format})",
+                            r.source_from
+                        ),
+                        target_sql: format!(
+                            "COPY {} ({col_list}) FROM STDIN (FORMAT {format})",
+                            t.target.sql()
+                        ),
                         est_rows: w.est_rows,
                         est_bytes: w.est_bytes,
                     }),
                 },
                 &[ready],
-            ));
+            );
+            table_copies.push(copy);
+            if let Some(probe) = probe(spec.verify, table, r) {
+                b.add(
+                    Step {
+                        id: format!("verify:{}{}", t.target, r.suffix),
+                        kind: StepKind::Verify,
+                        table: Some(t.target.clone()),
+                        action: Action::Probe(probe),
+                    },
+                    &[copy],
+                );
+            }
         }
 
         let mut table_keys = Vec::new();
@@ -338,27 +335,6 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
                 &table_copies,
             );
         }
-        b.add(
-            Step {
-                id: format!("verify:{}", t.target),
-                kind: StepKind::Verify,
-                table: Some(t.target.clone()),
-                action: Action::Probe(Probe {
-                    what: "row count".into(),
-                    source_sql: format!(
-                        "SELECT count(*)::text FROM {}{}",
-                        if table.hypertable.is_some() {
-                            ""
-                        } else {
-                            "ONLY "
-                        },
-                        t.source.sql()
-                    ),
-                    target_sql: format!("SELECT count(*)::text FROM {}", t.target.sql()),
-                }),
-            },
-            &table_copies,
-        );
 
         let est_rows = windows
             .iter()
@@ -662,6 +638,174 @@ fn windows_for(
         }
         Shape::Plain => vec![window::whole(&t.source, table.est_rows, table.est_bytes)],
     }
+}
+
+/// Where one window's rows are, on each side. The source reads the chunk (or table)
+/// it came from; the target is read through the table itself over the same range,
+/// so a re-chunked or re-partitioned target is compared correctly.
+struct WindowRange {
+    /// `:lo..hi` for a ranged window, empty for a whole table; shared by the copy
+    /// and verify step IDs.
+    suffix: String,
+    /// `ONLY chunk WHERE …` on the source.
+    source_from: String,
+    /// `target WHERE …` on the target.
+    target_from: String,
+}
+
+fn window_ranges(
+    t: &TableSpec,
+    table: &Table,
+    shape: &Shape,
+    windows: &[Window],
+) -> Vec<WindowRange> {
+    let time = time_of(table, shape);
+    windows
+        .iter()
+        .map(|w| {
+            let suffix = match (&time, w.ranged) {
+                (Some((_, tt)), true) => format!(
+                    ":{}..{}",
+                    window::label(w.lo, *tt, "-inf"),
+                    window::label(w.hi, *tt, "+inf")
+                ),
+                _ => String::new(),
+            };
+            let predicate = range_predicate(w, time.as_ref());
+            let source_from = match &w.relation {
+                Relation::Only(r) => format!("ONLY {}{predicate}", r.sql()),
+                Relation::Root(r) => format!("{}{predicate}", r.sql()),
+            };
+            WindowRange {
+                suffix,
+                source_from,
+                target_from: format!("{}{predicate}", t.target.sql()),
+            }
+        })
+        .collect()
+}
+
+/// The verification queries for one window. The checksum is a sum, over rows, of the
+/// first 64 bits of the MD5 of each row's text form: independent of row order and of
+/// the physical layout, and computed on each server so no row crosses the network.
+/// Text forms are made equal across servers by the session settings in
+/// `catalog::SESSION_SETUP` (time zone, date, interval, float and bytea output).
+fn probe(level: VerifyLevel, table: &Table, r: &WindowRange) -> Option<Probe> {
+    let row = format!(
+        "ROW({})::text",
+        table
+            .columns
+            .iter()
+            .map(|c| quote_ident(&c.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let (columns, select) = match level {
+        VerifyLevel::None => return None,
+        VerifyLevel::Count => (vec!["rows".to_string()], "count(*)::text".to_string()),
+        VerifyLevel::Checksum => (
+            vec!["rows".to_string(), "checksum".to_string()],
+            format!(
+                "count(*)::text, coalesce(sum(('x' || left(md5({row}), 16))::bit(64)::int8::numeric), 0)::text"
+            ),
+        ),
+    };
+    // Rows are paired by primary key for --diff; without one, the row is its own key.
+    let key = table
+        .constraints
+        .iter()
+        .find(|c| c.kind == ConstraintKind::PrimaryKey)
+        .map(|pk| {
+            format!(
+                "ROW({})::text",
+                pk.columns
+                    .iter()
+                    .map(|c| quote_ident(c))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+        .unwrap_or_else(|| row.clone());
+    Some(Probe {
+        level,
+        columns,
+        source_sql: format!("SELECT {select} FROM {}", r.source_from),
+        target_sql: format!("SELECT {select} FROM {}", r.target_from),
+        source_rows_sql: format!("SELECT {key}, {row} FROM {}", r.source_from),
+        target_rows_sql: format!("SELECT {key}, {row} FROM {}", r.target_from),
+    })
+}
+
+/// A plan of verification steps only, for `hypermove verify`: the same windows and
+/// queries `apply` uses, against a target that already holds the tables.
+pub fn build_verification(
+    spec: &Spec,
+    inputs: &Inputs,
+    level: VerifyLevel,
+) -> Result<Plan, PlanError> {
+    let file = spec.path.display().to_string();
+    let mut b = Builder::default();
+    let mut table_plans = Vec::new();
+    for (i, ((t, table), bounds)) in spec
+        .tables
+        .iter()
+        .zip(&inputs.tables)
+        .zip(&inputs.time_bounds)
+        .enumerate()
+    {
+        if !inputs.target_existing.contains(&t.target) {
+            return Err(PlanError::Table {
+                file: file.clone(),
+                index: i,
+                table: t.source.clone(),
+                message: format!(
+                    "{} does not exist on the target; nothing to verify",
+                    t.target
+                ),
+            });
+        }
+        let shape = shape_of(t, table).map_err(|message| PlanError::Table {
+            file: file.clone(),
+            index: i,
+            table: t.source.clone(),
+            message,
+        })?;
+        let windows = windows_for(t, table, &shape, bounds.and_then(|b| b.range));
+        for r in window_ranges(t, table, &shape, &windows) {
+            if let Some(probe) = probe(level, table, &r) {
+                b.add(
+                    Step {
+                        id: format!("verify:{}{}", t.target, r.suffix),
+                        kind: StepKind::Verify,
+                        table: Some(t.target.clone()),
+                        action: Action::Probe(probe),
+                    },
+                    &[],
+                );
+            }
+        }
+        table_plans.push(TablePlan {
+            source: t.source.clone(),
+            target: t.target.clone(),
+            before: source_layout(table),
+            after: source_layout(table),
+            windows: windows.len(),
+            est_rows: windows
+                .iter()
+                .try_fold(0u64, |acc, w| w.est_rows.map(|r| acc + r)),
+            est_bytes: windows.iter().map(|w| w.est_bytes).sum(),
+        });
+    }
+    Ok(Plan {
+        graph: b.graph,
+        tables: table_plans,
+        warnings: Vec::new(),
+        source: server_label(&spec.source.to_string(), &inputs.source_server),
+        target: server_label(&spec.target.to_string(), &inputs.target_server),
+        spec_path: file,
+        fingerprints: super::fingerprint::fingerprints(spec, inputs),
+        up_to_date: false,
+    })
 }
 
 fn range_predicate(w: &Window, time: Option<&(String, TimeType)>) -> String {

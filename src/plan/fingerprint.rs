@@ -32,8 +32,8 @@ fn sha256(value: &impl Serialize) -> String {
 /// The spec's fingerprint: connections as shown (no password), workers, tables.
 pub fn spec_fingerprint(spec: &Spec) -> String {
     let canonical = format!(
-        "source={}\ntarget={}\nworkers={}\ntables={:?}",
-        spec.source, spec.target, spec.workers, spec.tables
+        "source={}\ntarget={}\nworkers={}\nverify={:?}\ntables={:?}",
+        spec.source, spec.target, spec.workers, spec.verify, spec.tables
     );
     hex::encode(Sha256::digest(canonical.as_bytes()))
 }

@@ -14,9 +14,12 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use serde::Serialize;
 
 use crate::pg::QualifiedName;
+use crate::spec::VerifyLevel;
 
-pub use build::build;
-pub use fingerprint::{Fingerprints, combined as combined_fingerprint, differences};
+pub use build::{build, build_verification};
+pub use fingerprint::{
+    Fingerprints, combined as combined_fingerprint, differences, spec_fingerprint,
+};
 pub use gather::{Inputs, gather};
 pub use render::{
     SavedPlan, bytes as render_bytes, render_dot, render_json, render_text, rows as render_rows,
@@ -136,15 +139,22 @@ pub struct CopyWindow {
     pub est_bytes: u64,
 }
 
-/// A pair of queries whose single text results must be equal.
+/// A pair of single-row queries whose answers must be equal, plus the queries that
+/// list the rows of the same window when they are not.
 #[derive(Debug, Clone, Serialize)]
 pub struct Probe {
-    /// What is compared, for the report (`row count`).
-    pub what: String,
+    /// `count` or `checksum`.
+    pub level: VerifyLevel,
+    /// What each answer column means (`rows`, `checksum`).
+    pub columns: Vec<String>,
     /// Query on the source (read in the move's snapshot).
     pub source_sql: String,
-    /// Query on the target.
+    /// The same question on the target, over the same time range.
     pub target_sql: String,
+    /// `key, row` as text for every source row of the window (for `verify --diff`).
+    pub source_rows_sql: String,
+    /// `key, row` as text for every target row of the window.
+    pub target_rows_sql: String,
 }
 
 /// How a table looks on one side, for the before → after summary.

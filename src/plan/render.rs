@@ -76,7 +76,12 @@ pub fn render_text(plan: &Plan) -> String {
                 );
             }
             Action::Probe(p) => {
-                let _ = writeln!(out, "  = {}  ({} on both sides)", step.id, p.what);
+                let _ = writeln!(
+                    out,
+                    "  = {}  ({} on both sides)",
+                    step.id,
+                    p.columns.join(" + ")
+                );
             }
         }
     }
@@ -254,6 +259,7 @@ pub fn render_dot(plan: &Plan) -> String {
         let step = &graph[n];
         match (&step.kind, &step.table) {
             (StepKind::Copy, Some(t)) => format!("copy:{t}"),
+            (StepKind::Verify, Some(t)) => format!("verify:{t}"),
             _ => step.id.clone(),
         }
     };
@@ -262,22 +268,28 @@ pub fn render_dot(plan: &Plan) -> String {
     let mut windows: BTreeMap<String, (usize, Option<u64>)> = BTreeMap::new();
     for n in plan.order() {
         let step = &graph[n];
-        if let Action::Copy(c) = &step.action {
-            let entry = windows.entry(name(n)).or_insert((0, Some(0)));
-            entry.0 += 1;
-            entry.1 = entry.1.zip(c.est_rows).map(|(a, b)| a + b);
-        }
+        let est = match &step.action {
+            Action::Copy(c) => c.est_rows,
+            Action::Probe(_) => Some(0),
+            Action::Sql(_) => continue,
+        };
+        let entry = windows.entry(name(n)).or_insert((0, Some(0)));
+        entry.0 += 1;
+        entry.1 = entry.1.zip(est).map(|(a, b)| a + b);
     }
     for n in plan.order() {
         let step = &graph[n];
         let node = name(n);
-        let label = match windows.get(&node) {
-            Some((count, est)) => format!(
+        let label = match (windows.get(&node), step.kind) {
+            (Some((count, _)), StepKind::Verify) => {
+                format!("{node}\n{count} window{}", plural(*count))
+            }
+            (Some((count, est)), _) => format!(
                 "{node}\n{count} window{}, ≈ {} rows",
                 plural(*count),
                 rows(*est)
             ),
-            None => node.clone(),
+            (None, _) => node.clone(),
         };
         let attrs = match step.kind {
             StepKind::Copy => format!("label={}, shape=box3d", dot_quote(&label)),

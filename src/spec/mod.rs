@@ -44,6 +44,41 @@ impl fmt::Display for SpecError {
     }
 }
 
+/// How thoroughly a move is verified.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    Deserialize,
+    serde::Serialize,
+    JsonSchema,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum VerifyLevel {
+    /// No verification.
+    None,
+    /// Row counts per window.
+    Count,
+    /// Row counts plus an order-independent checksum of every column of every row, per window.
+    #[default]
+    Checksum,
+}
+
+impl VerifyLevel {
+    /// The word used in the spec and in reports.
+    pub fn label(self) -> &'static str {
+        match self {
+            VerifyLevel::None => "none",
+            VerifyLevel::Count => "count",
+            VerifyLevel::Checksum => "checksum",
+        }
+    }
+}
+
 /// A validated spec: everything the plan needs, with no loose strings left.
 #[derive(Debug, Clone)]
 pub struct Spec {
@@ -55,6 +90,8 @@ pub struct Spec {
     pub target: ConnInfo,
     /// How many windows may run at once.
     pub workers: usize,
+    /// How `apply` verifies the move.
+    pub verify: VerifyLevel,
     /// The tables to move, in spec order.
     pub tables: Vec<TableSpec>,
 }
@@ -157,6 +194,7 @@ fn resolve(path: &Path, raw: RawSpec) -> Result<Spec, SpecError> {
         source: raw.source.0,
         target: raw.target.0,
         workers: raw.workers.unwrap_or(4),
+        verify: raw.verify.unwrap_or_default(),
         tables,
     })
 }
@@ -187,6 +225,10 @@ struct RawSpec {
     #[serde(default, deserialize_with = "workers")]
     #[schemars(range(min = 1, max = 64))]
     workers: Option<usize>,
+    /// How `apply` verifies the move: `none`, `count` (rows per window) or
+    /// `checksum` (rows plus a checksum of every value, per window; the default).
+    #[serde(default)]
+    verify: Option<VerifyLevel>,
     /// The tables to move.
     #[schemars(length(min = 1))]
     tables: Vec<RawTable>,

@@ -1,24 +1,48 @@
-//! The verify layer: judge what exec measured. A move that cannot prove itself
-//! fails loudly: any mismatch, or any check that did not run, is not a pass.
+//! The verify layer: judge what exec measured, explain mismatches, keep the record.
+//!
+//! A move that cannot prove itself fails loudly: a mismatch, or a check that did not
+//! run, is never a pass. Exec measures (it runs the plan's probe queries on both
+//! sides); this layer compares, reports, and looks up differing rows on request.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
 
 use serde::Serialize;
+use tokio_postgres::Client;
 
 use crate::exec::{Outcome, RunReport};
-use crate::plan::{Action, Plan, StepKind};
+use crate::pg::{ConnInfo, Role, connect, describe_error};
+use crate::plan::{Action, Plan, Probe, StepKind};
+use crate::spec::VerifyLevel;
 
-/// The verdict on one verify step.
+/// The verdict on one window.
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
-    /// The verify step's ID, e.g. `verify:public.conditions`.
+    /// The verify step's ID, e.g. `verify:public.conditions:2025-01-01T00:00:00Z..2025-01-02T00:00:00Z`.
     pub id: String,
-    /// What was compared, e.g. `row count`.
-    pub what: String,
-    /// The source's answer, if it ran.
-    pub source: Option<String>,
-    /// The target's answer, if it ran.
-    pub target: Option<String>,
-    /// Whether the answers are equal.
+    /// The target table.
+    pub table: String,
+    /// `count` or `checksum`.
+    pub level: VerifyLevel,
+    /// What each answer means (`rows`, `checksum`).
+    pub columns: Vec<String>,
+    /// The source's answers, if the check ran.
+    pub source: Option<Vec<String>>,
+    /// The target's answers, if the check ran.
+    pub target: Option<Vec<String>>,
+    /// Why the check did not run, if it did not.
+    pub error: Option<String>,
+    /// Ran, and every answer matched.
     pub ok: bool,
+}
+
+impl Check {
+    fn rows(side: &Option<Vec<String>>) -> u64 {
+        side.as_ref()
+            .and_then(|a| a.first())
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(0)
+    }
 }
 
 /// All verdicts of a run.
@@ -29,9 +53,14 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    /// True only when every check ran and matched.
+    /// True only when there were checks and every one ran and matched.
     pub fn ok(&self) -> bool {
         self.checks.iter().all(|c| c.ok)
+    }
+
+    /// The checks that failed or did not run.
+    pub fn mismatches(&self) -> impl Iterator<Item = &Check> {
+        self.checks.iter().filter(|c| !c.ok)
     }
 }
 
@@ -46,28 +75,416 @@ pub fn judge(plan: &Plan, report: &RunReport) -> Verdict {
         let Action::Probe(probe) = &step.action else {
             continue;
         };
-        let answers = report
+        let outcome = report
             .steps
             .iter()
             .find(|s| s.node == n)
-            .and_then(|s| match &s.outcome {
-                Outcome::Done {
-                    probe: Some(answers),
-                    ..
-                } => Some(answers.clone()),
-                _ => None,
-            });
-        let (source, target) = match answers {
-            Some((s, t)) => (Some(s), Some(t)),
-            None => (None, None),
+            .map(|s| &s.outcome);
+        let (source, target, error) = match outcome {
+            Some(Outcome::Done {
+                probe: Some((s, t)),
+                ..
+            }) => (Some(s.clone()), Some(t.clone()), None),
+            Some(Outcome::Failed(reason)) => (None, None, Some(reason.clone())),
+            Some(Outcome::Skipped { cause }) => {
+                (None, None, Some(format!("not run: {cause} failed")))
+            }
+            _ => (None, None, Some("not run".to_string())),
         };
         checks.push(Check {
             id: step.id.clone(),
-            what: probe.what.clone(),
-            ok: source.is_some() && source == target,
+            table: step
+                .table
+                .as_ref()
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
+            level: probe.level,
+            columns: probe.columns.clone(),
+            ok: error.is_none() && source.is_some() && source == target,
             source,
             target,
+            error,
         });
     }
     Verdict { checks }
+}
+
+/// The verdict for people: one line per table, one per failing window, a closing line.
+pub fn render_text(verdict: &Verdict) -> String {
+    let mut out = String::new();
+    let mut tables: BTreeMap<&str, (usize, u64, bool)> = BTreeMap::new();
+    let mut order: Vec<&str> = Vec::new();
+    for c in &verdict.checks {
+        let entry = tables.entry(&c.table).or_insert_with(|| {
+            order.push(&c.table);
+            (0, 0, true)
+        });
+        entry.0 += 1;
+        entry.1 += Check::rows(&c.source);
+        entry.2 &= c.ok;
+    }
+    let level = verdict
+        .checks
+        .first()
+        .map(|c| c.level.label())
+        .unwrap_or("none");
+    for table in order {
+        let (windows, rows, ok) = tables[table];
+        let _ = writeln!(
+            out,
+            "{} {table}: {windows} window{}, {rows} source rows, {}",
+            if ok { "ok  " } else { "FAIL" },
+            if windows == 1 { "" } else { "s" },
+            if ok {
+                format!("{level} matches")
+            } else {
+                format!("{level} differs")
+            }
+        );
+    }
+    for c in verdict.mismatches() {
+        let _ = write!(out, "FAIL {}:", c.id);
+        match (&c.error, &c.source, &c.target) {
+            (Some(e), _, _) => {
+                let _ = write!(out, " {e}");
+            }
+            (None, Some(s), Some(t)) => {
+                for (i, name) in c.columns.iter().enumerate() {
+                    let (a, b) = (s.get(i).map_or("-", |v| v), t.get(i).map_or("-", |v| v));
+                    let mark = if a == b { "" } else { " ≠" };
+                    let _ = write!(out, " {name} source {a} / target {b}{mark};");
+                }
+                out.pop();
+            }
+            _ => {}
+        }
+        out.push('\n');
+    }
+    let failing = verdict.mismatches().count();
+    let _ = if failing == 0 {
+        writeln!(
+            out,
+            "Verification ({level}): all {} window{} match.",
+            verdict.checks.len(),
+            if verdict.checks.len() == 1 { "" } else { "s" }
+        )
+    } else {
+        writeln!(
+            out,
+            "Verification ({level}) FAILED: {failing} of {} window{} differ.",
+            verdict.checks.len(),
+            if verdict.checks.len() == 1 { "" } else { "s" }
+        )
+    };
+    out
+}
+
+/// The verdict as versioned, sorted JSON.
+pub fn render_json(verdict: &Verdict, diffs: &[RowDiff]) -> String {
+    let value = serde_json::json!({
+        "format_version": 1,
+        "ok": verdict.ok(),
+        "checks": verdict.checks,
+        "diffs": diffs,
+    });
+    let mut text = serde_json::to_string_pretty(&value).expect("a verdict serializes");
+    text.push('\n');
+    text
+}
+
+/// Rows that differ in one window, paired by key (primary key, or the whole row).
+#[derive(Debug, Clone, Serialize)]
+pub struct RowDiff {
+    /// The verify step.
+    pub id: String,
+    /// (key, source row, target row) for keys on both sides with different rows.
+    pub changed: Vec<(String, String, String)>,
+    /// Rows on the source that the target lacks (or has fewer copies of).
+    pub missing_on_target: Vec<String>,
+    /// Rows on the target that the source lacks (or has fewer copies of).
+    pub extra_on_target: Vec<String>,
+    /// More differences exist than were listed.
+    pub truncated: bool,
+}
+
+/// For every failing window, list up to `limit` differing rows. This reads the rows
+/// of those windows only, from both sides, outside any snapshot: on a live source the
+/// listing can include rows written since the move.
+pub async fn diff(
+    plan: &Plan,
+    verdict: &Verdict,
+    source: &ConnInfo,
+    target: &ConnInfo,
+    limit: usize,
+) -> Result<Vec<RowDiff>, String> {
+    let failing: Vec<&Check> = verdict.mismatches().filter(|c| c.error.is_none()).collect();
+    if failing.is_empty() {
+        return Ok(Vec::new());
+    }
+    let src = connect(source, Role::Source, "hypermove verify --diff").await?;
+    let tgt = connect(target, Role::Target, "hypermove verify --diff").await?;
+    for c in [&src, &tgt] {
+        c.batch_execute(crate::catalog::SESSION_SETUP)
+            .await
+            .map_err(|e| describe_error(&e))?;
+    }
+    let probes: BTreeMap<&str, &Probe> = plan
+        .graph
+        .node_weights()
+        .filter_map(|s| match &s.action {
+            Action::Probe(p) => Some((s.id.as_str(), p)),
+            _ => None,
+        })
+        .collect();
+    let mut out = Vec::new();
+    for check in failing {
+        let Some(probe) = probes.get(check.id.as_str()) else {
+            continue;
+        };
+        let s = key_rows(&src, &probe.source_rows_sql).await?;
+        let t = key_rows(&tgt, &probe.target_rows_sql).await?;
+        out.push(compare_rows(&check.id, s, t, limit));
+    }
+    Ok(out)
+}
+
+async fn key_rows(client: &Client, sql: &str) -> Result<Vec<(String, String)>, String> {
+    client
+        .query(sql, &[])
+        .await
+        .map(|rows| {
+            rows.iter()
+                .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
+                .collect()
+        })
+        .map_err(|e| describe_error(&e))
+}
+
+/// Pair rows by key and list what differs, at most `limit` entries per kind.
+fn compare_rows(
+    id: &str,
+    source: Vec<(String, String)>,
+    target: Vec<(String, String)>,
+    limit: usize,
+) -> RowDiff {
+    let mut by_key: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
+    for (k, r) in source {
+        by_key.entry(k).or_default().0.push(r);
+    }
+    for (k, r) in target {
+        by_key.entry(k).or_default().1.push(r);
+    }
+    let mut d = RowDiff {
+        id: id.to_string(),
+        changed: Vec::new(),
+        missing_on_target: Vec::new(),
+        extra_on_target: Vec::new(),
+        truncated: false,
+    };
+    fn push<T>(list: &mut Vec<T>, item: T, limit: usize, truncated: &mut bool) {
+        if list.len() < limit {
+            list.push(item);
+        } else {
+            *truncated = true;
+        }
+    }
+    for (key, (mut s, mut t)) in by_key {
+        s.sort();
+        t.sort();
+        // Drop rows present on both sides, as multisets.
+        let (mut only_s, mut only_t) = (Vec::new(), Vec::new());
+        let (mut i, mut j) = (0, 0);
+        while i < s.len() || j < t.len() {
+            match (s.get(i), t.get(j)) {
+                (Some(a), Some(b)) if a == b => {
+                    i += 1;
+                    j += 1;
+                }
+                (Some(a), Some(b)) if a < b => {
+                    only_s.push(a.clone());
+                    i += 1;
+                }
+                (Some(_), Some(b)) => {
+                    only_t.push(b.clone());
+                    j += 1;
+                }
+                (Some(a), None) => {
+                    only_s.push(a.clone());
+                    i += 1;
+                }
+                (None, Some(b)) => {
+                    only_t.push(b.clone());
+                    j += 1;
+                }
+                (None, None) => break,
+            }
+        }
+        while !only_s.is_empty() && !only_t.is_empty() {
+            let (a, b) = (only_s.remove(0), only_t.remove(0));
+            push(&mut d.changed, (key.clone(), a, b), limit, &mut d.truncated);
+        }
+        for a in only_s {
+            push(&mut d.missing_on_target, a, limit, &mut d.truncated);
+        }
+        for b in only_t {
+            push(&mut d.extra_on_target, b, limit, &mut d.truncated);
+        }
+    }
+    d
+}
+
+/// The differing rows for people.
+pub fn render_diffs(diffs: &[RowDiff]) -> String {
+    let mut out = String::new();
+    for d in diffs {
+        let _ = writeln!(out, "Differences in {}:", d.id);
+        for (key, s, t) in &d.changed {
+            let _ = writeln!(
+                out,
+                "  changed, key {key}\n    source: {s}\n    target: {t}"
+            );
+        }
+        for s in &d.missing_on_target {
+            let _ = writeln!(out, "  missing on target: {s}");
+        }
+        for t in &d.extra_on_target {
+            let _ = writeln!(out, "  extra on target:   {t}");
+        }
+        if d.truncated {
+            let _ = writeln!(out, "  … more differences not shown (raise --diff)");
+        }
+    }
+    out
+}
+
+/// Keep the verdict in the target's journal, for `status`.
+pub async fn record(
+    target: &Client,
+    spec_fingerprint: &str,
+    verdict: &Verdict,
+) -> Result<(), String> {
+    let err = |e: tokio_postgres::Error| {
+        format!(
+            "recording the verification on the target: {}",
+            describe_error(&e)
+        )
+    };
+    target
+        .batch_execute(include_str!("sql/record.sql"))
+        .await
+        .map_err(err)?;
+    let insert = target
+        .prepare(include_str!("sql/record_check.sql"))
+        .await
+        .map_err(err)?;
+    for c in &verdict.checks {
+        let answer = |side: &Option<Vec<String>>| side.as_ref().map(|a| a.join(" "));
+        target
+            .execute(
+                &insert,
+                &[
+                    &spec_fingerprint,
+                    &c.id,
+                    &c.level.label(),
+                    &c.ok,
+                    &answer(&c.source),
+                    &answer(&c.target),
+                ],
+            )
+            .await
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+/// One recorded verdict, as `status` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Recorded {
+    /// The verify step.
+    pub step_id: String,
+    /// `count` or `checksum`.
+    pub level: String,
+    /// Whether it matched.
+    pub ok: bool,
+    /// The source's answers, space-separated.
+    pub source: Option<String>,
+    /// The target's answers, space-separated.
+    pub target: Option<String>,
+    /// When, in UTC.
+    pub verified_at: String,
+}
+
+/// The recorded verdicts of a spec, or none if nothing was recorded yet.
+pub async fn recorded(target: &Client, spec_fingerprint: &str) -> Result<Vec<Recorded>, String> {
+    let exists = target
+        .query_one(
+            "SELECT to_regclass('hypermove.verification') IS NOT NULL",
+            &[],
+        )
+        .await
+        .map_err(|e| describe_error(&e))?
+        .get::<_, bool>(0);
+    if !exists {
+        return Ok(Vec::new());
+    }
+    Ok(target
+        .query(include_str!("sql/recorded.sql"), &[&spec_fingerprint])
+        .await
+        .map_err(|e| describe_error(&e))?
+        .iter()
+        .map(|r| Recorded {
+            step_id: r.get("step_id"),
+            level: r.get("level"),
+            ok: r.get("ok"),
+            source: r.get("source_answer"),
+            target: r.get("target_answer"),
+            verified_at: r.get("verified_at"),
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, r)| (k.to_string(), r.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn diff_pairs_by_key_and_counts_duplicates() {
+        let d = compare_rows(
+            "w",
+            rows(&[("1", "(1,a)"), ("2", "(2,b)"), ("3", "(3,c)")]),
+            rows(&[
+                ("1", "(1,a)"),
+                ("2", "(2,B)"),
+                ("3", "(3,c)"),
+                ("3", "(3,c)"),
+                ("4", "(4,d)"),
+            ]),
+            10,
+        );
+        assert_eq!(
+            d.changed,
+            vec![("2".into(), "(2,b)".into(), "(2,B)".into())]
+        );
+        assert!(d.missing_on_target.is_empty());
+        assert_eq!(
+            d.extra_on_target,
+            vec!["(3,c)".to_string(), "(4,d)".to_string()]
+        );
+        assert!(!d.truncated);
+    }
+
+    #[test]
+    fn diff_is_limited() {
+        let source: Vec<(String, String)> =
+            (0..5).map(|i| (i.to_string(), format!("({i})"))).collect();
+        let d = compare_rows("w", source, Vec::new(), 2);
+        assert_eq!(d.missing_on_target.len(), 2);
+        assert!(d.truncated);
+    }
 }

@@ -1,0 +1,237 @@
+//! Verification that fails loudly: per-window counts and checksums, `hypermove verify`,
+//! the mismatch report, and checksums that agree across PostgreSQL 17 and 18.
+
+mod common;
+
+use common::*;
+use predicates::prelude::*;
+
+fn spec(db_source: &str, db_target: &str, tables: &str) -> String {
+    format!(
+        "version: 1\nsource: {}\ntarget: {}\nworkers: 2\ntables:\n{tables}",
+        url(SOURCE_PORT, db_source),
+        url(TARGET_PORT, db_target)
+    )
+}
+
+/// Every kind of damage is caught in its own window, at the checksum level, and the
+/// exit code is 3; `--diff` shows the rows; `status` shows the recorded verdict.
+#[test]
+fn each_kind_of_damage_is_detected_in_its_window() {
+    let db = "hm_verify_damage";
+    let mut src = fresh_db(SOURCE_PORT, db);
+    src.batch_execute(
+        "CREATE EXTENSION IF NOT EXISTS timescaledb;
+         CREATE TABLE public.readings (time timestamptz NOT NULL, id int NOT NULL, f float8, j jsonb, b bytea);
+         SELECT create_hypertable('public.readings', by_range('time', INTERVAL '1 day'));
+         INSERT INTO public.readings
+         SELECT TIMESTAMPTZ '2025-01-01 00:00:00+00' + i * INTERVAL '30 minutes', i, i / 3.0,
+                jsonb_build_object('a', i, 'tags', jsonb_build_array('x', i)), decode(md5(i::text), 'hex')
+         FROM generate_series(0, 48 * 8 - 1) AS i;
+         -- a float whose last digit will change
+         UPDATE public.readings SET f = 0.30000000000000004 WHERE id = 100;",
+    )
+    .unwrap();
+    let mut dst = fresh_db(TARGET_PORT, db);
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_spec(
+        dir.path(),
+        "damage.yaml",
+        &spec(
+            db,
+            db,
+            "  - name: public.readings\n    hypertable:\n      time_column: time\n      chunk_time_interval: 3 days\n      partitioning_column: id\n      number_partitions: 2\n",
+        ),
+    );
+    let spec = path.to_str().unwrap();
+    hypermove()
+        .args(["apply", "--yes", "--verify", "count", spec])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "Verification (count): all 8 windows match.",
+        ));
+    for level in ["count", "checksum"] {
+        hypermove()
+            .args(["verify", "--verify", level, spec])
+            .assert()
+            .success();
+    }
+
+    // One kind of damage per day (id = day * 48 + k).
+    dst.batch_execute(
+        "DELETE FROM public.readings WHERE id = 10;                                   -- day 0: a row deleted
+         UPDATE public.readings SET f = 0.3 WHERE id = 100;                           -- day 2: a float's last digit
+         UPDATE public.readings SET j = (j - 'a') || jsonb_build_object('A', j->'a') WHERE id = 150;  -- day 3: a jsonb key
+         UPDATE public.readings SET b = set_byte(b, 7, get_byte(b, 7) # 1) WHERE id = 200;  -- day 4: one bit of a bytea
+         INSERT INTO public.readings SELECT * FROM public.readings WHERE id = 300;    -- day 6: a duplicated row",
+    )
+    .unwrap();
+
+    let window = |day: u32| {
+        format!(
+            "FAIL verify:public.readings:2025-01-{:02}T00:00:00Z..2025-01-{:02}T00:00:00Z:",
+            day + 1,
+            day + 2
+        )
+    };
+    let out = hypermove()
+        .args(["verify", "--diff", "3", spec])
+        .assert()
+        .code(3)
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    for day in [0, 2, 3, 4, 6] {
+        assert!(out.contains(&window(day)), "day {day} not reported:\n{out}");
+    }
+    for day in [1, 5, 7] {
+        assert!(
+            !out.contains(&window(day)),
+            "day {day} wrongly reported:\n{out}"
+        );
+    }
+    assert!(
+        out.contains("Verification (checksum) FAILED: 5 of 8 windows differ."),
+        "{out}"
+    );
+    // Counts alone catch the deleted and the duplicated row.
+    assert!(
+        out.contains(&format!("{} rows source 48 / target 47 ≠", window(0))),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("{} rows source 48 / target 49 ≠", window(6))),
+        "{out}"
+    );
+    // The diff names the rows.
+    assert!(
+        out.contains("missing on target: (\"2025-01-01 05:00:00+00\",10,"),
+        "{out}"
+    );
+    assert!(out.contains(",100,0.30000000000000004,"), "{out}");
+    assert!(out.contains(",100,0.3,"), "{out}");
+    assert!(
+        out.contains("extra on target:   (\"2025-01-07 06:00:00+00\",300,"),
+        "{out}"
+    );
+
+    // At the count level only the row-count damage shows.
+    let out = hypermove()
+        .args(["verify", "--verify", "count", "--format", "json", spec])
+        .assert()
+        .code(3)
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!(out.matches("\"ok\": false").count(), 3, "{out}"); // two windows + the whole verdict
+
+    // The checksum verdict is in the journal, for status.
+    hypermove().args(["verify", spec]).assert().code(3);
+    hypermove()
+        .args(["status", spec])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "verification: 8 windows, 3 ok, 5 failed",
+        ))
+        .stdout(predicate::str::contains(
+            window(4).trim_end_matches(':').to_string(),
+        ));
+}
+
+/// The same data, loaded by the same SQL into PostgreSQL 17/TimescaleDB 2.19 and
+/// PostgreSQL 18/TimescaleDB 2.31, has the same checksum for every column type.
+#[test]
+fn checksums_agree_across_versions_for_every_type() {
+    let db = "hm_verify_types";
+    let schema = r#"
+        CREATE TYPE public.mood AS ENUM ('sad', 'ok', 'happy');
+        CREATE DOMAIN public.percent AS numeric(5,2) CHECK (VALUE BETWEEN 0 AND 100);
+        CREATE TABLE public.every_type (
+            id           int PRIMARY KEY,
+            i2           smallint,
+            i8           bigint,
+            num          numeric(12,4),
+            num_any      numeric,
+            r4           real,
+            r8           double precision,
+            t            text,
+            vc           varchar(20),
+            ch           char(5),
+            by           bytea,
+            bo           boolean,
+            d            date,
+            tm           time,
+            tmtz         timetz,
+            ts           timestamp,
+            tstz         timestamptz,
+            iv           interval,
+            u            uuid,
+            js           json,
+            jb           jsonb,
+            ip           inet,
+            net          cidr,
+            mac          macaddr,
+            ir           int4range,
+            tr           tstzrange,
+            ia           int[],
+            ta           text[],
+            m            public.mood,
+            ma           public.mood[],
+            p            public.percent,
+            money_col    money,
+            bits         bit(8),
+            vbits        varbit,
+            pt           point,
+            tsv          tsvector
+        );
+        INSERT INTO public.every_type
+        SELECT i, i::int2, i::int8 * 1000000007, i * 1.2345, i / 7.0,
+               (i / 3.0)::real, CASE i % 5 WHEN 0 THEN 'NaN'::float8 WHEN 1 THEN '-Infinity' WHEN 2 THEN 1e-300 ELSE i / 3.0 END,
+               'text ' || i || E' \'quoted\' "double" \\ tab\t ünïcödé ✓', 'vc' || i, 'c' || (i % 10),
+               decode(md5(i::text), 'hex'), i % 2 = 0,
+               DATE '2024-02-28' + i, TIME '13:14:15.123456' + i * INTERVAL '1 minute',
+               TIMETZ '01:02:03+05:30', TIMESTAMP '1999-12-31 23:59:59.999999' + i * INTERVAL '1 day',
+               TIMESTAMPTZ '2025-03-30 01:30:00+00' + i * INTERVAL '37 minutes',
+               make_interval(years => i % 3, months => i % 13, days => i, secs => i * 1.5),
+               md5(i::text)::uuid, json_build_object('b', i, 'a', 'x'), jsonb_build_object('b', i, 'a', ARRAY[1.50, 2.0]),
+               ('10.0.' || (i % 256) || '.1/24')::inet, '192.168.0.0/16', ('08:00:2b:01:02:' || lpad(to_hex(i % 256), 2, '0'))::macaddr,
+               int4range(i, i + 10), tstzrange(TIMESTAMPTZ '2025-01-01 00:00:00+00', TIMESTAMPTZ '2025-01-01 00:00:00+00' + i * INTERVAL '1 hour'),
+               ARRAY[i, NULL, -i], ARRAY['a', NULL, 'b c', '"q"'],
+               (ARRAY['sad', 'ok', 'happy'])[1 + i % 3]::public.mood, ARRAY['ok', 'happy']::public.mood[],
+               (i % 100)::numeric(5,2), (i * 1.25)::money, (i % 256)::bit(8), B'101',
+               point(i / 3.0, -i), to_tsvector('simple', 'the quick brown fox ' || i)
+        FROM generate_series(1, 500) AS i;
+        INSERT INTO public.every_type (id) VALUES (0);
+    "#;
+    let mut src = fresh_db(SOURCE_PORT, db);
+    src.batch_execute(schema).unwrap();
+    let mut dst = fresh_db(TARGET_PORT, db);
+    dst.batch_execute(schema).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_spec(
+        dir.path(),
+        "types.yaml",
+        &spec(db, db, "  - name: public.every_type\n"),
+    );
+    hypermove()
+        .args(["verify", path.to_str().unwrap()])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "ok   public.every_type: 1 window, 501 source rows, checksum matches",
+        ));
+    // And it is not blind: one changed value in the last column flips it.
+    dst.batch_execute(
+        "UPDATE public.every_type SET tsv = to_tsvector('simple', 'changed') WHERE id = 250",
+    )
+    .unwrap();
+    hypermove()
+        .args(["verify", "--diff", "1", path.to_str().unwrap()])
+        .assert()
+        .code(3)
+        .stdout(predicate::str::contains("changed, key (250)"));
+}
