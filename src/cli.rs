@@ -213,7 +213,10 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
-            eprintln!("hypermove: {}", f.message);
+            // One line per problem: a spec can have several.
+            for line in f.message.lines() {
+                eprintln!("hypermove: {line}");
+            }
             ExitCode::from(f.code)
         }
     }

@@ -44,7 +44,7 @@ fn unknown_key_is_refused_with_its_position() {
         .code(2)
         .stdout(predicate::str::is_empty())
         .stderr(predicate::str::contains(
-            "bad.yaml:8:7: tables[0].hypertable: unknown field `chunk_interval`",
+            "bad.yaml:8:7: tables[0].hypertable: unknown key `chunk_interval`, did you mean `chunk_time_interval`?",
         ));
     assert_eq!(before, catalog_snapshot(&mut dst));
 }

@@ -310,6 +310,30 @@ pub async fn applied_moves(client: &impl GenericClient) -> Result<Vec<(String, S
         .collect())
 }
 
+/// Every ordinary table outside system and TimescaleDB schemas, by name.
+pub async fn list_tables(client: &impl GenericClient) -> Result<Vec<QualifiedName>> {
+    Ok(client
+        .query(include_str!("sql/list_tables.sql"), &[])
+        .await
+        .map_err(query_err("the list of tables"))?
+        .iter()
+        .map(|r| QualifiedName::new(r.get::<_, String>(0), r.get::<_, String>(1)))
+        .collect())
+}
+
+/// Whether a function exists, named as SQL would name it.
+pub async fn function_exists(client: &impl GenericClient, name: &str) -> Result<bool> {
+    // to_regproc fails on an ambiguous (overloaded) name; that counts as present.
+    match client
+        .query_one(include_str!("sql/function_exists.sql"), &[&name])
+        .await
+    {
+        Ok(row) => Ok(row.get("present")),
+        Err(e) if e.as_db_error().is_some_and(|d| d.code().code() == "42725") => Ok(true),
+        Err(e) => Err(query_err(format!("function {name}"))(e)),
+    }
+}
+
 /// Whether a schema exists.
 pub async fn schema_exists(client: &impl GenericClient, schema: &str) -> Result<bool> {
     let row = client

@@ -6,5 +6,5 @@
 mod conn;
 mod quote;
 
-pub use conn::{ConnInfo, Role, connect, describe_error};
+pub use conn::{ConnInfo, Defaults, Role, SslMode, connect, describe_error};
 pub use quote::{QualifiedName, display_ident, quote_ident, quote_literal};

@@ -12,7 +12,9 @@ use crate::catalog::{
     ConstraintKind, DimensionKind, ForeignKey, Hypertable, ServerInfo, Table, TimeType,
 };
 use crate::pg::{QualifiedName, display_ident, quote_ident, quote_literal};
-use crate::spec::{ChunkInterval, Spec, TableSpec, VerifyLevel};
+use crate::spec::{
+    ChunkInterval, DimensionSpec, Spec, TableSpec, TargetShape, TimeValue, VerifyLevel,
+};
 
 /// The shape a table will have on the target.
 #[derive(Debug, Clone)]
@@ -24,6 +26,11 @@ enum Shape {
         /// `None` takes TimescaleDB's default.
         interval: Option<ChunkInterval>,
         extra: Vec<Extra>,
+        time_partitioning_func: Option<String>,
+        associated_schema_name: Option<String>,
+        associated_table_prefix: Option<String>,
+        /// Carried only when the function exists on the target.
+        integer_now_func: Option<String>,
     },
 }
 
@@ -33,6 +40,7 @@ enum Extra {
     Hash {
         column: String,
         partitions: i16,
+        func: Option<String>,
     },
     Range {
         column: String,
@@ -67,19 +75,12 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
             up_to_date: true,
         });
     }
-    let table_err = |index: usize, t: &TableSpec, message: String| PlanError::Table {
-        file: file.clone(),
-        index,
-        table: t.source.clone(),
-        message,
-    };
-
     // Decide every table's shape first, so that all refusals come before any step.
-    let mut shapes = Vec::with_capacity(spec.tables.len());
-    for (i, (t, table)) in spec.tables.iter().zip(&inputs.tables).enumerate() {
+    let mut shapes = Vec::with_capacity(inputs.selection.len());
+    for (i, (t, table)) in inputs.selection.iter().zip(&inputs.tables).enumerate() {
         if inputs.target_existing.contains(&t.target) {
-            return Err(table_err(
-                i,
+            return Err(PlanError::table(
+                spec,
                 t,
                 format!(
                     "{} already exists on the target; hypermove never writes into an existing table (drop it, or choose another `target:`)",
@@ -89,8 +90,8 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
         }
         if let Some(h) = &table.hypertable {
             if let Some(feature) = h.unsupported.first() {
-                return Err(table_err(
-                    i,
+                return Err(PlanError::table(
+                    spec,
                     t,
                     format!(
                         "{feature} on the source; a data move cannot carry it, and the target's TimescaleDB ({}) may not support it",
@@ -99,13 +100,13 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
                 ));
             }
         }
-        let shape = shape_of(t, table).map_err(|m| table_err(i, t, m))?;
+        let shape = shape_of(t, table, inputs).map_err(|m| PlanError::table(spec, t, m))?;
         if let (Shape::Hypertable { time_column, .. }, Some(bounds)) =
             (&shape, inputs.time_bounds[i])
         {
             if bounds.nulls > 0 {
-                return Err(table_err(
-                    i,
+                return Err(PlanError::table(
+                    spec,
                     t,
                     format!(
                         "{} row{} of {} {} NULL in time column `{time_column}`; a hypertable's time column cannot be NULL, so fix or delete {} first",
@@ -122,21 +123,25 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
                 ));
             }
         }
-        check_unique_keys(table, &shape).map_err(|m| table_err(i, t, m))?;
+        check_unique_keys(table, &shape).map_err(|m| PlanError::table(spec, t, m))?;
+        check_filters(t, table, &shape).map_err(|m| PlanError::table(spec, t, m))?;
         shapes.push(shape);
     }
 
     // Names on the target, for foreign keys between moved tables.
-    let renamed: HashMap<&QualifiedName, &QualifiedName> =
-        spec.tables.iter().map(|t| (&t.source, &t.target)).collect();
-    for (i, (t, table)) in spec.tables.iter().zip(&inputs.tables).enumerate() {
+    let renamed: HashMap<&QualifiedName, &QualifiedName> = inputs
+        .selection
+        .iter()
+        .map(|t| (&t.source, &t.target))
+        .collect();
+    for (t, table) in inputs.selection.iter().zip(&inputs.tables) {
         for c in &table.constraints {
             if let ConstraintKind::ForeignKey(fk) = &c.kind {
                 if !renamed.contains_key(&fk.ref_table)
                     && !inputs.target_references.contains(&fk.ref_table)
                 {
-                    return Err(table_err(
-                        i,
+                    return Err(PlanError::table(
+                        spec,
                         t,
                         format!(
                             "foreign key {} references {}, which is neither moved nor present on the target; add it to `tables:`",
@@ -178,7 +183,7 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
     };
 
     let mut schema_steps: BTreeMap<String, NodeIndex> = BTreeMap::new();
-    for t in &spec.tables {
+    for t in &inputs.selection {
         let schema = &t.target.schema;
         if !inputs.target_schemas.contains(schema) && !schema_steps.contains_key(schema) {
             let n = b.add(
@@ -202,13 +207,13 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
     let mut keys: HashMap<QualifiedName, Vec<NodeIndex>> = HashMap::new();
     let mut table_plans = Vec::new();
     let mut warnings = Vec::new();
-    for ((t, table), (shape, bounds)) in spec
-        .tables
+    for ((t, table), (shape, bounds)) in inputs
+        .selection
         .iter()
         .zip(&inputs.tables)
         .zip(shapes.iter().zip(&inputs.time_bounds))
     {
-        warnings.extend(carry_warnings(t, table));
+        warnings.extend(carry_warnings(t, table, shape));
         let deps: Vec<NodeIndex> = schema_steps
             .get(&t.target.schema)
             .copied()
@@ -240,7 +245,7 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
             }
         };
 
-        let windows = windows_for(t, table, shape, bounds.and_then(|b| b.range));
+        let windows = windows_for(spec, t, table, shape, bounds.and_then(|b| b.range));
         let ranges = window_ranges(t, table, shape, &windows);
         let copy_cols: Vec<&str> = table
             .columns
@@ -321,7 +326,7 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
                 ));
             }
         }
-        for (name, sql) in index_sql(&t.target, table, shape) {
+        for (name, sql) in index_sql(t, table, shape) {
             b.add(
                 Step {
                     id: format!(
@@ -374,7 +379,7 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
     }
 
     // Foreign keys last: they need the data of both tables and the referenced key.
-    for (t, table) in spec.tables.iter().zip(&inputs.tables) {
+    for (t, table) in inputs.selection.iter().zip(&inputs.tables) {
         for c in &table.constraints {
             let ConstraintKind::ForeignKey(fk) = &c.kind else {
                 continue;
@@ -451,12 +456,16 @@ fn license(server: &ServerInfo) -> String {
 }
 
 /// Decide the target shape from the spec, or keep the source's.
-fn shape_of(t: &TableSpec, table: &Table) -> Result<Shape, String> {
-    let Some(h) = &t.hypertable else {
-        return Ok(match &table.hypertable {
-            None => Shape::Plain,
-            Some(src) => keep_layout(table, src)?,
-        });
+fn shape_of(t: &TableSpec, table: &Table, inputs: &Inputs) -> Result<Shape, String> {
+    let h = match &t.shape {
+        TargetShape::Plain => return Ok(Shape::Plain),
+        TargetShape::Keep => {
+            return Ok(match &table.hypertable {
+                None => Shape::Plain,
+                Some(src) => keep_layout(table, src, t.default_chunk_time_interval, inputs)?,
+            });
+        }
+        TargetShape::Hypertable(h) => h,
     };
     let col = table.column(&h.time_column).ok_or_else(|| {
         format!(
@@ -470,7 +479,28 @@ fn shape_of(t: &TableSpec, table: &Table) -> Result<Shape, String> {
             h.time_column, col.type_sql
         )
     })?;
-    match (time_type, h.chunk_time_interval) {
+    // Without an interval: the spec's default if it fits the column, else the
+    // source hypertable's own (on the same column), else TimescaleDB's.
+    let fits = |i: &ChunkInterval| {
+        matches!(i, ChunkInterval::Integer(_)) == (time_type == TimeType::Integer)
+    };
+    let interval = h
+        .chunk_time_interval
+        .or(t.default_chunk_time_interval.filter(fits))
+        .or_else(|| {
+            let src = table.hypertable.as_ref()?.dimensions.first()?;
+            match src.kind {
+                DimensionKind::Range { width, integer, .. } if src.column == h.time_column => {
+                    Some(if integer {
+                        ChunkInterval::Integer(width)
+                    } else {
+                        ChunkInterval::Time { micros: width }
+                    })
+                }
+                _ => None,
+            }
+        });
+    match (time_type, interval) {
         (TimeType::Integer, Some(ChunkInterval::Time { .. })) => {
             return Err(format!(
                 "time_column `{}` is an integer; give chunk_time_interval as an integer in the column's units",
@@ -494,37 +524,94 @@ fn shape_of(t: &TableSpec, table: &Table) -> Result<Shape, String> {
         }
         _ => {}
     }
+    if h.integer_now_func.is_some() && time_type != TimeType::Integer {
+        return Err(format!(
+            "integer_now_func applies to integer time columns; `{}` is {}",
+            h.time_column, col.type_sql
+        ));
+    }
+    let needs = |f: &Option<String>| -> Result<(), String> {
+        match f {
+            Some(f) if !inputs.target_functions.contains(f) => Err(format!(
+                "function {f} does not exist on the target; create it there first"
+            )),
+            _ => Ok(()),
+        }
+    };
+    needs(&h.time_partitioning_func)?;
+    needs(&h.integer_now_func)?;
     let mut extra = Vec::new();
-    if let Some(hash) = &h.hash {
-        if table.column(&hash.column).is_none() {
+    for d in &h.dimensions {
+        let (column, e) = match d {
+            DimensionSpec::Hash {
+                column,
+                number_partitions,
+                partitioning_func,
+            } => {
+                needs(partitioning_func)?;
+                (
+                    column,
+                    Extra::Hash {
+                        column: column.clone(),
+                        partitions: *number_partitions,
+                        func: partitioning_func.clone(),
+                    },
+                )
+            }
+            DimensionSpec::Range {
+                column,
+                chunk_time_interval,
+            } => (
+                column,
+                Extra::Range {
+                    column: column.clone(),
+                    interval: *chunk_time_interval,
+                },
+            ),
+        };
+        if table.column(column).is_none() {
             return Err(format!(
-                "partitioning_column `{}` is not a column of {}",
-                hash.column, table.name
+                "partitioning column `{column}` is not a column of {}",
+                table.name
             ));
         }
-        if hash.column == h.time_column {
-            return Err("partitioning_column must differ from time_column".into());
+        if *column == h.time_column {
+            return Err(format!(
+                "`{column}` is the time_column; it cannot be partitioned again"
+            ));
         }
-        extra.push(Extra::Hash {
-            column: hash.column.clone(),
-            partitions: hash.number_partitions,
-        });
+        extra.push(e);
     }
     Ok(Shape::Hypertable {
         time_column: h.time_column.clone(),
         time_type,
-        interval: h.chunk_time_interval,
+        interval,
         extra,
+        time_partitioning_func: h.time_partitioning_func.clone(),
+        associated_schema_name: h.associated_schema_name.clone(),
+        associated_table_prefix: h.associated_table_prefix.clone(),
+        integer_now_func: h.integer_now_func.clone(),
     })
 }
 
-/// The source hypertable's own layout, dimension for dimension.
-fn keep_layout(table: &Table, src: &Hypertable) -> Result<Shape, String> {
+/// The source hypertable's own layout, dimension for dimension; `interval`, when
+/// given (from `defaults:`) and of the column's kind, replaces the primary chunk width.
+fn keep_layout(
+    table: &Table,
+    src: &Hypertable,
+    interval: Option<ChunkInterval>,
+    inputs: &Inputs,
+) -> Result<Shape, String> {
     let mut dims = src.dimensions.iter();
     let first = dims
         .next()
         .ok_or("the source hypertable has no dimensions")?;
-    let DimensionKind::Range { width, integer, .. } = first.kind else {
+    let DimensionKind::Range {
+        width,
+        integer,
+        integer_now_func,
+    } = &first.kind
+    else {
         return Err("the source hypertable's first dimension is not a range".into());
     };
     let col = table
@@ -536,31 +623,77 @@ fn keep_layout(table: &Table, src: &Hypertable) -> Result<Shape, String> {
             first.column, col.type_sql
         )
     })?;
-    let interval = |width: i64, integer: bool| {
+    let own = |width: i64, integer: bool| {
         if integer {
             ChunkInterval::Integer(width)
         } else {
             ChunkInterval::Time { micros: width }
         }
     };
+    // A default interval of the other kind (time vs integer) does not apply here.
+    let interval = interval
+        .filter(|i| matches!(i, ChunkInterval::Integer(_)) == *integer)
+        .unwrap_or_else(|| own(*width, *integer));
     let extra = dims
-        .map(|d| match d.kind {
+        .map(|d| match &d.kind {
             DimensionKind::Hash { partitions } => Extra::Hash {
                 column: d.column.clone(),
-                partitions,
+                partitions: *partitions,
+                func: None,
             },
             DimensionKind::Range { width, integer, .. } => Extra::Range {
                 column: d.column.clone(),
-                interval: interval(width, integer),
+                interval: own(*width, *integer),
             },
         })
         .collect();
     Ok(Shape::Hypertable {
         time_column: first.column.clone(),
         time_type,
-        interval: Some(interval(width, integer)),
+        interval: Some(interval),
         extra,
+        time_partitioning_func: None,
+        associated_schema_name: None,
+        associated_table_prefix: None,
+        // Carried when the target has the function; otherwise the plan warns.
+        integer_now_func: integer_now_func
+            .clone()
+            .filter(|f| inputs.target_functions.contains(f)),
     })
+}
+
+/// `from:`/`until:` need a time column of the matching kind.
+fn check_filters(t: &TableSpec, table: &Table, shape: &Shape) -> Result<(), String> {
+    if t.from.is_none() && t.until.is_none() {
+        return Ok(());
+    }
+    let Some((column, tt)) = time_of(table, shape) else {
+        return Err(
+            "from/until filter on the time column, but this table has none; give `hypertable: {time_column: …}`"
+                .into(),
+        );
+    };
+    for v in [t.from, t.until].into_iter().flatten() {
+        let fits = matches!(
+            (v, tt),
+            (TimeValue::Int(_), TimeType::Integer)
+                | (
+                    TimeValue::Micros(_),
+                    TimeType::TimestampTz | TimeType::Timestamp | TimeType::Date
+                )
+        );
+        if !fits {
+            return Err(format!(
+                "from/until must be {} for time column `{column}`",
+                if tt == TimeType::Integer {
+                    "integers"
+                } else {
+                    "times"
+                }
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// TimescaleDB refuses unique keys that leave out a partitioning column; say so
@@ -616,28 +749,39 @@ fn time_of(table: &Table, shape: &Shape) -> Option<(String, TimeType)> {
     }
 }
 
+/// The copy windows of one table: per source chunk range (or per target chunk
+/// width for a plain source), clipped to `from:`/`until:`, and split where the
+/// spec's `max_window_rows`/`max_window_bytes` ask for smaller windows.
 fn windows_for(
+    spec: &Spec,
     t: &TableSpec,
     table: &Table,
     shape: &Shape,
     bounds: Option<(i64, i64)>,
 ) -> Vec<Window> {
-    if let Some(h) = &table.hypertable {
+    let windows = if let Some(h) = &table.hypertable {
         let w = window::from_chunks(&t.source, &h.chunks);
-        if !w.is_empty() {
-            return w;
+        if w.is_empty() {
+            // An empty hypertable has no chunks; one window still proves it empty.
+            vec![window::whole(&t.source, Some(0), 0)]
+        } else {
+            w
         }
-        // An empty hypertable has no chunks; one window still proves it empty.
-        return vec![window::whole(&t.source, Some(0), 0)];
-    }
-    match shape {
-        Shape::Hypertable { interval, .. } => {
-            // TimescaleDB's default chunk interval is 7 days.
-            let width = interval.map(|i| i.width()).unwrap_or(7 * 86_400_000_000);
-            window::aligned(&t.source, bounds, width, table.est_rows, table.est_bytes)
+    } else {
+        match shape {
+            Shape::Hypertable { interval, .. } => {
+                // TimescaleDB's default chunk interval is 7 days.
+                let width = interval.map(|i| i.width()).unwrap_or(7 * 86_400_000_000);
+                window::aligned(&t.source, bounds, width, table.est_rows, table.est_bytes)
+            }
+            Shape::Plain => vec![window::whole(&t.source, table.est_rows, table.est_bytes)],
         }
-        Shape::Plain => vec![window::whole(&t.source, table.est_rows, table.est_bytes)],
-    }
+    };
+    let value = |v: TimeValue| match v {
+        TimeValue::Micros(m) | TimeValue::Int(m) => m,
+    };
+    let windows = window::clip(windows, t.from.map(value), t.until.map(value));
+    window::split(windows, spec.max_window_rows, spec.max_window_bytes)
 }
 
 /// Where one window's rows are, on each side. The source reads the chunk (or table)
@@ -743,34 +887,26 @@ pub fn build_verification(
     inputs: &Inputs,
     level: VerifyLevel,
 ) -> Result<Plan, PlanError> {
-    let file = spec.path.display().to_string();
     let mut b = Builder::default();
     let mut table_plans = Vec::new();
-    for (i, ((t, table), bounds)) in spec
-        .tables
+    for ((t, table), bounds) in inputs
+        .selection
         .iter()
         .zip(&inputs.tables)
         .zip(&inputs.time_bounds)
-        .enumerate()
     {
         if !inputs.target_existing.contains(&t.target) {
-            return Err(PlanError::Table {
-                file: file.clone(),
-                index: i,
-                table: t.source.clone(),
-                message: format!(
+            return Err(PlanError::table(
+                spec,
+                t,
+                format!(
                     "{} does not exist on the target; nothing to verify",
                     t.target
                 ),
-            });
+            ));
         }
-        let shape = shape_of(t, table).map_err(|message| PlanError::Table {
-            file: file.clone(),
-            index: i,
-            table: t.source.clone(),
-            message,
-        })?;
-        let windows = windows_for(t, table, &shape, bounds.and_then(|b| b.range));
+        let shape = shape_of(t, table, inputs).map_err(|m| PlanError::table(spec, t, m))?;
+        let windows = windows_for(spec, t, table, &shape, bounds.and_then(|b| b.range));
         for r in window_ranges(t, table, &shape, &windows) {
             if let Some(probe) = probe(level, table, &r) {
                 b.add(
@@ -802,7 +938,7 @@ pub fn build_verification(
         warnings: Vec::new(),
         source: server_label(&spec.source.to_string(), &inputs.source_server),
         target: server_label(&spec.target.to_string(), &inputs.target_server),
-        spec_path: file,
+        spec_path: spec.path.display().to_string(),
         fingerprints: super::fingerprint::fingerprints(spec, inputs),
         up_to_date: false,
     })
@@ -887,6 +1023,10 @@ fn hypertable_sql(ts_schema: &str, target: &QualifiedName, shape: &Shape) -> Vec
         time_column,
         interval,
         extra,
+        time_partitioning_func,
+        associated_schema_name,
+        associated_table_prefix,
+        integer_now_func,
         ..
     } = shape
     else {
@@ -894,31 +1034,89 @@ fn hypertable_sql(ts_schema: &str, target: &QualifiedName, shape: &Shape) -> Vec
     };
     let ts = quote_ident(ts_schema);
     let rel = format!("{}::regclass", quote_literal(&target.sql()));
-    let by_range = |column: &str, interval: Option<ChunkInterval>| match interval {
-        Some(i) => format!("{ts}.by_range({}, {})", quote_literal(column), i.sql()),
-        None => format!("{ts}.by_range({})", quote_literal(column)),
+    let func = |f: &Option<String>| {
+        f.as_ref()
+            .map(|f| format!(", partition_func => {}::regproc", quote_literal(f)))
+            .unwrap_or_default()
     };
+    let by_range =
+        |column: &str, interval: Option<ChunkInterval>, f: &Option<String>| match interval {
+            Some(i) => format!(
+                "{ts}.by_range({}, {}{})",
+                quote_literal(column),
+                i.sql(),
+                func(f)
+            ),
+            None if f.is_some() => format!(
+                "{ts}.by_range({}, partition_func => {}::regproc)",
+                quote_literal(column),
+                quote_literal(f.as_deref().unwrap_or_default())
+            ),
+            None => format!("{ts}.by_range({})", quote_literal(column)),
+        };
     // Default indexes are off: hypermove builds every index after the data,
     // which is much faster than maintaining them row by row during the load.
-    let mut out = vec![format!(
-        "SELECT {ts}.create_hypertable({rel}, {}, create_default_indexes => false)",
-        by_range(time_column, *interval)
-    )];
+    let mut out = if associated_schema_name.is_some() || associated_table_prefix.is_some() {
+        // Only the classic signature takes associated_schema_name/associated_table_prefix.
+        let mut args = vec![
+            rel.clone(),
+            format!("time_column_name => {}", quote_literal(time_column)),
+        ];
+        if let Some(s) = associated_schema_name {
+            args.push(format!("associated_schema_name => {}", quote_literal(s)));
+        }
+        if let Some(p) = associated_table_prefix {
+            args.push(format!("associated_table_prefix => {}", quote_literal(p)));
+        }
+        if let Some(i) = interval {
+            args.push(format!("chunk_time_interval => {}", i.sql()));
+        }
+        if let Some(f) = time_partitioning_func {
+            args.push(format!(
+                "time_partitioning_func => {}::regproc",
+                quote_literal(f)
+            ));
+        }
+        args.push("create_default_indexes => false".into());
+        vec![format!(
+            "SELECT {ts}.create_hypertable({})",
+            args.join(", ")
+        )]
+    } else {
+        vec![format!(
+            "SELECT {ts}.create_hypertable({rel}, {}, create_default_indexes => false)",
+            by_range(time_column, *interval, time_partitioning_func)
+        )]
+    };
     for e in extra {
         let dim = match e {
-            Extra::Hash { column, partitions } => {
-                format!("{ts}.by_hash({}, {partitions})", quote_literal(column))
-            }
-            Extra::Range { column, interval } => by_range(column, Some(*interval)),
+            Extra::Hash {
+                column,
+                partitions,
+                func: f,
+            } => format!(
+                "{ts}.by_hash({}, {partitions}{})",
+                quote_literal(column),
+                func(f)
+            ),
+            Extra::Range { column, interval } => by_range(column, Some(*interval), &None),
         };
         out.push(format!("SELECT {ts}.add_dimension({rel}, {dim})"));
+    }
+    if let Some(f) = integer_now_func {
+        out.push(format!(
+            "SELECT {ts}.set_integer_now_func({rel}, {}::regproc)",
+            quote_literal(f)
+        ));
     }
     out
 }
 
-/// The source's indexes, plus the time index TimescaleDB would have created when
-/// a plain table becomes a hypertable and no index leads with the time column.
-fn index_sql(target: &QualifiedName, table: &Table, shape: &Shape) -> Vec<(String, String)> {
+/// The source's indexes, plus the indexes TimescaleDB would have created on a
+/// hypertable (`create_default_indexes`): `(time DESC)`, and `(column, time DESC)`
+/// per hash dimension, each unless an index already leads with those columns.
+fn index_sql(t: &TableSpec, table: &Table, shape: &Shape) -> Vec<(String, String)> {
+    let target = &t.target;
     let mut out: Vec<(String, String)> = table
         .indexes
         .iter()
@@ -936,26 +1134,67 @@ fn index_sql(target: &QualifiedName, table: &Table, shape: &Shape) -> Vec<(Strin
             )
         })
         .collect();
-    if let (None, Shape::Hypertable { time_column, .. }) = (&table.hypertable, shape) {
-        let leads =
-            |cols: &[Option<String>]| cols.first().and_then(|c| c.as_deref()) == Some(time_column);
-        let covered = table.indexes.iter().any(|i| leads(&i.key_columns))
-            || table.constraints.iter().any(|c| {
-                matches!(c.kind, ConstraintKind::PrimaryKey | ConstraintKind::Unique)
-                    && c.columns.first() == Some(time_column)
-            });
-        let name = format!("{}_{}_idx", target.name, time_column);
-        if !covered && !table.indexes.iter().any(|i| i.name == name) {
-            out.push((
-                name.clone(),
-                format!(
-                    "CREATE INDEX {} ON {} USING btree ({} DESC)",
-                    quote_ident(&name),
-                    target.sql(),
-                    quote_ident(time_column)
-                ),
-            ));
+    let Shape::Hypertable {
+        time_column, extra, ..
+    } = shape
+    else {
+        return out;
+    };
+    if !t.create_default_indexes {
+        return out;
+    }
+    let leading: Vec<Vec<String>> = table
+        .indexes
+        .iter()
+        .map(|i| {
+            i.key_columns
+                .iter()
+                .map(|c| c.clone().unwrap_or_default())
+                .collect()
+        })
+        .chain(
+            table
+                .constraints
+                .iter()
+                .filter(|c| matches!(c.kind, ConstraintKind::PrimaryKey | ConstraintKind::Unique))
+                .map(|c| c.columns.clone()),
+        )
+        .collect();
+    let covered = |cols: &[&str]| {
+        leading
+            .iter()
+            .any(|l| l.len() >= cols.len() && l.iter().zip(cols).all(|(a, b)| a == b))
+    };
+    let mut wanted: Vec<Vec<&str>> = vec![vec![time_column.as_str()]];
+    for e in extra {
+        if let Extra::Hash { column, .. } = e {
+            wanted.push(vec![column.as_str(), time_column.as_str()]);
         }
+    }
+    for cols in wanted {
+        let name = format!("{}_{}_idx", target.name, cols.join("_"));
+        if covered(&cols) || out.iter().any(|(n, _)| *n == name) {
+            continue;
+        }
+        let keys: Vec<String> = cols
+            .iter()
+            .map(|c| {
+                if *c == time_column {
+                    format!("{} DESC", quote_ident(c))
+                } else {
+                    quote_ident(c)
+                }
+            })
+            .collect();
+        out.push((
+            name.clone(),
+            format!(
+                "CREATE INDEX {} ON {} USING btree ({})",
+                quote_ident(&name),
+                target.sql(),
+                keys.join(", ")
+            ),
+        ));
     }
     out
 }
@@ -1006,7 +1245,7 @@ fn fk_sql(
 }
 
 /// What the plan will not carry, said out loud.
-fn carry_warnings(t: &TableSpec, table: &Table) -> Vec<String> {
+fn carry_warnings(t: &TableSpec, table: &Table, shape: &Shape) -> Vec<String> {
     let mut out = Vec::new();
     for trigger in &table.triggers {
         out.push(format!(
@@ -1030,6 +1269,12 @@ fn carry_warnings(t: &TableSpec, table: &Table) -> Vec<String> {
             ));
         }
     }
+    let carried = match shape {
+        Shape::Hypertable {
+            integer_now_func, ..
+        } => integer_now_func.clone(),
+        Shape::Plain => None,
+    };
     if let Some(h) = &table.hypertable {
         for d in &h.dimensions {
             if let DimensionKind::Range {
@@ -1037,10 +1282,12 @@ fn carry_warnings(t: &TableSpec, table: &Table) -> Vec<String> {
                 ..
             } = &d.kind
             {
-                out.push(format!(
-                    "{}: integer_now_func {f} is not carried over",
-                    t.source
-                ));
+                if carried.as_ref() != Some(f) && !matches!(t.shape, TargetShape::Plain) {
+                    out.push(format!(
+                        "{}: integer_now_func {f} is not carried over (it does not exist on the target)",
+                        t.source
+                    ));
+                }
             }
         }
     }
@@ -1119,7 +1366,9 @@ fn describe_shape(shape: &Shape) -> String {
             }];
             for e in extra {
                 dims.push(match e {
-                    Extra::Hash { column, partitions } => {
+                    Extra::Hash {
+                        column, partitions, ..
+                    } => {
                         format!("{column} in {partitions} hash partitions")
                     }
                     Extra::Range { column, interval } => format!("{column} every {interval}"),

@@ -29,11 +29,34 @@ fn sha256(value: &impl Serialize) -> String {
     hex::encode(Sha256::digest(&json))
 }
 
-/// The spec's fingerprint: connections as shown (no password), workers, tables.
+/// The spec's fingerprint: what the spec asks for, not how it is laid out (comments
+/// and positions do not count), and never a password (connections are hashed as
+/// `user@host:port/db`).
 pub fn spec_fingerprint(spec: &Spec) -> String {
+    let tables: Vec<String> = spec
+        .tables
+        .iter()
+        .map(|t| {
+            format!(
+                "{:?} {:?} {:?} {} {:?} {:?}",
+                t.source, t.target, t.shape, t.create_default_indexes, t.from, t.until
+            )
+        })
+        .collect();
+    let patterns =
+        |p: &[crate::spec::Pattern]| p.iter().map(|p| p.text.clone()).collect::<Vec<_>>();
     let canonical = format!(
-        "source={}\ntarget={}\nworkers={}\nverify={:?}\ntables={:?}",
-        spec.source, spec.target, spec.workers, spec.verify, spec.tables
+        "source={}\ntarget={}\nworkers={}\nverify={:?}\nmax_window_rows={:?}\nmax_window_bytes={:?}\nschema_map={:?}\ninclude={:?}\nexclude={:?}\ndefaults={:?}\ntables={tables:?}",
+        spec.source,
+        spec.target,
+        spec.workers,
+        spec.verify,
+        spec.max_window_rows,
+        spec.max_window_bytes,
+        spec.schema_map,
+        patterns(&spec.include),
+        patterns(&spec.exclude),
+        spec.defaults,
     );
     hex::encode(Sha256::digest(canonical.as_bytes()))
 }

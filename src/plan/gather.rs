@@ -7,7 +7,7 @@ use tokio_postgres::GenericClient;
 use super::PlanError;
 use crate::catalog::{self, CatalogError, ConstraintKind, ServerInfo, Table, TimeBounds, TimeType};
 use crate::pg::{QualifiedName, Role};
-use crate::spec::Spec;
+use crate::spec::{DimensionSpec, Origin, Spec, TableSpec, TargetShape};
 
 /// The catalog facts a plan is built from. Building from these is pure, so the
 /// same inputs always give the same plan.
@@ -17,18 +17,55 @@ pub struct Inputs {
     pub source_server: ServerInfo,
     /// Target server facts.
     pub target_server: ServerInfo,
-    /// One source table per spec entry, in spec order.
+    /// The tables to move: the spec's own entries, then those `include:` selected.
+    pub selection: Vec<TableSpec>,
+    /// One source table per selected entry, in the same order.
     pub tables: Vec<Table>,
     /// For a plain source that becomes a hypertable: the range of its time column.
     pub time_bounds: Vec<Option<TimeBounds>>,
-    /// Target tables named by the spec that already exist on the target.
+    /// Target tables named by the selection that already exist on the target.
     pub target_existing: BTreeSet<QualifiedName>,
     /// Schemas that exist on the target (only those the plan asked about).
     pub target_schemas: BTreeSet<String>,
     /// Tables referenced by foreign keys, not moved, that exist on the target.
     pub target_references: BTreeSet<QualifiedName>,
+    /// Functions named by the spec or the source's dimensions that exist on the target.
+    pub target_functions: BTreeSet<String>,
     /// Moves the target records as complete: (spec fingerprint, source fingerprint).
     pub applied: Vec<(String, String)>,
+}
+
+/// The spec's tables, plus every source table its `include:` patterns select
+/// (minus `exclude:`), each with the spec's defaults.
+async fn select(spec: &Spec, source: &impl GenericClient) -> Result<Vec<TableSpec>, CatalogError> {
+    let mut selection = spec.tables.clone();
+    if spec.include.is_empty() {
+        return Ok(selection);
+    }
+    let named: BTreeSet<QualifiedName> = spec.tables.iter().map(|t| t.source.clone()).collect();
+    for name in catalog::list_tables(source).await? {
+        if named.contains(&name) || spec.exclude.iter().any(|p| p.matches(&name)) {
+            continue;
+        }
+        let Some(pattern) = spec.include.iter().find(|p| p.matches(&name)) else {
+            continue;
+        };
+        let schema = spec.schema_map.get(&name.schema).unwrap_or(&name.schema);
+        selection.push(TableSpec {
+            target: QualifiedName::new(schema.clone(), name.name.clone()),
+            source: name,
+            shape: TargetShape::Keep,
+            create_default_indexes: spec.defaults.create_default_indexes.unwrap_or(true),
+            default_chunk_time_interval: spec.defaults.chunk_time_interval,
+            from: spec.defaults.from,
+            until: spec.defaults.until,
+            origin: Origin {
+                label: format!("include `{}`", pattern.text),
+                position: None,
+            },
+        });
+    }
+    Ok(selection)
 }
 
 /// Introspect both servers for a spec. `source` should be inside the move's
@@ -48,24 +85,20 @@ pub async fn gather(
     };
     let source_server = catalog::server_info(source).await.map_err(src_err)?;
     let target_server = catalog::server_info(target).await.map_err(tgt_err)?;
+    let selection = select(spec, source).await.map_err(src_err)?;
 
-    let mut tables = Vec::with_capacity(spec.tables.len());
-    let mut time_bounds = Vec::with_capacity(spec.tables.len());
-    for (index, t) in spec.tables.iter().enumerate() {
+    let mut tables = Vec::with_capacity(selection.len());
+    let mut time_bounds = Vec::with_capacity(selection.len());
+    for t in &selection {
         let table = match catalog::table(source, &source_server, &t.source).await {
             Ok(table) => table,
             Err(e @ (CatalogError::NotFound(_) | CatalogError::NotATable { .. })) => {
-                return Err(PlanError::Table {
-                    file: spec.path.display().to_string(),
-                    index,
-                    table: t.source.clone(),
-                    message: format!("{e} on the source"),
-                });
+                return Err(PlanError::table(spec, t, format!("{e} on the source")));
             }
             Err(e) => return Err(src_err(e)),
         };
-        let bounds = match (&t.hypertable, &table.hypertable) {
-            (Some(h), None) => match table.column(&h.time_column) {
+        let bounds = match (&t.shape, &table.hypertable) {
+            (TargetShape::Hypertable(h), None) => match table.column(&h.time_column) {
                 Some(col) => match TimeType::from_oid(col.type_oid) {
                     Some(tt) => Some(
                         catalog::time_bounds(source, &t.source, &h.time_column, tt)
@@ -84,7 +117,7 @@ pub async fn gather(
 
     let mut target_existing = BTreeSet::new();
     let mut target_schemas = BTreeSet::new();
-    for t in &spec.tables {
+    for t in &selection {
         if catalog::relation_exists(target, &t.target)
             .await
             .map_err(tgt_err)?
@@ -99,7 +132,7 @@ pub async fn gather(
         }
     }
 
-    let moved: BTreeSet<&QualifiedName> = spec.tables.iter().map(|t| &t.source).collect();
+    let moved: BTreeSet<&QualifiedName> = selection.iter().map(|t| &t.source).collect();
     let mut target_references = BTreeSet::new();
     for table in &tables {
         for c in &table.constraints {
@@ -115,16 +148,56 @@ pub async fn gather(
         }
     }
 
+    // Functions the target hypertables will call must exist there.
+    let mut wanted: BTreeSet<String> = BTreeSet::new();
+    for (t, table) in selection.iter().zip(&tables) {
+        if let TargetShape::Hypertable(h) = &t.shape {
+            wanted.extend(h.time_partitioning_func.clone());
+            wanted.extend(h.integer_now_func.clone());
+            for d in &h.dimensions {
+                if let DimensionSpec::Hash {
+                    partitioning_func: Some(f),
+                    ..
+                } = d
+                {
+                    wanted.insert(f.clone());
+                }
+            }
+        }
+        if let Some(h) = &table.hypertable {
+            for d in &h.dimensions {
+                if let catalog::DimensionKind::Range {
+                    integer_now_func: Some(f),
+                    ..
+                } = &d.kind
+                {
+                    wanted.insert(f.clone());
+                }
+            }
+        }
+    }
+    let mut target_functions = BTreeSet::new();
+    for f in wanted {
+        if catalog::function_exists(target, &f)
+            .await
+            .map_err(tgt_err)?
+        {
+            target_functions.insert(f);
+        }
+    }
+
     let applied = catalog::applied_moves(target).await.map_err(tgt_err)?;
 
     Ok(Inputs {
-        applied,
         source_server,
         target_server,
+        selection,
         tables,
         time_bounds,
         target_existing,
         target_schemas,
         target_references,
+        target_functions,
+        applied,
     })
 }

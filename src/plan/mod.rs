@@ -42,20 +42,49 @@ pub enum PlanError {
         source: crate::catalog::CatalogError,
     },
     /// A table entry of the spec cannot be planned as written.
-    #[error("{file}: tables[{index}] ({table}): {message}")]
-    Table {
-        /// The spec file.
-        file: String,
-        /// Index in the spec's `tables:` list.
-        index: usize,
-        /// The source table named there.
-        table: QualifiedName,
-        /// What is wrong.
-        message: String,
-    },
+    #[error("{0}")]
+    Table(Box<TableError>),
     /// The target server cannot hold what the spec asks for.
     #[error("target: {0}")]
     Target(String),
+}
+
+/// A problem with one selected table, located at its spec entry.
+#[derive(Debug)]
+pub struct TableError {
+    /// The spec file.
+    pub file: String,
+    /// The entry's position in the spec, when it has one.
+    pub position: Option<(usize, usize)>,
+    /// `tables[1]`, or the `include:` pattern that selected the table.
+    pub origin: String,
+    /// The source table.
+    pub table: QualifiedName,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for TableError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.position {
+            Some((line, col)) => write!(f, "{}:{line}:{col}: ", self.file)?,
+            None => write!(f, "{}: ", self.file)?,
+        }
+        write!(f, "{} ({}): {}", self.origin, self.table, self.message)
+    }
+}
+
+impl PlanError {
+    /// A problem with one selected table, located at its spec entry.
+    pub fn table(spec: &crate::spec::Spec, t: &crate::spec::TableSpec, message: String) -> Self {
+        PlanError::Table(Box::new(TableError {
+            file: spec.path.display().to_string(),
+            position: t.origin.position,
+            origin: t.origin.label.clone(),
+            table: t.source.clone(),
+            message,
+        }))
+    }
 }
 
 /// What kind of work a step does; also its rank when ordering ready steps.

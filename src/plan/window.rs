@@ -111,6 +111,84 @@ pub fn whole(table: &QualifiedName, est_rows: Option<u64>, est_bytes: u64) -> Wi
     }
 }
 
+/// Keep only the rows in `[from, until)`: windows outside are dropped, windows
+/// across a bound are narrowed to it.
+pub fn clip(windows: Vec<Window>, from: Option<i64>, until: Option<i64>) -> Vec<Window> {
+    if from.is_none() && until.is_none() {
+        return windows;
+    }
+    windows
+        .into_iter()
+        .filter_map(|mut w| {
+            let lo = match (w.lo, from) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
+            let hi = match (w.hi, until) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            if let (Some(l), Some(h)) = (lo, hi) {
+                if l >= h {
+                    return None;
+                }
+            }
+            let (old_lo, old_hi) = (w.lo, w.hi);
+            w.lo = lo;
+            w.hi = hi;
+            w.ranged = true;
+            // A narrowed window holds a share of the estimate.
+            if let (Some(ol), Some(oh), Some(l), Some(h)) = (old_lo, old_hi, lo, hi) {
+                if (ol, oh) != (l, h) && oh > ol {
+                    let share = (h - l) as f64 / (oh - ol) as f64;
+                    w.est_rows = w.est_rows.map(|r| (r as f64 * share) as u64);
+                    w.est_bytes = (w.est_bytes as f64 * share) as u64;
+                }
+            }
+            Some(w)
+        })
+        .collect()
+}
+
+/// Split windows whose estimate is above `max_rows` or `max_bytes` into equal time
+/// ranges. Windows without both bounds cannot be split and stay whole.
+pub fn split(windows: Vec<Window>, max_rows: Option<u64>, max_bytes: Option<u64>) -> Vec<Window> {
+    if max_rows.is_none() && max_bytes.is_none() {
+        return windows;
+    }
+    let mut out = Vec::with_capacity(windows.len());
+    for w in windows {
+        let by_rows = match (max_rows, w.est_rows) {
+            (Some(m), Some(r)) => r.div_ceil(m),
+            _ => 1,
+        };
+        let by_bytes = max_bytes.map_or(1, |m| w.est_bytes.div_ceil(m));
+        let pieces = by_rows.max(by_bytes).max(1) as i64;
+        let (Some(lo), Some(hi)) = (w.lo, w.hi) else {
+            out.push(w);
+            continue;
+        };
+        let pieces = pieces.min(hi - lo).max(1);
+        if pieces == 1 {
+            out.push(w);
+            continue;
+        }
+        let step = (hi - lo) / pieces;
+        for i in 0..pieces {
+            let a = lo + i * step;
+            let b = if i == pieces - 1 { hi } else { a + step };
+            out.push(Window {
+                lo: Some(a),
+                hi: Some(b),
+                est_rows: w.est_rows.map(|r| r / pieces as u64),
+                est_bytes: w.est_bytes / pieces as u64,
+                ..w.clone()
+            });
+        }
+    }
+    out
+}
+
 /// A bound as it appears in step IDs: RFC 3339 in UTC for time, the number for integers.
 pub fn label(value: Option<i64>, time_type: TimeType, open: &str) -> String {
     match value {
@@ -184,6 +262,21 @@ mod tests {
         assert!(w.len() as i64 <= MAX_ALIGNED_WINDOWS);
         assert_eq!(w.first().unwrap().lo, Some(0));
         assert!(w.last().unwrap().hi.unwrap() > 1_000_000 * 3_600_000_000);
+    }
+
+    #[test]
+    fn clip_and_split() {
+        let t = QualifiedName::new("public", "t");
+        let w = aligned(&t, Some((0, 10 * DAY - 1)), DAY, Some(1000), 10_000);
+        let clipped = clip(w, Some(DAY / 2), Some(3 * DAY));
+        assert_eq!(clipped.len(), 3);
+        assert_eq!(clipped[0].lo, Some(DAY / 2));
+        assert_eq!(clipped[2].hi, Some(3 * DAY));
+        let split = split(clipped, Some(40), None);
+        assert!(split.len() > 3);
+        assert!(split.windows(2).all(|p| p[0].hi == p[1].lo));
+        assert_eq!(split.first().unwrap().lo, Some(DAY / 2));
+        assert_eq!(split.last().unwrap().hi, Some(3 * DAY));
     }
 
     #[test]

@@ -6,7 +6,12 @@ SELECT d.dimension_number::int8 AS number,
        d.dimension_type AS kind,
        (extract(epoch FROM d.time_interval) * 1000000)::int8 AS time_interval_micros,
        d.integer_interval::int8 AS integer_interval,
-       d.integer_now_func::text AS integer_now_func,
+       -- schema-qualified, from the catalog (the view has the bare name only)
+       (SELECT quote_ident(cd.integer_now_func_schema) || '.' || quote_ident(cd.integer_now_func)
+          FROM _timescaledb_catalog.dimension cd
+          JOIN _timescaledb_catalog.hypertable ch ON ch.id = cd.hypertable_id
+         WHERE ch.schema_name = $1 AND ch.table_name = $2 AND cd.column_name = d.column_name
+           AND cd.integer_now_func IS NOT NULL) AS integer_now_func,
        d.num_partitions::int2 AS num_partitions
 FROM timescaledb_information.dimensions d
 WHERE d.hypertable_schema = $1 AND d.hypertable_name = $2
