@@ -630,12 +630,7 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(s.workers, 4);
-        assert_eq!(
-            s.tables[0].shape,
-            TargetShape::Keep {
-                chunk_time_interval: None
-            }
-        );
+        assert_eq!(s.tables[0].shape, TargetShape::Keep);
         let TargetShape::Hypertable(h) = &s.tables[1].shape else {
             panic!()
         };
@@ -706,24 +701,18 @@ mod tests {
             "{BASE}defaults:\n  chunk_time_interval: 1 day\n  create_default_indexes: false\ntables:\n  - name: a\n  - name: b\n    hypertable: {{plain: true}}\n  - name: c\n    hypertable: {{keep_source_layout: true}}\n  - name: d\n    hypertable:\n      time_column: t\n      dimensions:\n        - {{column: x, number_partitions: 2}}\n        - {{column: y, chunk_time_interval: 1000}}\n"
         ))
         .unwrap();
-        assert_eq!(
-            s.tables[0].shape,
-            TargetShape::Keep {
-                chunk_time_interval: ChunkInterval::parse_time("1 day").ok()
-            }
-        );
+        let day = ChunkInterval::parse_time("1 day").ok();
+        assert_eq!(s.tables[0].shape, TargetShape::Keep);
+        assert_eq!(s.tables[0].default_chunk_time_interval, day);
         assert_eq!(s.tables[1].shape, TargetShape::Plain);
-        assert_eq!(
-            s.tables[2].shape,
-            TargetShape::Keep {
-                chunk_time_interval: None
-            }
-        );
+        assert_eq!(s.tables[2].shape, TargetShape::Keep);
+        assert_eq!(s.tables[2].default_chunk_time_interval, None);
         let TargetShape::Hypertable(h) = &s.tables[3].shape else {
             panic!()
         };
         assert_eq!(h.dimensions.len(), 2);
-        assert_eq!(h.chunk_time_interval.unwrap().to_string(), "1 day");
+        assert_eq!(h.chunk_time_interval, None);
+        assert_eq!(s.tables[3].default_chunk_time_interval, day);
         assert!(!s.tables[3].create_default_indexes);
         let e = spec(&format!(
             "{BASE}tables:\n  - name: b\n    hypertable: {{plain: true, time_column: t}}\n"
