@@ -114,6 +114,29 @@ enum Command {
         #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
         format: ReportFormat,
     },
+    /// Check specs offline: exit 0 when every one is valid, 1 with every error listed.
+    Validate {
+        /// Spec files (YAML).
+        #[arg(required = true)]
+        specs: Vec<PathBuf>,
+        /// Also check each spec against its live source: tables and columns exist,
+        /// types fit, unique keys include the partitioning columns.
+        #[arg(long)]
+        online: bool,
+    },
+    /// Write a complete, commented spec from a live database to stdout. Applied
+    /// unchanged, it reproduces the source's layout; edit chunk_time_interval to re-chunk.
+    Init {
+        /// The source database (URI or key=value DSN; PG* variables and ~/.pgpass apply).
+        #[arg(long)]
+        source: String,
+        /// The target database to write into the spec.
+        #[arg(long, default_value = "${HYPERMOVE_TARGET}")]
+        target: String,
+        /// Only tables whose `schema.table` matches (glob; repeatable).
+        #[arg(long)]
+        include: Vec<String>,
+    },
     /// Print the JSON Schema of the spec format (for editors and CI checks).
     Schema,
 }
@@ -204,6 +227,12 @@ pub fn main() -> ExitCode {
                 workers,
             } => cmd_verify(&spec, verify, format, diff, workers).await,
             Command::Status { spec, format } => cmd_status(&spec, format).await,
+            Command::Validate { specs, online } => cmd_validate(&specs, online).await,
+            Command::Init {
+                source,
+                target,
+                include,
+            } => cmd_init(&source, &target, &include).await,
             Command::Schema => {
                 print!("{}", spec::json_schema());
                 Ok(0)
@@ -566,6 +595,71 @@ async fn cmd_status(path: &Path, format: ReportFormat) -> Result<u8, Failure> {
             }
         }
     }
+    Ok(0)
+}
+
+/// `validate`: every spec, every error; exit 1 if any spec is invalid.
+async fn cmd_validate(paths: &[PathBuf], online: bool) -> Result<u8, Failure> {
+    let mut invalid = 0;
+    for path in paths {
+        let spec = match spec::load(path) {
+            Ok(spec) => spec,
+            Err(errors) => {
+                for e in &errors.0 {
+                    eprintln!("{e}");
+                }
+                invalid += 1;
+                continue;
+            }
+        };
+        if online {
+            let checked = async {
+                let mut source = connect(&spec.source, Role::Source, "hypermove validate")
+                    .await
+                    .map_err(Failure::runtime)?;
+                let (tx, _) = exec::begin_snapshot(&mut source)
+                    .await
+                    .map_err(Failure::runtime)?;
+                let inputs = plan::gather_source_only(&spec, &tx).await?;
+                plan::build(&spec, &inputs)?;
+                Ok::<(), Failure>(())
+            }
+            .await;
+            if let Err(f) = checked {
+                eprintln!("{}", f.message);
+                invalid += 1;
+                continue;
+            }
+        }
+        println!(
+            "{}: valid{}",
+            path.display(),
+            if online {
+                " (checked against the source)"
+            } else {
+                ""
+            }
+        );
+    }
+    Ok(if invalid == 0 { 0 } else { 1 })
+}
+
+/// `init`: a spec from a live source, on stdout.
+async fn cmd_init(source: &str, target: &str, include: &[String]) -> Result<u8, Failure> {
+    let info = crate::pg::ConnInfo::parse(source).map_err(Failure::input)?;
+    let patterns = include
+        .iter()
+        .map(|p| spec::Pattern::new(p))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(Failure::input)?;
+    let mut client = connect(&info, Role::Source, "hypermove init")
+        .await
+        .map_err(Failure::runtime)?;
+    let (tx, _) = exec::begin_snapshot(&mut client)
+        .await
+        .map_err(Failure::runtime)?;
+    let text = plan::init_spec(&tx, &info, target, &patterns).await?;
+    print!("{text}");
     Ok(0)
 }
 

@@ -201,3 +201,83 @@ pub async fn gather(
         applied,
     })
 }
+
+/// What `validate --online` can know from the source alone: the selection, the
+/// source tables and their time ranges. Target facts are left empty, and functions
+/// the spec names are assumed present (the target is not consulted).
+pub async fn gather_source_only(
+    spec: &Spec,
+    source: &impl GenericClient,
+) -> Result<Inputs, PlanError> {
+    let src_err = |source| PlanError::Catalog {
+        role: Role::Source,
+        source,
+    };
+    let source_server = catalog::server_info(source).await.map_err(src_err)?;
+    let selection = select(spec, source).await.map_err(src_err)?;
+    let mut tables = Vec::new();
+    let mut time_bounds = Vec::new();
+    let mut target_functions = BTreeSet::new();
+    for t in &selection {
+        let table = match catalog::table(source, &source_server, &t.source).await {
+            Ok(table) => table,
+            Err(e @ (CatalogError::NotFound(_) | CatalogError::NotATable { .. })) => {
+                return Err(PlanError::table(spec, t, format!("{e} on the source")));
+            }
+            Err(e) => return Err(src_err(e)),
+        };
+        if let TargetShape::Hypertable(h) = &t.shape {
+            target_functions.extend(h.time_partitioning_func.clone());
+            target_functions.extend(h.integer_now_func.clone());
+            for d in &h.dimensions {
+                if let DimensionSpec::Hash {
+                    partitioning_func: Some(f),
+                    ..
+                } = d
+                {
+                    target_functions.insert(f.clone());
+                }
+            }
+        }
+        let bounds = match (&t.shape, &table.hypertable) {
+            (TargetShape::Hypertable(h), None) => match table.column(&h.time_column) {
+                Some(col) => match TimeType::from_oid(col.type_oid) {
+                    Some(tt) => Some(
+                        catalog::time_bounds(source, &t.source, &h.time_column, tt)
+                            .await
+                            .map_err(src_err)?,
+                    ),
+                    None => None,
+                },
+                None => None,
+            },
+            _ => None,
+        };
+        tables.push(table);
+        time_bounds.push(bounds);
+    }
+    let moved: BTreeSet<QualifiedName> = selection.iter().map(|t| t.source.clone()).collect();
+    // Tables referenced but not moved would be looked up on the target; assume present.
+    let target_references = tables
+        .iter()
+        .flat_map(|t| t.constraints.iter())
+        .filter_map(|c| match &c.kind {
+            ConstraintKind::ForeignKey(fk) if !moved.contains(&fk.ref_table) => {
+                Some(fk.ref_table.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    Ok(Inputs {
+        target_server: source_server.clone(),
+        source_server,
+        selection,
+        tables,
+        time_bounds,
+        target_existing: BTreeSet::new(),
+        target_schemas: BTreeSet::new(),
+        target_references,
+        target_functions,
+        applied: Vec::new(),
+    })
+}

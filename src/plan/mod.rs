@@ -7,6 +7,7 @@
 mod build;
 mod fingerprint;
 mod gather;
+mod init;
 mod render;
 mod window;
 
@@ -20,7 +21,8 @@ pub use build::{build, build_verification};
 pub use fingerprint::{
     Fingerprints, combined as combined_fingerprint, differences, spec_fingerprint,
 };
-pub use gather::{Inputs, gather};
+pub use gather::{Inputs, gather, gather_source_only};
+pub use init::init_spec;
 pub use render::{
     SavedPlan, bytes as render_bytes, render_dot, render_json, render_text, rows as render_rows,
     summary,

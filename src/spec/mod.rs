@@ -137,6 +137,18 @@ pub struct Pattern {
 }
 
 impl Pattern {
+    /// Compile a glob over `schema.table`.
+    pub fn new(text: &str) -> Result<Self, String> {
+        let glob = globset::GlobBuilder::new(text)
+            .literal_separator(false)
+            .build()
+            .map_err(|e| format!("invalid pattern `{text}`: {}", e.kind()))?;
+        Ok(Pattern {
+            text: text.to_string(),
+            matcher: glob.compile_matcher(),
+        })
+    }
+
     /// Whether a table's `schema.table` (unquoted) matches.
     pub fn matches(&self, name: &QualifiedName) -> bool {
         self.matcher

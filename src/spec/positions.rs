@@ -12,6 +12,8 @@ use saphyr_parser::{Event, Parser};
 pub struct Positions {
     values: HashMap<String, (usize, usize)>,
     keys: HashMap<String, (usize, usize)>,
+    /// Keys written a second time in the same mapping, with where.
+    duplicates: Vec<(String, (usize, usize))>,
 }
 
 enum Frame {
@@ -56,7 +58,11 @@ impl Positions {
                         } else {
                             format!("{path}.{value}")
                         };
-                        out.keys.entry(full).or_insert(pos);
+                        if out.keys.contains_key(&full) {
+                            out.duplicates.push((full, pos));
+                        } else {
+                            out.keys.insert(full, pos);
+                        }
                         *key = Some(value.to_string());
                     }
                     Some(frame) => {
@@ -108,6 +114,14 @@ impl Positions {
             let cut = p.rfind(['.', '['])?;
             p = &p[..cut];
         }
+    }
+
+    /// Where a key named `name` is written a second time, if anywhere.
+    pub fn duplicate(&self, name: &str) -> Option<(usize, usize)> {
+        self.duplicates
+            .iter()
+            .find(|(path, _)| path.rsplit('.').next() == Some(name))
+            .map(|(_, pos)| *pos)
     }
 
     /// The position of the key at `path` (where `key:` is written).

@@ -184,13 +184,38 @@ pub struct RawDimension {
 }
 
 /// An integer or a string, kept as written until `resolve` knows what it must be.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum IntOrText {
     /// A YAML integer.
     Int(i64),
     /// Anything else written as a scalar.
     Text(String),
+}
+
+impl<'de> Deserialize<'de> for IntOrText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // A visitor, not `#[serde(untagged)]`: untagged buffers the value, and its
+        // error would lose the position and say nothing useful.
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = IntOrText;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a whole number, or text such as `7 days` or `2025-01-01`")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<IntOrText, E> {
+                Ok(IntOrText::Int(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<IntOrText, E> {
+                i64::try_from(v)
+                    .map(IntOrText::Int)
+                    .map_err(|_| E::custom("number too large"))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<IntOrText, E> {
+                Ok(IntOrText::Text(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 fn version_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {

@@ -28,9 +28,15 @@ pub fn parse(
         if let Some(idx) = message.rfind(" at line ") {
             message.truncate(idx);
         }
+        // serde reports a duplicate key without a position; find the second one.
+        let duplicate = message
+            .split("duplicate field `")
+            .nth(1)
+            .and_then(|rest| rest.split('`').next())
+            .and_then(|name| Positions::index(text).duplicate(name));
         SpecErrors(vec![SpecError {
             file: path.to_path_buf(),
-            position: e.location().map(|l| (l.line(), l.column())),
+            position: duplicate.or(e.location().map(|l| (l.line(), l.column()))),
             message: suggest(&message),
         }])
     })?;
@@ -208,8 +214,7 @@ impl Resolver<'_> {
                     &format!("tables[{i}].name"),
                     format!("{} is listed twice (also tables[{first}])", table.source),
                 );
-            }
-            if let Some(first) = by_target.insert(table.target.clone(), i) {
+            } else if let Some(first) = by_target.insert(table.target.clone(), i) {
                 self.err(
                     &format!("tables[{i}]"),
                     format!(
@@ -265,15 +270,8 @@ impl Resolver<'_> {
     fn patterns(&mut self, path: &str, list: Vec<String>) -> Vec<Pattern> {
         let mut out = Vec::new();
         for (i, text) in list.into_iter().enumerate() {
-            let built = globset::GlobBuilder::new(&text)
-                .literal_separator(false)
-                .build()
-                .map_err(|e| format!("invalid pattern `{text}`: {}", e.kind()));
-            if let Some(glob) = self.ok(&format!("{path}[{i}]"), built) {
-                out.push(Pattern {
-                    text,
-                    matcher: glob.compile_matcher(),
-                });
+            if let Some(p) = self.ok(&format!("{path}[{i}]"), Pattern::new(&text)) {
+                out.push(p);
             }
         }
         out
