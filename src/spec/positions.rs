@@ -4,6 +4,7 @@
 //! serde decodes the document; this pass only reads its events and their spans.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use saphyr_parser::{Event, Parser};
 
@@ -58,10 +59,11 @@ impl Positions {
                         } else {
                             format!("{path}.{value}")
                         };
-                        if out.keys.contains_key(&full) {
-                            out.duplicates.push((full, pos));
-                        } else {
-                            out.keys.insert(full, pos);
+                        match out.keys.entry(full) {
+                            Entry::Occupied(e) => out.duplicates.push((e.key().clone(), pos)),
+                            Entry::Vacant(e) => {
+                                e.insert(pos);
+                            }
                         }
                         *key = Some(value.to_string());
                     }
