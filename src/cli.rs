@@ -41,6 +41,39 @@ enum Format {
     Dot,
 }
 
+/// Spec settings that the command line can override; they change the plan, so
+/// `plan` and `apply` take the same ones.
+#[derive(Debug, Clone, Default, clap::Args)]
+struct Overrides {
+    /// How to verify the move (overrides `verify:` in the spec).
+    #[arg(long, value_enum)]
+    verify: Option<VerifyLevel>,
+    /// Split windows estimated above this many rows (overrides `max_window_rows:`).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    max_window_rows: Option<u64>,
+    /// Split windows estimated above this many bytes (overrides `max_window_bytes:`).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    max_window_bytes: Option<u64>,
+}
+
+impl Overrides {
+    fn any(&self) -> bool {
+        self.verify.is_some() || self.max_window_rows.is_some() || self.max_window_bytes.is_some()
+    }
+
+    fn apply(&self, spec: &mut Spec) {
+        if let Some(v) = self.verify {
+            spec.verify = v;
+        }
+        if self.max_window_rows.is_some() {
+            spec.max_window_rows = self.max_window_rows;
+        }
+        if self.max_window_bytes.is_some() {
+            spec.max_window_bytes = self.max_window_bytes;
+        }
+    }
+}
+
 /// How `verify` and `status` print their report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum ReportFormat {
@@ -67,6 +100,8 @@ enum Command {
         /// Exit 0 when there is nothing to do, 2 when there are changes, 1 on error.
         #[arg(long)]
         detailed_exitcode: bool,
+        #[command(flatten)]
+        overrides: Overrides,
     },
     /// Run a plan: schema, data windows in parallel, indexes, constraints, verification.
     ///
@@ -82,9 +117,8 @@ enum Command {
         /// Steps to run at once (overrides `workers:` in the spec).
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..=MAX_WORKERS as i64))]
         workers: Option<u16>,
-        /// How to verify the move (overrides `verify:` in the spec).
-        #[arg(long, value_enum)]
-        verify: Option<VerifyLevel>,
+        #[command(flatten)]
+        overrides: Overrides,
     },
     /// Compare source and target window by window, at any time: after apply, after a
     /// resume, or against a live pair. Exit 0 when everything matches, 3 on a mismatch.
@@ -203,8 +237,9 @@ pub fn main() -> ExitCode {
                 format,
                 out,
                 detailed_exitcode,
+                overrides,
             } => {
-                let result = cmd_plan(&spec, format, out.as_deref()).await;
+                let result = cmd_plan(&spec, format, out.as_deref(), &overrides).await;
                 match (detailed_exitcode, result) {
                     (false, Ok(_)) => Ok(0),
                     (true, Ok(changes)) => Ok(if changes { 2 } else { 0 }),
@@ -217,8 +252,8 @@ pub fn main() -> ExitCode {
                 spec_or_plan,
                 yes,
                 workers,
-                verify,
-            } => cmd_apply(&spec_or_plan, yes, workers, verify).await,
+                overrides,
+            } => cmd_apply(&spec_or_plan, yes, workers, &overrides).await,
             Command::Verify {
                 spec,
                 verify,
@@ -285,8 +320,14 @@ async fn connect_both(spec: &Spec, app: &str) -> Result<(Client, Client), Failur
 }
 
 /// `plan`: print the plan; returns whether it has changes.
-async fn cmd_plan(path: &Path, format: Format, out: Option<&Path>) -> Result<bool, Failure> {
-    let spec = load(path)?;
+async fn cmd_plan(
+    path: &Path,
+    format: Format,
+    out: Option<&Path>,
+    overrides: &Overrides,
+) -> Result<bool, Failure> {
+    let mut spec = load(path)?;
+    overrides.apply(&mut spec);
     let (mut source, target) = connect_both(&spec, "hypermove plan").await?;
     let (tx, _snapshot, plan) = plan_in_snapshot(&spec, &mut source, &target).await?;
     let _ = tx.rollback().await;
@@ -321,12 +362,12 @@ async fn cmd_apply(
     path: &Path,
     yes: bool,
     workers: Option<u16>,
-    verify: Option<VerifyLevel>,
+    overrides: &Overrides,
 ) -> Result<u8, Failure> {
     if path.extension().is_some_and(|e| e == "json") {
-        if verify.is_some() {
+        if overrides.any() {
             return Err(Failure::input(
-                "--verify cannot change a saved plan; set `verify:` in the spec and make the plan again",
+                "--verify and --max-window-* cannot change a saved plan; make the plan again with them",
             ));
         }
         let text = std::fs::read_to_string(path)
@@ -351,9 +392,7 @@ async fn cmd_apply(
     }
 
     let mut spec = load(path)?;
-    if let Some(level) = verify {
-        spec.verify = level;
-    }
+    overrides.apply(&mut spec);
     if yes {
         return execute(&spec, None, workers).await;
     }

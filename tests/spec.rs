@@ -152,8 +152,11 @@ fn every_spec_feature_applies_on_the_real_servers() {
     let mut src = fresh_db(SOURCE_PORT, db);
     src.batch_execute(FEATURES_SQL).unwrap();
     let mut dst = fresh_db(TARGET_PORT, db);
-    dst.batch_execute("CREATE FUNCTION public.counters_now() RETURNS bigint LANGUAGE sql STABLE AS $$ SELECT 100000::bigint $$")
-        .unwrap();
+    dst.batch_execute(
+        "CREATE FUNCTION public.counters_now() RETURNS bigint LANGUAGE sql STABLE AS $$ SELECT 100000::bigint $$;
+         CREATE FUNCTION public.kind_hash(anyelement) RETURNS integer LANGUAGE sql IMMUTABLE AS $$ SELECT abs(hashtext($1::text)) $$;",
+    )
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let spec = write_spec(
         dir.path(),
@@ -178,7 +181,7 @@ tables:
       time_column: ts
       chunk_time_interval: 1 day
       dimensions:
-        - {{column: kind, number_partitions: 3}}
+        - {{column: kind, number_partitions: 3, partitioning_func: public.kind_hash}}
       associated_schema_name: ev_chunks
       associated_table_prefix: ev
       create_default_indexes: false
@@ -228,6 +231,14 @@ tables:
         dims(&mut dst, "public", "events"),
         ["ts Time 1 day", "kind Space 3"]
     );
+    // The hash dimension uses the spec's partitioning_func.
+    assert_eq!(
+        scalar(
+            &mut dst,
+            "SELECT partitioning_func_schema || '.' || partitioning_func FROM _timescaledb_catalog.dimension WHERE column_name = 'kind'"
+        ),
+        "public.kind_hash"
+    );
     // Only the rows in [from, until) moved.
     assert_eq!(
         scalar(
@@ -275,6 +286,72 @@ tables:
         ),
         "1"
     );
+}
+
+/// `include: ['*']` selects every table, never a chunk or a TimescaleDB internal,
+/// and a missing function is refused at plan time, naming it.
+#[test]
+fn include_never_selects_chunks_and_functions_must_exist() {
+    let db = "hm_spec_include";
+    let mut src = fresh_db(SOURCE_PORT, db);
+    src.batch_execute(FEATURES_SQL).unwrap();
+    fresh_db(TARGET_PORT, db);
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(
+        dir.path(),
+        "all.yaml",
+        &format!(
+            "version: 1\nsource: {}\ntarget: {}\ninclude: ['*']\n",
+            url(SOURCE_PORT, db),
+            url(TARGET_PORT, db)
+        ),
+    );
+    let out = hypermove()
+        .args(["plan", "--format", "json", spec.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    for table in [
+        "public.counters",
+        "public.events",
+        "public.metrics",
+        "public.extra_one",
+        "public.extra_skip",
+    ] {
+        assert!(
+            text.contains(&format!("\"table:{table}\"")),
+            "{table} not selected"
+        );
+    }
+    assert!(
+        !text.contains("\"table:_timescaledb"),
+        "an internal table was selected"
+    );
+    // counters' integer_now_func does not exist on this target: carried over only as a warning.
+    assert!(
+        text.contains("integer_now_func public.counters_now is not carried over"),
+        "{text}"
+    );
+
+    let spec = write_spec(
+        dir.path(),
+        "func.yaml",
+        &format!(
+            "version: 1\nsource: {}\ntarget: {}\ntables:\n  - name: public.events\n    hypertable:\n      time_column: ts\n      partitioning_column: kind\n      number_partitions: 2\n      partitioning_func: public.no_such_hash\n",
+            url(SOURCE_PORT, db),
+            url(TARGET_PORT, db)
+        ),
+    );
+    hypermove()
+        .args(["plan", spec.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("func.yaml:5:5: tables[0] (public.events): function public.no_such_hash does not exist on the target"));
 }
 
 /// `init` writes a spec that, applied unchanged, reproduces the source's dimensions;
