@@ -171,6 +171,12 @@ enum Command {
         #[arg(long)]
         include: Vec<String>,
     },
+    /// Forget a spec on its target: the journal of its runs, its completion record
+    /// and its verdicts. The moved tables stay as they are.
+    Clean {
+        /// The spec file (YAML).
+        spec: PathBuf,
+    },
     /// Print the JSON Schema of the spec format (for editors and CI checks).
     Schema,
 }
@@ -263,6 +269,7 @@ pub fn main() -> ExitCode {
             } => cmd_verify(&spec, verify, format, diff, workers).await,
             Command::Status { spec, format } => cmd_status(&spec, format).await,
             Command::Validate { specs, online } => cmd_validate(&specs, online).await,
+            Command::Clean { spec } => cmd_clean(&spec).await,
             Command::Init {
                 source,
                 target,
@@ -453,13 +460,22 @@ async fn execute(
     println!();
     let _ = std::io::stdout().flush();
 
+    let key = exec::JournalKey {
+        spec: plan.fingerprints.spec.clone(),
+        source: plan::combined_fingerprint(&plan.fingerprints.source),
+    };
+    // The first write of the run: the journal, recording the target as planned.
+    exec::journal_begin(&target, &key, &plan.target_inputs, plan.graph.node_count())
+        .await
+        .map_err(Failure::runtime)?;
     let config = ExecConfig {
         source: spec.source.clone(),
         target: spec.target.clone(),
         workers: workers.map(usize::from).unwrap_or(spec.workers),
         snapshot: Some(snapshot),
+        journal: Some(key.clone()),
     };
-    let total = plan.graph.node_count();
+    let total = plan.graph.node_count() - plan.done.len();
     let done = std::sync::atomic::AtomicUsize::new(0);
     let report = exec::run(&plan, &config, &|event| {
         let Event::Finished(step) = event;
@@ -497,6 +513,9 @@ async fn execute(
         eprintln!("hypermove: verification failed: the target does not match the source");
         return Ok(3);
     }
+    exec::journal_finish(&target, &key)
+        .await
+        .map_err(Failure::runtime)?;
     exec::record_applied(&target, &plan)
         .await
         .map_err(Failure::runtime)?;
@@ -531,6 +550,7 @@ async fn cmd_verify(
         target: spec.target.clone(),
         workers: workers.map(usize::from).unwrap_or(spec.workers),
         snapshot: Some(snapshot),
+        journal: None,
     };
     let bar = progress_bar(plan.graph.node_count() as u64, "windows verified");
     let report = exec::run(&plan, &config, &|event| {
@@ -583,6 +603,9 @@ async fn cmd_status(path: &Path, format: ReportFormat) -> Result<u8, Failure> {
     let checks = verify::recorded(&target, &fingerprint)
         .await
         .map_err(Failure::runtime)?;
+    let runs = crate::catalog::unfinished_runs(&target, &fingerprint)
+        .await
+        .map_err(Failure::runtime)?;
     match format {
         ReportFormat::Json => {
             let value = serde_json::json!({
@@ -590,6 +613,10 @@ async fn cmd_status(path: &Path, format: ReportFormat) -> Result<u8, Failure> {
                 "spec": path.display().to_string(),
                 "target": spec.target.to_string(),
                 "applied": applied,
+                "unfinished_runs": runs.iter().map(|r| serde_json::json!({
+                    "steps": r.steps,
+                    "done": r.done.len(),
+                })).collect::<Vec<_>>(),
                 "verification": checks,
             });
             println!(
@@ -607,6 +634,13 @@ async fn cmd_status(path: &Path, format: ReportFormat) -> Result<u8, Failure> {
                     "not recorded as complete"
                 }
             );
+            for r in &runs {
+                println!(
+                    "  interrupted run: {} of {} steps done; `hypermove apply` resumes it",
+                    r.done.len(),
+                    r.steps
+                );
+            }
             if checks.is_empty() {
                 println!("  verification: none recorded");
             } else {
@@ -634,6 +668,24 @@ async fn cmd_status(path: &Path, format: ReportFormat) -> Result<u8, Failure> {
             }
         }
     }
+    Ok(0)
+}
+
+/// `clean`: forget the spec's journal on the target.
+async fn cmd_clean(path: &Path) -> Result<u8, Failure> {
+    let spec = load(path)?;
+    let target = connect(&spec.target, Role::Target, "hypermove clean")
+        .await
+        .map_err(Failure::runtime)?;
+    let removed = exec::clean(&target, &plan::spec_fingerprint(&spec))
+        .await
+        .map_err(Failure::runtime)?;
+    println!(
+        "Removed {removed} journal row{} of {} from {}; the moved tables are untouched.",
+        if removed == 1 { "" } else { "s" },
+        path.display(),
+        spec.target
+    );
     Ok(0)
 }
 

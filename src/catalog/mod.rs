@@ -51,7 +51,7 @@ pub enum CatalogError {
 type Result<T> = std::result::Result<T, CatalogError>;
 
 /// Facts about a server.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct ServerInfo {
     /// `server_version`, e.g. `17.12 (Debian 17.12-0+deb13u1)`.
     pub version: String,
@@ -307,6 +307,41 @@ pub async fn applied_moves(client: &impl GenericClient) -> Result<Vec<(String, S
         .map_err(query_err("hypermove.applied"))?
         .iter()
         .map(|r| (r.get(0), r.get(1)))
+        .collect())
+}
+
+/// An unfinished run of a spec recorded on a target.
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// The source state the run began from.
+    pub source_fingerprint: String,
+    /// The target as the plan saw it when the run began (JSON).
+    pub target_inputs: String,
+    /// Steps in the run's plan.
+    pub steps: i32,
+    /// IDs of the steps it finished.
+    pub done: Vec<String>,
+}
+
+/// Unfinished runs of a spec, oldest first; none when there is no journal.
+pub async fn unfinished_runs(
+    client: &impl GenericClient,
+    spec_fingerprint: &str,
+) -> Result<Vec<Run>> {
+    if !relation_exists(client, &QualifiedName::new("hypermove", "run")).await? {
+        return Ok(Vec::new());
+    }
+    Ok(client
+        .query(include_str!("sql/runs.sql"), &[&spec_fingerprint])
+        .await
+        .map_err(query_err("hypermove.run"))?
+        .iter()
+        .map(|r| Run {
+            source_fingerprint: r.get("source_fingerprint"),
+            target_inputs: r.get("target_inputs"),
+            steps: r.get("steps"),
+            done: r.get("done"),
+        })
         .collect())
 }
 

@@ -4,7 +4,8 @@
 use bytes::BytesMut;
 use futures_util::{SinkExt, StreamExt};
 
-use super::session::Slot;
+use super::JournalKey;
+use super::session::{self, Slot};
 use crate::pg::describe_error;
 use crate::plan::CopyWindow;
 
@@ -14,7 +15,12 @@ const BUFFER: usize = 1 << 20;
 
 /// Copy one window in one target transaction. Returns rows written and bytes moved.
 /// On any error the target transaction rolls back, so a window is all or nothing.
-pub async fn copy_window(slot: &mut Slot, w: &CopyWindow) -> Result<(u64, u64), String> {
+pub async fn copy_window(
+    slot: &mut Slot,
+    w: &CopyWindow,
+    journal: Option<&JournalKey>,
+    step_id: &str,
+) -> Result<(u64, u64), String> {
     let source = slot.source.as_ref().expect("source opened before copying");
     let tx = slot
         .target
@@ -53,6 +59,8 @@ pub async fn copy_window(slot: &mut Slot, w: &CopyWindow) -> Result<(u64, u64), 
         .finish()
         .await
         .map_err(|e| format!("target: {}", describe_error(&e)))?;
+    // The window's "done" row commits with its data, or neither does.
+    session::step_done(&tx, journal, step_id, rows, moved).await?;
     tx.commit()
         .await
         .map_err(|e| format!("target: {}", describe_error(&e)))?;

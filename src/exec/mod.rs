@@ -20,7 +20,7 @@ use crate::pg::ConnInfo;
 use crate::plan::{Action, Plan, Step, StepKind};
 
 use session::Slot;
-pub use session::{begin_snapshot, record_applied};
+pub use session::{begin_snapshot, clean, journal_begin, journal_finish, record_applied};
 
 /// What the executor needs besides the plan.
 #[derive(Debug, Clone)]
@@ -33,6 +33,18 @@ pub struct ExecConfig {
     pub workers: usize,
     /// A snapshot exported by the coordinator; every source read imports it.
     pub snapshot: Option<String>,
+    /// Where finished steps are recorded on the target; `None` records nothing
+    /// (verification-only runs).
+    pub journal: Option<JournalKey>,
+}
+
+/// Which run a step belongs to in the target's journal.
+#[derive(Debug, Clone)]
+pub struct JournalKey {
+    /// The spec's fingerprint.
+    pub spec: String,
+    /// The source state's fingerprint.
+    pub source: String,
 }
 
 /// How one step ended.
@@ -124,6 +136,30 @@ pub async fn run(
         .collect();
     let mut settled = vec![false; graph.node_count()];
     let mut report = RunReport::default();
+    // Steps an interrupted run finished count as done from the start: their
+    // dependents are unlocked, and they are not run again.
+    let mut queue: Vec<NodeIndex> = ready
+        .iter()
+        .map(|std::cmp::Reverse((_, i))| NodeIndex::new(*i))
+        .collect();
+    let mut requeue = Vec::new();
+    while let Some(node) = queue.pop() {
+        if !plan.done.contains(&graph[node].id) {
+            requeue.push(node);
+            continue;
+        }
+        settled[node.index()] = true;
+        for next in graph.neighbors_directed(node, Direction::Outgoing) {
+            waiting[next.index()] -= 1;
+            if waiting[next.index()] == 0 {
+                queue.push(next);
+            }
+        }
+    }
+    ready = requeue
+        .into_iter()
+        .map(|n| std::cmp::Reverse((rank[n.index()], n.index())))
+        .collect();
     let mut idle: Vec<Slot> = Vec::new();
     let mut slots_open = 0usize;
     let mut running: JoinSet<(NodeIndex, Option<Slot>, Outcome, Duration, Duration)> =
@@ -225,7 +261,7 @@ async fn run_step(cfg: &ExecConfig, slot: Option<Slot>, step: &Step) -> (Option<
     };
     let result = match &step.action {
         Action::Sql(statements) => {
-            session::run_sql(&mut slot, statements)
+            session::run_sql(&mut slot, statements, cfg.journal.as_ref(), &step.id)
                 .await
                 .map(|()| Outcome::Done {
                     rows: 0,
@@ -234,7 +270,7 @@ async fn run_step(cfg: &ExecConfig, slot: Option<Slot>, step: &Step) -> (Option<
                 })
         }
         Action::Copy(window) => match slot.source(cfg).await {
-            Ok(()) => copy::copy_window(&mut slot, window)
+            Ok(()) => copy::copy_window(&mut slot, window, cfg.journal.as_ref(), &step.id)
                 .await
                 .map(|(rows, bytes)| Outcome::Done {
                     rows,

@@ -3,7 +3,7 @@
 
 use tokio_postgres::{Client, IsolationLevel, Transaction};
 
-use super::ExecConfig;
+use super::{ExecConfig, JournalKey};
 use crate::catalog::SESSION_SETUP;
 use crate::pg::{Role, connect, describe_error, quote_literal};
 use crate::plan::Probe;
@@ -81,8 +81,14 @@ pub async fn begin_snapshot(client: &mut Client) -> Result<(Transaction<'_>, Str
     Ok((tx, row.get(0)))
 }
 
-/// Run DDL statements on the target in one transaction: all of them or none.
-pub async fn run_sql(slot: &mut Slot, statements: &[String]) -> Result<(), String> {
+/// Run DDL statements on the target in one transaction, with the step's journal row:
+/// all of them or none.
+pub async fn run_sql(
+    slot: &mut Slot,
+    statements: &[String],
+    journal: Option<&JournalKey>,
+    step_id: &str,
+) -> Result<(), String> {
     let tx = slot
         .target
         .transaction()
@@ -91,7 +97,93 @@ pub async fn run_sql(slot: &mut Slot, statements: &[String]) -> Result<(), Strin
     for s in statements {
         tx.batch_execute(s).await.map_err(|e| describe_error(&e))?;
     }
+    step_done(&tx, journal, step_id, 0, 0).await?;
     tx.commit().await.map_err(|e| describe_error(&e))
+}
+
+/// Record a finished step inside the transaction that did its work.
+pub async fn step_done(
+    tx: &Transaction<'_>,
+    journal: Option<&JournalKey>,
+    step_id: &str,
+    rows: u64,
+    bytes: u64,
+) -> Result<(), String> {
+    let Some(key) = journal else {
+        return Ok(());
+    };
+    tx.execute(
+        include_str!("sql/step_done.sql"),
+        &[
+            &key.spec,
+            &key.source,
+            &step_id,
+            &(rows as i64),
+            &(bytes as i64),
+        ],
+    )
+    .await
+    .map(|_| ())
+    .map_err(|e| format!("target: recording the step: {}", describe_error(&e)))
+}
+
+/// Create the journal if needed and record that a run began (a resumed run keeps
+/// its original record).
+pub async fn journal_begin(
+    target: &Client,
+    key: &JournalKey,
+    target_inputs: &str,
+    steps: usize,
+) -> Result<(), String> {
+    let err = |e: tokio_postgres::Error| {
+        format!("starting the journal on the target: {}", describe_error(&e))
+    };
+    target
+        .batch_execute(include_str!("sql/journal.sql"))
+        .await
+        .map_err(err)?;
+    target
+        .execute(
+            include_str!("sql/run_begin.sql"),
+            &[&key.spec, &key.source, &target_inputs, &(steps as i32)],
+        )
+        .await
+        .map_err(err)?;
+    Ok(())
+}
+
+/// Mark a run finished: every step done and verified.
+pub async fn journal_finish(target: &Client, key: &JournalKey) -> Result<(), String> {
+    target
+        .execute(
+            include_str!("sql/run_finish.sql"),
+            &[&key.spec, &key.source],
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("finishing the journal: {}", describe_error(&e)))
+}
+
+/// Forget a spec on the target: runs, steps, completion and verdicts. Returns the
+/// number of journal rows removed; the moved tables are not touched.
+pub async fn clean(target: &Client, spec_fingerprint: &str) -> Result<i64, String> {
+    let exists: bool = target
+        .query_one("SELECT to_regclass('hypermove.run') IS NOT NULL", &[])
+        .await
+        .map_err(|e| describe_error(&e))?
+        .get(0);
+    if !exists {
+        return Ok(0);
+    }
+    target
+        .batch_execute(include_str!("sql/journal.sql"))
+        .await
+        .map_err(|e| describe_error(&e))?;
+    Ok(target
+        .query_one(include_str!("sql/clean.sql"), &[&spec_fingerprint])
+        .await
+        .map_err(|e| describe_error(&e))?
+        .get(0))
 }
 
 /// Ask both sides the same one-row question; every column comes back as text.

@@ -38,7 +38,7 @@ pub fn quote_literal(value: &str) -> String {
 }
 
 /// A schema-qualified relation name, as the catalog stores it (no quotes, exact case).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
 pub struct QualifiedName {
     /// Schema (namespace) name.
     pub schema: String,

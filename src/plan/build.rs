@@ -73,6 +73,9 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
             spec_path: file,
             fingerprints,
             up_to_date: true,
+            done: Default::default(),
+            resumed: false,
+            target_inputs: inputs.target_side_json(),
         });
     }
     // Decide every table's shape first, so that all refusals come before any step.
@@ -82,10 +85,17 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
             return Err(PlanError::table(
                 spec,
                 t,
-                format!(
-                    "{} already exists on the target; hypermove never writes into an existing table (drop it, or choose another `target:`)",
-                    t.target
-                ),
+                if inputs.stale_run {
+                    format!(
+                        "{} already exists on the target, from an interrupted run of this spec that began from a different source state (its tables, chunks or columns changed since); a resume would mix two plans, so drop the moved tables and run `hypermove clean` first",
+                        t.target
+                    )
+                } else {
+                    format!(
+                        "{} already exists on the target; hypermove never writes into an existing table (drop it, or choose another `target:`)",
+                        t.target
+                    )
+                },
             ));
         }
         if let Some(h) = &table.hypertable {
@@ -414,6 +424,9 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
         spec_path: file,
         fingerprints,
         up_to_date: false,
+        done: inputs.resume.clone().unwrap_or_default(),
+        resumed: inputs.resume.is_some(),
+        target_inputs: inputs.target_side_json(),
     })
 }
 
@@ -679,7 +692,10 @@ fn spread_over_target_chunks(windows: Vec<Window>, shape: &Shape) -> Vec<Window>
     let width = interval.width();
     let mut groups: BTreeMap<Option<i64>, Vec<Window>> = BTreeMap::new();
     for w in windows {
-        groups.entry(w.lo.map(|lo| lo.div_euclid(width))).or_default().push(w);
+        groups
+            .entry(w.lo.map(|lo| lo.div_euclid(width)))
+            .or_default()
+            .push(w);
     }
     let mut queues: Vec<std::collections::VecDeque<Window>> =
         groups.into_values().map(Into::into).collect();
@@ -973,6 +989,9 @@ pub fn build_verification(
         spec_path: spec.path.display().to_string(),
         fingerprints: super::fingerprint::fingerprints(spec, inputs),
         up_to_date: false,
+        done: Default::default(),
+        resumed: false,
+        target_inputs: inputs.target_side_json(),
     })
 }
 

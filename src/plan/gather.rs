@@ -33,6 +33,41 @@ pub struct Inputs {
     pub target_functions: BTreeSet<String>,
     /// Moves the target records as complete: (spec fingerprint, source fingerprint).
     pub applied: Vec<(String, String)>,
+    /// Resuming an interrupted run of this spec from this source state: the steps it
+    /// finished. The target facts above are then those recorded when it began.
+    pub resume: Option<BTreeSet<String>>,
+    /// An unfinished run of this spec began from a different source state.
+    pub stale_run: bool,
+}
+
+/// The target side of [`Inputs`], kept in the journal when a run begins, so that a
+/// resumed run rebuilds exactly the plan the interrupted one ran.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct TargetSide {
+    /// Target server facts.
+    pub target_server: ServerInfo,
+    /// Target tables of the selection that existed.
+    pub target_existing: BTreeSet<QualifiedName>,
+    /// Target schemas that existed.
+    pub target_schemas: BTreeSet<String>,
+    /// Referenced tables present on the target.
+    pub target_references: BTreeSet<QualifiedName>,
+    /// Functions present on the target.
+    pub target_functions: BTreeSet<String>,
+}
+
+impl Inputs {
+    /// The target side, as JSON for the journal.
+    pub fn target_side_json(&self) -> String {
+        serde_json::to_string(&TargetSide {
+            target_server: self.target_server.clone(),
+            target_existing: self.target_existing.clone(),
+            target_schemas: self.target_schemas.clone(),
+            target_references: self.target_references.clone(),
+            target_functions: self.target_functions.clone(),
+        })
+        .expect("target facts serialize")
+    }
 }
 
 /// The spec's tables, plus every source table its `include:` patterns select
@@ -188,7 +223,7 @@ pub async fn gather(
 
     let applied = catalog::applied_moves(target).await.map_err(tgt_err)?;
 
-    Ok(Inputs {
+    let mut inputs = Inputs {
         source_server,
         target_server,
         selection,
@@ -199,7 +234,34 @@ pub async fn gather(
         target_references,
         target_functions,
         applied,
-    })
+        resume: None,
+        stale_run: false,
+    };
+
+    // An interrupted run of this spec from this very source state is resumed: the
+    // plan is rebuilt from the target as it was when that run began.
+    let spec_fp = super::fingerprint::spec_fingerprint(spec);
+    let source_fp = super::fingerprint::combined(&super::fingerprint::source_fingerprint(&inputs));
+    let runs = catalog::unfinished_runs(target, &spec_fp)
+        .await
+        .map_err(tgt_err)?;
+    if let Some(run) = runs.iter().find(|r| r.source_fingerprint == source_fp) {
+        let side: TargetSide = serde_json::from_str(&run.target_inputs).map_err(|e| {
+            tgt_err(CatalogError::Query {
+                what: "hypermove.run".into(),
+                message: format!("the journal's target record is unreadable: {e}"),
+            })
+        })?;
+        inputs.target_server = side.target_server;
+        inputs.target_existing = side.target_existing;
+        inputs.target_schemas = side.target_schemas;
+        inputs.target_references = side.target_references;
+        inputs.target_functions = side.target_functions;
+        inputs.resume = Some(run.done.iter().cloned().collect());
+    } else {
+        inputs.stale_run = !runs.is_empty();
+    }
+    Ok(inputs)
 }
 
 /// What `validate --online` can know from the source alone: the selection, the
@@ -279,5 +341,7 @@ pub async fn gather_source_only(
         target_references,
         target_functions,
         applied: Vec::new(),
+        resume: None,
+        stale_run: false,
     })
 }

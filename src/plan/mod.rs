@@ -21,7 +21,7 @@ pub use build::{build, build_verification};
 pub use fingerprint::{
     Fingerprints, combined as combined_fingerprint, differences, spec_fingerprint,
 };
-pub use gather::{Inputs, gather, gather_source_only};
+pub use gather::{Inputs, TargetSide, gather, gather_source_only};
 pub use init::init_spec;
 pub use render::{
     SavedPlan, bytes as render_bytes, render_dot, render_json, render_text, rows as render_rows,
@@ -239,6 +239,12 @@ pub struct Plan {
     pub fingerprints: Fingerprints,
     /// The target already holds this exact move: there is nothing to do.
     pub up_to_date: bool,
+    /// Steps an interrupted run of this plan already finished (they are skipped).
+    pub done: std::collections::BTreeSet<String>,
+    /// Whether this plan resumes an interrupted run.
+    pub resumed: bool,
+    /// The target side the plan was built from, as JSON, for the journal.
+    pub target_inputs: String,
 }
 
 impl Plan {
@@ -278,7 +284,10 @@ impl Plan {
 
     /// Whether applying the plan would change anything.
     pub fn has_changes(&self) -> bool {
-        self.graph.node_count() > 0
+        self.graph
+            .node_weights()
+            .any(|s| s.kind != StepKind::Verify && !self.done.contains(&s.id))
+            || (self.resumed && self.graph.node_count() > 0)
     }
 
     /// How many steps of a kind the plan has.

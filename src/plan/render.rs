@@ -27,8 +27,16 @@ pub fn render_text(plan: &Plan) -> String {
     }
     let _ = writeln!(
         out,
-        "\nLegend: + create on the target   > copy a window   = verify   (≈ estimate from source statistics)"
+        "\nLegend: + create on the target   > copy a window   = verify   ✓ done by an earlier run   (≈ estimate from source statistics)"
     );
+    if plan.resumed {
+        let _ = writeln!(
+            out,
+            "\nResuming an interrupted run: {} of {} steps are done and will be skipped. The original snapshot is gone: windows copied now see the source as it is now.",
+            plan.done.len(),
+            plan.graph.node_count()
+        );
+    }
 
     for t in &plan.tables {
         let arrow = if t.source == t.target {
@@ -57,6 +65,10 @@ pub fn render_text(plan: &Plan) -> String {
     let _ = writeln!(out, "\nSteps, in execution order:");
     for n in plan.order() {
         let step = &plan.graph[n];
+        if plan.done.contains(&step.id) {
+            let _ = writeln!(out, "  ✓ {}", step.id);
+            continue;
+        }
         match &step.action {
             Action::Sql(statements) => {
                 let _ = writeln!(out, "  + {}", step.id);
@@ -210,6 +222,7 @@ pub fn render_json(plan: &Plan) -> String {
         "target": plan.target,
         "fingerprints": plan.fingerprints,
         "up_to_date": plan.up_to_date,
+        "done_before": plan.done,
         "tables": plan.tables,
         "steps": steps,
         "warnings": plan.warnings,

@@ -1,0 +1,39 @@
+-- The journal on the target. A run is one spec applied from one source state; a step
+-- row is written in the same transaction as the step's own work, so a step is either
+-- done and recorded, or neither.
+CREATE SCHEMA IF NOT EXISTS hypermove;
+CREATE TABLE IF NOT EXISTS hypermove.run (
+    spec_fingerprint   text        NOT NULL,
+    source_fingerprint text        NOT NULL,
+    target_inputs      text        NOT NULL,   -- the target as the plan saw it when the run began
+    steps              integer     NOT NULL,
+    started_at         timestamptz NOT NULL DEFAULT now(),
+    finished_at        timestamptz,
+    PRIMARY KEY (spec_fingerprint, source_fingerprint)
+);
+CREATE TABLE IF NOT EXISTS hypermove.step (
+    spec_fingerprint   text        NOT NULL,
+    source_fingerprint text        NOT NULL,
+    step_id            text        NOT NULL,
+    rows               bigint      NOT NULL,
+    bytes              bigint      NOT NULL,
+    finished_at        timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (spec_fingerprint, source_fingerprint, step_id)
+);
+CREATE TABLE IF NOT EXISTS hypermove.applied (
+    spec_fingerprint   text        NOT NULL,
+    source_fingerprint text        NOT NULL,
+    tables             text[]      NOT NULL,
+    applied_at         timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (spec_fingerprint, source_fingerprint)
+);
+CREATE TABLE IF NOT EXISTS hypermove.verification (
+    spec_fingerprint text        NOT NULL,
+    step_id          text        NOT NULL,
+    level            text        NOT NULL,
+    ok               boolean     NOT NULL,
+    source_answer    text,
+    target_answer    text,
+    verified_at      timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (spec_fingerprint, step_id)
+);
