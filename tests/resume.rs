@@ -149,3 +149,117 @@ fn a_changed_source_is_not_resumed() {
         .success()
         .stdout(predicate::str::contains("the moved tables are untouched"));
 }
+
+/// Start apply and return once its first copy window has finished; the rest of its
+/// stderr is drained in the background so it never blocks.
+fn apply_started(spec: &str) -> std::process::Child {
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("hypermove"))
+        .args(["apply", "--yes", "--workers", "1", spec])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().contains("] copy:") {
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    child
+}
+
+fn spec_for(dir: &std::path::Path, name: &str, src_db: &str, dst_db: &str) -> String {
+    write_spec(
+        dir,
+        name,
+        &format!(
+            "version: 1\nsource: {}\ntarget: {}\ntables:\n  - name: public.readings\n    hypertable: {{time_column: time, chunk_time_interval: 7 days}}\n",
+            url(SOURCE_PORT, src_db),
+            url(TARGET_PORT, dst_db)
+        ),
+    )
+    .to_str()
+    .unwrap()
+    .to_string()
+}
+
+/// pg_terminate_backend on the workers' connections, on both servers, mid-copy:
+/// apply retries on fresh connections and finishes, verified, by itself.
+#[test]
+fn terminated_backends_are_retried() {
+    let src_db = "hm_term_src";
+    source(src_db);
+    let dst_db = "hm_term_dst";
+    let mut dst = fresh_db(TARGET_PORT, dst_db);
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec_for(dir.path(), "term.yaml", src_db, dst_db);
+    let child = apply_started(&spec);
+    let mut src_admin = connect(SOURCE_PORT, "postgres");
+    let mut dst_admin = connect(TARGET_PORT, "postgres");
+    // Workers are `hypermove`; the coordinator (which holds the snapshot) is not touched.
+    let kill = "SELECT count(pg_terminate_backend(pid))::int8 FROM pg_stat_activity WHERE datname = $1 AND application_name = 'hypermove'";
+    let mut killed = (0i64, 0i64);
+    for _ in 0..100 {
+        killed.0 += dst_admin
+            .query_one(kill, &[&dst_db])
+            .unwrap()
+            .get::<_, i64>(0);
+        killed.1 += src_admin
+            .query_one(kill, &[&src_db])
+            .unwrap()
+            .get::<_, i64>(0);
+        if killed.0 >= 2 && killed.1 >= 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(30));
+    }
+    assert!(
+        killed.0 >= 1 && killed.1 >= 1,
+        "no worker backend was terminated: {killed:?}"
+    );
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("checksum matches"), "{stdout}");
+    assert_eq!(
+        scalar(
+            &mut dst,
+            "SELECT format('%s %s', count(*), count(*) - count(DISTINCT (time, sensor))) FROM public.readings"
+        ),
+        format!("{} 0", DAYS * 14400)
+    );
+}
+
+/// Every window reads one snapshot: rows written to the source after apply began
+/// (inserts and deletes in windows not copied yet) do not reach the target.
+#[test]
+fn all_windows_read_one_snapshot() {
+    let src_db = "hm_snap_src";
+    source(src_db);
+    let dst_db = "hm_snap_dst";
+    let mut dst = fresh_db(TARGET_PORT, dst_db);
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec_for(dir.path(), "snap.yaml", src_db, dst_db);
+    let child = apply_started(&spec);
+    let mut src = connect(SOURCE_PORT, src_db);
+    src.batch_execute(
+        "INSERT INTO public.readings SELECT TIMESTAMPTZ '2025-01-29 12:00:00+00' + i * INTERVAL '1 second', 999, -1 FROM generate_series(1, 500) i;
+         DELETE FROM public.readings WHERE time >= '2025-01-28' AND time < '2025-01-28 01:00:00';",
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(
+        scalar(
+            &mut dst,
+            "SELECT format('%s %s %s', count(*), count(*) FILTER (WHERE sensor = 999), count(*) FILTER (WHERE time >= '2025-01-28' AND time < '2025-01-28 01:00:00'))  FROM public.readings"
+        ),
+        format!("{} 0 600", DAYS * 14400),
+        "the target must equal the source as of the start"
+    );
+}

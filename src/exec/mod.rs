@@ -6,6 +6,7 @@
 //! Exec measures; it does not judge: probe answers go back to the caller for `verify`.
 
 mod copy;
+mod error;
 mod session;
 
 use std::collections::{BinaryHeap, VecDeque};
@@ -19,6 +20,7 @@ use tokio::task::JoinSet;
 use crate::pg::ConnInfo;
 use crate::plan::{Action, Plan, Step, StepKind};
 
+use error::StepError;
 use session::Slot;
 pub use session::{begin_snapshot, clean, journal_begin, journal_finish, record_applied};
 
@@ -249,49 +251,89 @@ pub async fn run(
     report
 }
 
-/// Run one step on a worker slot, opening the slot's connections when needed.
-/// The slot comes back only if the step succeeded.
+/// How many times a step is tried when its errors are transient.
+const MAX_ATTEMPTS: u32 = 5;
+
+/// Run one step on a worker slot, retrying transient failures (a terminated
+/// backend, a restarting server, a reset connection) with exponential backoff on a
+/// fresh connection. The slot comes back only if the step succeeded.
 async fn run_step(cfg: &ExecConfig, slot: Option<Slot>, step: &Step) -> (Option<Slot>, Outcome) {
+    let mut slot = slot;
+    let mut attempt = 1;
+    loop {
+        match attempt_step(cfg, slot.take(), step, attempt > 1).await {
+            Ok((slot, outcome)) => return (Some(slot), outcome),
+            Err(e) if e.transient && attempt < MAX_ATTEMPTS => {
+                let delay = Duration::from_millis(250 << (attempt - 1)).min(Duration::from_secs(8));
+                tracing::warn!(
+                    "{}: {}; retrying in {:.1}s (attempt {} of {MAX_ATTEMPTS})",
+                    step.id,
+                    e.message,
+                    delay.as_secs_f64(),
+                    attempt + 1
+                );
+                tokio::time::sleep(delay).await;
+                attempt += 1;
+            }
+            Err(e) => {
+                let message = if attempt > 1 {
+                    format!("{} (after {attempt} attempts)", e.message)
+                } else {
+                    e.message
+                };
+                return (None, Outcome::Failed(message));
+            }
+        }
+    }
+}
+
+/// One try of a step. On a retry, a step the journal already holds is done: its
+/// COMMIT went through even though the connection was lost before the answer.
+async fn attempt_step(
+    cfg: &ExecConfig,
+    slot: Option<Slot>,
+    step: &Step,
+    retry: bool,
+) -> Result<(Slot, Outcome), StepError> {
     let mut slot = match slot {
         Some(s) => s,
-        None => match Slot::open(cfg).await {
-            Ok(s) => s,
-            Err(e) => return (None, Outcome::Failed(e)),
-        },
+        None => Slot::open(cfg).await?,
     };
-    let result = match &step.action {
-        Action::Sql(statements) => {
-            session::run_sql(&mut slot, statements, cfg.journal.as_ref(), &step.id)
-                .await
-                .map(|()| Outcome::Done {
-                    rows: 0,
-                    bytes: 0,
-                    probe: None,
-                })
-        }
-        Action::Copy(window) => match slot.source(cfg).await {
-            Ok(()) => copy::copy_window(&mut slot, window, cfg.journal.as_ref(), &step.id)
-                .await
-                .map(|(rows, bytes)| Outcome::Done {
-                    rows,
-                    bytes,
-                    probe: None,
-                }),
-            Err(e) => Err(e),
-        },
-        Action::Probe(probe) => match slot.source(cfg).await {
-            Ok(()) => session::probe(&mut slot, probe)
-                .await
-                .map(|answers| Outcome::Done {
-                    rows: 0,
-                    bytes: 0,
-                    probe: Some(answers),
-                }),
-            Err(e) => Err(e),
-        },
+    let done = Outcome::Done {
+        rows: 0,
+        bytes: 0,
+        probe: None,
     };
-    match result {
-        Ok(outcome) => (Some(slot), outcome),
-        Err(reason) => (None, Outcome::Failed(reason)),
+    if retry
+        && !matches!(step.action, Action::Probe(_))
+        && session::already_done(&slot, cfg.journal.as_ref(), &step.id).await?
+    {
+        return Ok((slot, done));
     }
+    let outcome = match &step.action {
+        Action::Sql(statements) => {
+            session::run_sql(&mut slot, statements, cfg.journal.as_ref(), &step.id).await?;
+            done
+        }
+        Action::Copy(window) => {
+            slot.source(cfg).await?;
+            let (rows, bytes) =
+                copy::copy_window(&mut slot, window, cfg.journal.as_ref(), &step.id).await?;
+            Outcome::Done {
+                rows,
+                bytes,
+                probe: None,
+            }
+        }
+        Action::Probe(probe) => {
+            slot.source(cfg).await?;
+            let answers = session::probe(&mut slot, probe).await?;
+            Outcome::Done {
+                rows: 0,
+                bytes: 0,
+                probe: Some(answers),
+            }
+        }
+    };
+    Ok((slot, outcome))
 }

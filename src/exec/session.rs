@@ -3,6 +3,7 @@
 
 use tokio_postgres::{Client, IsolationLevel, Transaction};
 
+use super::error::StepError;
 use super::{ExecConfig, JournalKey};
 use crate::catalog::SESSION_SETUP;
 use crate::pg::{Role, connect, describe_error, quote_literal};
@@ -23,12 +24,16 @@ pub struct Slot {
 
 impl Slot {
     /// Open the target side.
-    pub async fn open(cfg: &ExecConfig) -> Result<Self, String> {
-        let target = connect(&cfg.target, Role::Target, APP).await?;
+    pub async fn open(cfg: &ExecConfig) -> Result<Self, StepError> {
+        // The coordinator connected moments ago, so a failure here is the server
+        // being busy or restarting: worth a retry.
+        let target = connect(&cfg.target, Role::Target, APP)
+            .await
+            .map_err(StepError::transient)?;
         target
             .batch_execute(&format!("{SESSION_SETUP}; {TARGET_SETUP}"))
             .await
-            .map_err(|e| format!("setting up the target session: {}", describe_error(&e)))?;
+            .map_err(|e| StepError::pg("setting up the target session", &e))?;
         Ok(Self {
             source: None,
             target,
@@ -38,11 +43,13 @@ impl Slot {
     /// Make sure the source side is open, inside the shared snapshot when there is one.
     /// The transaction stays open for the slot's life: every window read on this
     /// connection sees the same instant.
-    pub async fn source(&mut self, cfg: &ExecConfig) -> Result<(), String> {
+    pub async fn source(&mut self, cfg: &ExecConfig) -> Result<(), StepError> {
         if self.source.is_some() {
             return Ok(());
         }
-        let client = connect(&cfg.source, Role::Source, APP).await?;
+        let client = connect(&cfg.source, Role::Source, APP)
+            .await
+            .map_err(StepError::transient)?;
         let mut setup = format!("{SESSION_SETUP}; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
         if let Some(snapshot) = &cfg.snapshot {
             setup.push_str(&format!(
@@ -53,7 +60,7 @@ impl Slot {
         client
             .batch_execute(&setup)
             .await
-            .map_err(|e| format!("joining the source snapshot: {}", describe_error(&e)))?;
+            .map_err(|e| StepError::pg("joining the source snapshot", &e))?;
         self.source = Some(client);
         Ok(())
     }
@@ -88,17 +95,19 @@ pub async fn run_sql(
     statements: &[String],
     journal: Option<&JournalKey>,
     step_id: &str,
-) -> Result<(), String> {
+) -> Result<(), StepError> {
     let tx = slot
         .target
         .transaction()
         .await
-        .map_err(|e| describe_error(&e))?;
+        .map_err(|e| StepError::pg("target", &e))?;
     for s in statements {
-        tx.batch_execute(s).await.map_err(|e| describe_error(&e))?;
+        tx.batch_execute(s)
+            .await
+            .map_err(|e| StepError::pg("target", &e))?;
     }
     step_done(&tx, journal, step_id, 0, 0).await?;
-    tx.commit().await.map_err(|e| describe_error(&e))
+    tx.commit().await.map_err(|e| StepError::pg("target", &e))
 }
 
 /// Record a finished step inside the transaction that did its work.
@@ -108,7 +117,7 @@ pub async fn step_done(
     step_id: &str,
     rows: u64,
     bytes: u64,
-) -> Result<(), String> {
+) -> Result<(), StepError> {
     let Some(key) = journal else {
         return Ok(());
     };
@@ -124,7 +133,27 @@ pub async fn step_done(
     )
     .await
     .map(|_| ())
-    .map_err(|e| format!("target: recording the step: {}", describe_error(&e)))
+    .map_err(|e| StepError::pg("target: recording the step", &e))
+}
+
+/// Whether the journal holds the step: after a connection was lost during COMMIT,
+/// the commit may or may not have happened, and the journal says which.
+pub async fn already_done(
+    slot: &Slot,
+    journal: Option<&JournalKey>,
+    step_id: &str,
+) -> Result<bool, StepError> {
+    let Some(key) = journal else {
+        return Ok(false);
+    };
+    slot.target
+        .query_opt(
+            include_str!("sql/step_exists.sql"),
+            &[&key.spec, &key.source, &step_id],
+        )
+        .await
+        .map(|row| row.is_some())
+        .map_err(|e| StepError::pg("target: reading the journal", &e))
 }
 
 /// Create the journal if needed and record that a run began (a resumed run keeps
@@ -187,17 +216,20 @@ pub async fn clean(target: &Client, spec_fingerprint: &str) -> Result<i64, Strin
 }
 
 /// Ask both sides the same one-row question; every column comes back as text.
-pub async fn probe(slot: &mut Slot, probe: &Probe) -> Result<(Vec<String>, Vec<String>), String> {
+pub async fn probe(
+    slot: &mut Slot,
+    probe: &Probe,
+) -> Result<(Vec<String>, Vec<String>), StepError> {
     let source = slot.source.as_ref().expect("source opened before probing");
     let s = source
         .query_one(&probe.source_sql, &[])
         .await
-        .map_err(|e| format!("source: {}", describe_error(&e)))?;
+        .map_err(|e| StepError::pg("source", &e))?;
     let t = slot
         .target
         .query_one(&probe.target_sql, &[])
         .await
-        .map_err(|e| format!("target: {}", describe_error(&e)))?;
+        .map_err(|e| StepError::pg("target", &e))?;
     let text = |row: &tokio_postgres::Row| {
         (0..row.len())
             .map(|i| {
