@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
@@ -117,6 +119,9 @@ enum Command {
         /// Steps to run at once (overrides `workers:` in the spec).
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..=MAX_WORKERS as i64))]
         workers: Option<u16>,
+        /// Cancel and retry a COPY that moves no data for this many seconds.
+        #[arg(long, value_name = "SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+        stall_timeout: u64,
         #[command(flatten)]
         overrides: Overrides,
     },
@@ -258,8 +263,15 @@ pub fn main() -> ExitCode {
                 spec_or_plan,
                 yes,
                 workers,
+                stall_timeout,
                 overrides,
-            } => cmd_apply(&spec_or_plan, yes, workers, &overrides).await,
+            } => {
+                let run = RunOptions {
+                    workers,
+                    stall_timeout: Duration::from_secs(stall_timeout),
+                };
+                cmd_apply(&spec_or_plan, yes, &run, &overrides).await
+            }
             Command::Verify {
                 spec,
                 verify,
@@ -364,11 +376,17 @@ fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+/// How `apply` runs, beyond what the plan says.
+struct RunOptions {
+    workers: Option<u16>,
+    stall_timeout: Duration,
+}
+
 /// `apply`: from a saved plan (checked for staleness), or from a spec (confirmed).
 async fn cmd_apply(
     path: &Path,
     yes: bool,
-    workers: Option<u16>,
+    run: &RunOptions,
     overrides: &Overrides,
 ) -> Result<u8, Failure> {
     if path.extension().is_some_and(|e| e == "json") {
@@ -395,13 +413,13 @@ async fn cmd_apply(
             )));
         }
         let spec = load(Path::new(&saved.spec))?;
-        return execute(&spec, Some(&saved.fingerprints), workers).await;
+        return execute(&spec, Some(&saved.fingerprints), run).await;
     }
 
     let mut spec = load(path)?;
     overrides.apply(&mut spec);
     if yes {
-        return execute(&spec, None, workers).await;
+        return execute(&spec, None, run).await;
     }
     if !std::io::stdin().is_terminal() {
         return Err(Failure::input(
@@ -427,14 +445,14 @@ async fn cmd_apply(
     if answer.trim() != "yes" {
         return Err(Failure::runtime("apply cancelled; nothing was written"));
     }
-    execute(&spec, Some(&shown.fingerprints), workers).await
+    execute(&spec, Some(&shown.fingerprints), run).await
 }
 
 /// Plan inside the snapshot, check it against what was reviewed, run, verify, report.
 async fn execute(
     spec: &Spec,
     reviewed: Option<&plan::Fingerprints>,
-    workers: Option<u16>,
+    run: &RunOptions,
 ) -> Result<u8, Failure> {
     let (mut source, target) = connect_both(spec, "hypermove coordinator").await?;
     let (tx, snapshot, plan) = plan_in_snapshot(spec, &mut source, &target).await?;
@@ -468,12 +486,16 @@ async fn execute(
     exec::journal_begin(&target, &key, &plan.target_inputs, plan.graph.node_count())
         .await
         .map_err(Failure::runtime)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    watch_ctrl_c(Arc::clone(&stop));
     let config = ExecConfig {
         source: spec.source.clone(),
         target: spec.target.clone(),
-        workers: workers.map(usize::from).unwrap_or(spec.workers),
+        workers: run.workers.map(usize::from).unwrap_or(spec.workers),
         snapshot: Some(snapshot),
         journal: Some(key.clone()),
+        stall_timeout: run.stall_timeout,
+        stop,
     };
     let total = plan.graph.node_count() - plan.done.len();
     let done = std::sync::atomic::AtomicUsize::new(0);
@@ -487,8 +509,26 @@ async fn execute(
     let _ = tx.rollback().await;
 
     print_summary(&plan, &report);
-    let verdict = verify::judge(&plan, &report);
     let failures: Vec<(&str, &str)> = report.failures().collect();
+    exec::record_failures(&target, &key, &failures)
+        .await
+        .map_err(Failure::runtime)?;
+    if report.interrupted && failures.is_empty() {
+        let done = plan.done.len()
+            + report
+                .steps
+                .iter()
+                .filter(|s| matches!(s.outcome, Outcome::Done { .. }))
+                .count();
+        return Err(Failure {
+            code: 130,
+            message: format!(
+                "interrupted: {done} of {} steps done, every finished one recorded on the target; run `hypermove apply` again to resume",
+                plan.graph.node_count()
+            ),
+        });
+    }
+    let verdict = verify::judge(&plan, &report);
     if !failures.is_empty() {
         for (id, reason) in &failures {
             eprintln!("hypermove: step {id} failed: {reason}");
@@ -551,6 +591,8 @@ async fn cmd_verify(
         workers: workers.map(usize::from).unwrap_or(spec.workers),
         snapshot: Some(snapshot),
         journal: None,
+        stall_timeout: Duration::from_secs(300),
+        stop: Arc::new(AtomicBool::new(false)),
     };
     let bar = progress_bar(plan.graph.node_count() as u64, "windows verified");
     let report = exec::run(&plan, &config, &|event| {
@@ -616,6 +658,7 @@ async fn cmd_status(path: &Path, format: ReportFormat) -> Result<u8, Failure> {
                 "unfinished_runs": runs.iter().map(|r| serde_json::json!({
                     "steps": r.steps,
                     "done": r.done.len(),
+                    "failures": r.failures,
                 })).collect::<Vec<_>>(),
                 "verification": checks,
             });
@@ -640,6 +683,9 @@ async fn cmd_status(path: &Path, format: ReportFormat) -> Result<u8, Failure> {
                     r.done.len(),
                     r.steps
                 );
+                for f in &r.failures {
+                    println!("    failed: {f}");
+                }
             }
             if checks.is_empty() {
                 println!("  verification: none recorded");
@@ -669,6 +715,25 @@ async fn cmd_status(path: &Path, format: ReportFormat) -> Result<u8, Failure> {
         }
     }
     Ok(0)
+}
+
+/// First Ctrl-C: stop starting steps and let running ones finish or roll back.
+/// Second: exit at once; the server rolls back open transactions, so the journal
+/// stays consistent either way.
+fn watch_ctrl_c(stop: Arc<AtomicBool>) {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        stop.store(true, Ordering::Relaxed);
+        eprintln!(
+            "hypermove: stopping: running steps finish or roll back; press Ctrl-C again to abort now"
+        );
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("hypermove: aborted; open transactions roll back; `hypermove apply` resumes");
+            std::process::exit(130);
+        }
+    });
 }
 
 /// `clean`: forget the spec's journal on the target.

@@ -38,9 +38,18 @@ fn failed_step_skips_only_its_dependents_and_exits_1() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains(
-            "step index:public.things_label_idx failed: relation \"things_label_idx\" already exists (42P07)",
+            "step index:public.things_label_idx failed: target: relation \"things_label_idx\" already exists (42P07)",
         ))
         .stderr(predicate::str::contains("hypermove: 1 step failed, 0 skipped"));
+    // The journal keeps the root cause, and status shows it.
+    hypermove()
+        .args(["status", spec.to_str().unwrap()])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("interrupted run:"))
+        .stdout(predicate::str::contains(
+            "failed: index:public.things_label_idx: target: relation \"things_label_idx\" already exists (42P07)",
+        ));
     // The independent branches finished: data, primary key.
     assert_eq!(
         scalar(&mut dst, "SELECT count(*)::text FROM public.things"),

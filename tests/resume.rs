@@ -263,3 +263,116 @@ fn all_windows_read_one_snapshot() {
         "the target must equal the source as of the start"
     );
 }
+
+/// Ctrl-C once: running windows finish or roll back, apply exits 130 saying how to
+/// resume, and the resumed run completes with every row exactly once.
+#[test]
+fn ctrl_c_once_then_resume() {
+    let src_db = "hm_sigint_src";
+    source(src_db);
+    let dst_db = "hm_sigint_dst";
+    let mut dst = fresh_db(TARGET_PORT, dst_db);
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec_for(dir.path(), "sigint.yaml", src_db, dst_db);
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("hypermove"))
+        .args(["apply", "--yes", "--workers", "1", &spec])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().contains("] copy:") {
+            break;
+        }
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    let code = child.wait().unwrap().code();
+    assert_eq!(code, Some(130), "{rest:?}");
+    assert!(
+        rest.iter()
+            .any(|l| l.contains("interrupted:")
+                && l.contains("run `hypermove apply` again to resume")),
+        "{rest:?}"
+    );
+    let copied: i64 = dst
+        .query_one(
+            "SELECT count(*) FROM hypermove.step WHERE step_id LIKE 'copy:%'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(
+        copied < DAYS,
+        "Ctrl-C should stop before all {DAYS} windows, got {copied}"
+    );
+    hypermove()
+        .args(["apply", "--yes", &spec])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("checksum matches"));
+    assert_eq!(
+        scalar(
+            &mut dst,
+            "SELECT format('%s %s', count(*), count(*) - count(DISTINCT (time, sensor))) FROM public.readings"
+        ),
+        format!("{} 0", DAYS * 14400)
+    );
+}
+
+/// A COPY that cannot progress (the target table is locked) is cancelled after
+/// --stall-timeout and retried; once the lock goes, the move completes.
+#[test]
+fn stalled_copy_is_cancelled_and_retried() {
+    let src_db = "hm_stall_src";
+    source(src_db);
+    let dst_db = "hm_stall_dst";
+    let mut dst = fresh_db(TARGET_PORT, dst_db);
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec_for(dir.path(), "stall.yaml", src_db, dst_db);
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("hypermove"))
+        .args([
+            "apply",
+            "--yes",
+            "--workers",
+            "1",
+            "--stall-timeout",
+            "1",
+            &spec,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().contains("] copy:") {
+            break;
+        }
+    }
+    // Hold the table for 3 s: every COPY into it waits, so apply must give up and retry.
+    let mut locker = connect(TARGET_PORT, dst_db);
+    let mut tx = locker.transaction().unwrap();
+    tx.batch_execute("LOCK TABLE public.readings IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    tx.commit().unwrap();
+    let stderr: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{stderr:?}");
+    assert!(
+        stderr
+            .iter()
+            .any(|l| l.contains("no progress for 1s; cancelled") && l.contains("retrying")),
+        "{stderr:?}"
+    );
+    assert_eq!(
+        scalar(&mut dst, "SELECT count(*)::text FROM public.readings"),
+        (DAYS * 14400).to_string()
+    );
+}

@@ -321,6 +321,8 @@ pub struct Run {
     pub steps: i32,
     /// IDs of the steps it finished.
     pub done: Vec<String>,
+    /// `step: error` for steps that failed and are not done since.
+    pub failures: Vec<String>,
 }
 
 /// Unfinished runs of a spec, oldest first; none when there is no journal.
@@ -341,6 +343,7 @@ pub async fn unfinished_runs(
             target_inputs: r.get("target_inputs"),
             steps: r.get("steps"),
             done: r.get("done"),
+            failures: r.get("failures"),
         })
         .collect())
 }

@@ -1,6 +1,9 @@
 //! One copy window: the source's COPY output streamed into the target's COPY input.
 //! Rows are never decoded; bytes pass through in buffers of about 1 MiB.
 
+use std::future::Future;
+use std::time::Duration;
+
 use bytes::BytesMut;
 use futures_util::{SinkExt, StreamExt};
 
@@ -13,6 +16,23 @@ use crate::plan::CopyWindow;
 /// them on one by one costs a syscall-sized write each, so they are gathered here.
 const BUFFER: usize = 1 << 20;
 
+/// Await one COPY operation, giving up after `stall` without progress. tokio-postgres
+/// has no COPY timeout of its own; a stalled window is cancelled (dropping it rolls
+/// the target back and closes the connections) and retried.
+async fn progress<T>(
+    stall: Duration,
+    what: &str,
+    op: impl Future<Output = Result<T, tokio_postgres::Error>>,
+) -> Result<T, StepError> {
+    match tokio::time::timeout(stall, op).await {
+        Ok(result) => result.map_err(|e| StepError::pg(what, &e)),
+        Err(_) => Err(StepError::transient(format!(
+            "{what}: no progress for {}s; cancelled",
+            stall.as_secs()
+        ))),
+    }
+}
+
 /// Copy one window in one target transaction. Returns rows written and bytes moved.
 /// On any error the target transaction rolls back, so a window is all or nothing.
 pub async fn copy_window(
@@ -20,47 +40,46 @@ pub async fn copy_window(
     w: &CopyWindow,
     journal: Option<&JournalKey>,
     step_id: &str,
+    stall: Duration,
 ) -> Result<(u64, u64), StepError> {
     let source = slot.source.as_ref().expect("source opened before copying");
-    let tx = slot
-        .target
-        .transaction()
-        .await
-        .map_err(|e| StepError::pg("target", &e))?;
-    let sink = tx
-        .copy_in::<_, bytes::Bytes>(&w.target_sql)
-        .await
-        .map_err(|e| StepError::pg("target", &e))?;
-    let stream = source
-        .copy_out(&w.source_sql)
-        .await
-        .map_err(|e| StepError::pg("source", &e))?;
+    let tx = progress(stall, "target", slot.target.transaction()).await?;
+    let sink = progress(
+        stall,
+        "target",
+        tx.copy_in::<_, bytes::Bytes>(&w.target_sql),
+    )
+    .await?;
+    let stream = progress(stall, "source", source.copy_out(&w.source_sql)).await?;
     futures_util::pin_mut!(sink);
     futures_util::pin_mut!(stream);
 
     let mut buf = BytesMut::with_capacity(BUFFER);
     let mut moved: u64 = 0;
-    while let Some(piece) = stream.next().await {
+    loop {
+        let next = match tokio::time::timeout(stall, stream.next()).await {
+            Ok(next) => next,
+            Err(_) => {
+                return Err(StepError::transient(format!(
+                    "source: no data for {}s; cancelled",
+                    stall.as_secs()
+                )));
+            }
+        };
+        let Some(piece) = next else { break };
         let piece = piece.map_err(|e| StepError::pg("source", &e))?;
         moved += piece.len() as u64;
         buf.extend_from_slice(&piece);
         if buf.len() >= BUFFER {
-            sink.send(buf.split().freeze())
-                .await
-                .map_err(|e| StepError::pg("target", &e))?;
+            progress(stall, "target", sink.send(buf.split().freeze())).await?;
         }
     }
     if !buf.is_empty() {
-        sink.send(buf.split().freeze())
-            .await
-            .map_err(|e| StepError::pg("target", &e))?;
+        progress(stall, "target", sink.send(buf.split().freeze())).await?;
     }
-    let rows = sink
-        .finish()
-        .await
-        .map_err(|e| StepError::pg("target", &e))?;
+    let rows = progress(stall, "target", sink.finish()).await?;
     // The window's "done" row commits with its data, or neither does.
     session::step_done(&tx, journal, step_id, rows, moved).await?;
-    tx.commit().await.map_err(|e| StepError::pg("target", &e))?;
+    progress(stall, "target", tx.commit()).await?;
     Ok((rows, moved))
 }

@@ -22,7 +22,9 @@ use crate::plan::{Action, Plan, Step, StepKind};
 
 use error::StepError;
 use session::Slot;
-pub use session::{begin_snapshot, clean, journal_begin, journal_finish, record_applied};
+pub use session::{
+    begin_snapshot, clean, journal_begin, journal_finish, record_applied, record_failures,
+};
 
 /// What the executor needs besides the plan.
 #[derive(Debug, Clone)]
@@ -38,6 +40,10 @@ pub struct ExecConfig {
     /// Where finished steps are recorded on the target; `None` records nothing
     /// (verification-only runs).
     pub journal: Option<JournalKey>,
+    /// A COPY that moves no bytes for this long is cancelled and retried.
+    pub stall_timeout: Duration,
+    /// Set (by Ctrl-C) to stop starting steps; running ones finish or roll back.
+    pub stop: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Which run a step belongs to in the target's journal.
@@ -94,6 +100,8 @@ pub struct RunReport {
     pub steps: Vec<StepReport>,
     /// Wall time of the run.
     pub elapsed: Duration,
+    /// Stopped before every step ran (Ctrl-C); a later apply resumes.
+    pub interrupted: bool,
 }
 
 impl RunReport {
@@ -169,7 +177,8 @@ pub async fn run(
     let shared = Arc::new(config.clone());
 
     loop {
-        while running.len() < config.workers.max(1) {
+        let stopping = config.stop.load(std::sync::atomic::Ordering::Relaxed);
+        while running.len() < config.workers.max(1) && !stopping {
             let Some(std::cmp::Reverse((_, i))) = ready.pop() else {
                 break;
             };
@@ -246,6 +255,7 @@ pub async fn run(
         }
     }
     debug_assert!(slots_open <= config.workers.max(1));
+    report.interrupted = settled.iter().any(|s| !s);
     drop(idle);
     report.elapsed = started.elapsed();
     report
@@ -317,8 +327,14 @@ async fn attempt_step(
         }
         Action::Copy(window) => {
             slot.source(cfg).await?;
-            let (rows, bytes) =
-                copy::copy_window(&mut slot, window, cfg.journal.as_ref(), &step.id).await?;
+            let (rows, bytes) = copy::copy_window(
+                &mut slot,
+                window,
+                cfg.journal.as_ref(),
+                &step.id,
+                cfg.stall_timeout,
+            )
+            .await?;
             Outcome::Done {
                 rows,
                 bytes,

@@ -259,3 +259,21 @@ pub async fn record_applied(target: &Client, plan: &crate::plan::Plan) -> Result
         .map_err(|e| format!("recording the move on the target: {}", describe_error(&e)))?;
     Ok(())
 }
+
+/// Keep the root causes of a run's failures in the journal, for `status`.
+pub async fn record_failures(
+    target: &Client,
+    key: &JournalKey,
+    failures: &[(&str, &str)],
+) -> Result<(), String> {
+    for (step, error) in failures {
+        target
+            .execute(
+                include_str!("sql/failure.sql"),
+                &[&key.spec, &key.source, step, error],
+            )
+            .await
+            .map_err(|e| format!("recording a failure in the journal: {}", describe_error(&e)))?;
+    }
+    Ok(())
+}

@@ -37,3 +37,11 @@ CREATE TABLE IF NOT EXISTS hypermove.verification (
     verified_at      timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (spec_fingerprint, step_id)
 );
+CREATE TABLE IF NOT EXISTS hypermove.failure (
+    spec_fingerprint   text        NOT NULL,
+    source_fingerprint text        NOT NULL,
+    step_id            text        NOT NULL,
+    error              text        NOT NULL,
+    failed_at          timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (spec_fingerprint, source_fingerprint, step_id)
+);
