@@ -497,14 +497,13 @@ async fn execute(
         stall_timeout: run.stall_timeout,
         stop,
     };
-    let total = plan.graph.node_count() - plan.done.len();
-    let done = std::sync::atomic::AtomicUsize::new(0);
+    let progress = Progress::new(&plan);
     let report = exec::run(&plan, &config, &|event| {
         let Event::Finished(step) = event;
-        let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        eprintln!("[{n:>4}/{total}] {}", progress_line(step));
+        progress.finished(&plan, step);
     })
     .await;
+    progress.clear();
     // Every window has been read; the snapshot may go.
     let _ = tx.rollback().await;
 
@@ -817,6 +816,92 @@ async fn cmd_init(source: &str, target: &str, include: &[String]) -> Result<u8, 
     let text = plan::init_spec(&tx, &info, target, &patterns).await?;
     print!("{text}");
     Ok(0)
+}
+
+/// Apply's progress: on an interactive terminal, a bar per table (windows done,
+/// rows) and one for the whole run (steps, rows/s, MB/s, ETA); otherwise, and when
+/// `CI` is set, one plain line per finished step.
+struct Progress {
+    total_steps: usize,
+    done: std::sync::atomic::AtomicUsize,
+    bars: Option<(
+        indicatif::MultiProgress,
+        indicatif::ProgressBar,
+        BTreeMap<String, indicatif::ProgressBar>,
+    )>,
+    rows: std::sync::atomic::AtomicU64,
+    bytes: std::sync::atomic::AtomicU64,
+    started: std::time::Instant,
+}
+
+impl Progress {
+    fn new(plan: &Plan) -> Self {
+        let total_steps = plan.graph.node_count() - plan.done.len();
+        let interactive = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
+        let bars = interactive.then(|| {
+            let multi = indicatif::MultiProgress::new();
+            let style = |t: &str| indicatif::ProgressStyle::with_template(t).unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+            let mut tables = BTreeMap::new();
+            for t in &plan.tables {
+                let windows = plan
+                    .graph
+                    .node_weights()
+                    .filter(|s| s.kind == StepKind::Copy && s.table.as_ref() == Some(&t.target) && !plan.done.contains(&s.id))
+                    .count();
+                let bar = multi.add(indicatif::ProgressBar::new(windows as u64));
+                bar.set_style(style("{prefix:30!} {bar:30} {pos}/{len} windows {msg}"));
+                bar.set_prefix(t.target.to_string());
+                tables.insert(t.target.to_string(), bar);
+            }
+            let total = multi.add(indicatif::ProgressBar::new(total_steps as u64));
+            total.set_style(style("{prefix:30!} {bar:30} {pos}/{len} steps {msg} [{elapsed} < {eta}]"));
+            total.set_prefix("total");
+            (multi, total, tables)
+        });
+        Progress {
+            total_steps,
+            done: Default::default(),
+            bars,
+            rows: Default::default(),
+            bytes: Default::default(),
+            started: std::time::Instant::now(),
+        }
+    }
+
+    fn finished(&self, plan: &Plan, step: &exec::StepReport) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let n = self.done.fetch_add(1, Relaxed) + 1;
+        if let Outcome::Done { rows, bytes, .. } = step.outcome {
+            self.rows.fetch_add(rows, Relaxed);
+            self.bytes.fetch_add(bytes, Relaxed);
+        }
+        let Some((multi, total, tables)) = &self.bars else {
+            eprintln!("[{n:>4}/{}] {}", self.total_steps, progress_line(step));
+            return;
+        };
+        let secs = self.started.elapsed().as_secs_f64().max(1e-3);
+        let (rows, bytes) = (self.rows.load(Relaxed), self.bytes.load(Relaxed));
+        total.set_position(n as u64);
+        total.set_message(format!(
+            "{rows} rows, {:.0} rows/s, {:.1} MB/s",
+            rows as f64 / secs,
+            bytes as f64 / 1e6 / secs
+        ));
+        if step.kind == StepKind::Copy {
+            if let Some(bar) = plan.graph[step.node].table.as_ref().and_then(|t| tables.get(&t.to_string())) {
+                bar.inc(1);
+            }
+        }
+        if !matches!(step.outcome, Outcome::Done { .. }) {
+            let _ = multi.println(progress_line(step));
+        }
+    }
+
+    fn clear(&self) {
+        if let Some((multi, _, _)) = &self.bars {
+            let _ = multi.clear();
+        }
+    }
 }
 
 /// A progress bar on an interactive terminal; hidden (plain lines instead) when
