@@ -122,6 +122,14 @@ enum Command {
         /// Cancel and retry a COPY that moves no data for this many seconds.
         #[arg(long, value_name = "SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
         stall_timeout: u64,
+        /// Read without a shared snapshot (for sources that cannot export one): each
+        /// worker reads its own instant, so a live source may give inconsistent windows.
+        #[arg(long)]
+        no_snapshot: bool,
+        /// Drop the moved tables and the journal of an earlier run of this spec, then
+        /// start over (asks for a typed confirmation unless --yes).
+        #[arg(long)]
+        restart: bool,
         #[command(flatten)]
         overrides: Overrides,
     },
@@ -264,11 +272,15 @@ pub fn main() -> ExitCode {
                 yes,
                 workers,
                 stall_timeout,
+                no_snapshot,
+                restart,
                 overrides,
             } => {
                 let run = RunOptions {
                     workers,
                     stall_timeout: Duration::from_secs(stall_timeout),
+                    no_snapshot,
+                    restart,
                 };
                 cmd_apply(&spec_or_plan, yes, &run, &overrides).await
             }
@@ -315,8 +327,9 @@ async fn plan_in_snapshot<'a>(
     spec: &Spec,
     source: &'a mut Client,
     target: &Client,
-) -> Result<(Transaction<'a>, String, Plan), Failure> {
-    let (tx, snapshot) = exec::begin_snapshot(source)
+    export: bool,
+) -> Result<(Transaction<'a>, Option<String>, Plan), Failure> {
+    let (tx, snapshot) = exec::begin_snapshot(source, export)
         .await
         .map_err(Failure::runtime)?;
     target
@@ -348,7 +361,7 @@ async fn cmd_plan(
     let mut spec = load(path)?;
     overrides.apply(&mut spec);
     let (mut source, target) = connect_both(&spec, "hypermove plan").await?;
-    let (tx, _snapshot, plan) = plan_in_snapshot(&spec, &mut source, &target).await?;
+    let (tx, _snapshot, plan) = plan_in_snapshot(&spec, &mut source, &target, false).await?;
     let _ = tx.rollback().await;
     match format {
         Format::Text => print!("{}", plan::render_text(&plan)),
@@ -380,6 +393,8 @@ fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
 struct RunOptions {
     workers: Option<u16>,
     stall_timeout: Duration,
+    no_snapshot: bool,
+    restart: bool,
 }
 
 /// `apply`: from a saved plan (checked for staleness), or from a spec (confirmed).
@@ -390,9 +405,9 @@ async fn cmd_apply(
     overrides: &Overrides,
 ) -> Result<u8, Failure> {
     if path.extension().is_some_and(|e| e == "json") {
-        if overrides.any() {
+        if overrides.any() || run.restart {
             return Err(Failure::input(
-                "--verify and --max-window-* cannot change a saved plan; make the plan again with them",
+                "--verify, --max-window-* and --restart cannot change a saved plan; make the plan again with them",
             ));
         }
         let text = std::fs::read_to_string(path)
@@ -418,6 +433,9 @@ async fn cmd_apply(
 
     let mut spec = load(path)?;
     overrides.apply(&mut spec);
+    if run.restart {
+        restart(&spec, yes).await?;
+    }
     if yes {
         return execute(&spec, None, run).await;
     }
@@ -429,7 +447,7 @@ async fn cmd_apply(
     // Show the plan without holding a snapshot while a person reads it; after the
     // `yes`, the plan is made again in a fresh snapshot and must match what was shown.
     let (mut source, target) = connect_both(&spec, "hypermove plan").await?;
-    let (tx, _snapshot, shown) = plan_in_snapshot(&spec, &mut source, &target).await?;
+    let (tx, _snapshot, shown) = plan_in_snapshot(&spec, &mut source, &target, false).await?;
     let _ = tx.rollback().await;
     drop((source, target));
     print!("{}", plan::render_text(&shown));
@@ -455,7 +473,8 @@ async fn execute(
     run: &RunOptions,
 ) -> Result<u8, Failure> {
     let (mut source, target) = connect_both(spec, "hypermove coordinator").await?;
-    let (tx, snapshot, plan) = plan_in_snapshot(spec, &mut source, &target).await?;
+    let (tx, snapshot, plan) =
+        plan_in_snapshot(spec, &mut source, &target, !run.no_snapshot).await?;
     match reviewed {
         Some(reviewed) => {
             // Nothing is written before this check.
@@ -486,13 +505,16 @@ async fn execute(
     exec::journal_begin(&target, &key, &plan.target_inputs, plan.graph.node_count())
         .await
         .map_err(Failure::runtime)?;
+    if snapshot.is_none() {
+        eprintln!("hypermove: no shared snapshot: each worker reads the source at its own instant");
+    }
     let stop = Arc::new(AtomicBool::new(false));
     watch_ctrl_c(Arc::clone(&stop));
     let config = ExecConfig {
         source: spec.source.clone(),
         target: spec.target.clone(),
         workers: run.workers.map(usize::from).unwrap_or(spec.workers),
-        snapshot: Some(snapshot),
+        snapshot,
         journal: Some(key.clone()),
         stall_timeout: run.stall_timeout,
         stop,
@@ -575,7 +597,7 @@ async fn cmd_verify(
         other => other,
     };
     let (mut source, target) = connect_both(&spec, "hypermove verify").await?;
-    let (tx, snapshot) = exec::begin_snapshot(&mut source)
+    let (tx, snapshot) = exec::begin_snapshot(&mut source, true)
         .await
         .map_err(Failure::runtime)?;
     target
@@ -588,7 +610,7 @@ async fn cmd_verify(
         source: spec.source.clone(),
         target: spec.target.clone(),
         workers: workers.map(usize::from).unwrap_or(spec.workers),
-        snapshot: Some(snapshot),
+        snapshot,
         journal: None,
         stall_timeout: Duration::from_secs(300),
         stop: Arc::new(AtomicBool::new(false)),
@@ -716,6 +738,59 @@ async fn cmd_status(path: &Path, format: ReportFormat) -> Result<u8, Failure> {
     Ok(0)
 }
 
+/// `apply --restart`: drop the moved tables and forget the journal, after a typed
+/// confirmation. Tables are dropped without CASCADE: anything else that depends
+/// on them stops the restart with the server's message instead of vanishing.
+async fn restart(spec: &Spec, yes: bool) -> Result<(), Failure> {
+    let (mut source, target) = connect_both(spec, "hypermove restart").await?;
+    let (tx, _) = exec::begin_snapshot(&mut source, false)
+        .await
+        .map_err(Failure::runtime)?;
+    let inputs = plan::gather(spec, &tx, &target).await?;
+    drop(tx);
+    let mut existing = Vec::new();
+    for t in &inputs.selection {
+        if crate::catalog::relation_exists(&target, &t.target)
+            .await
+            .map_err(Failure::runtime)?
+        {
+            existing.push(t.target.clone());
+        }
+    }
+    eprintln!(
+        "--restart drops {} table{} on {} and forgets this spec's journal:",
+        existing.len(),
+        if existing.len() == 1 { "" } else { "s" },
+        spec.target
+    );
+    for t in &existing {
+        eprintln!("  {t}");
+    }
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(Failure::input(
+                "refusing to restart without confirmation: standard input is not a terminal; pass --yes",
+            ));
+        }
+        eprint!("Type `restart` to go on: ");
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        std::io::stdin()
+            .read_line(&mut answer)
+            .map_err(|e| Failure::runtime(format!("reading the answer: {e}")))?;
+        if answer.trim() != "restart" {
+            return Err(Failure::runtime("restart cancelled; nothing was dropped"));
+        }
+    }
+    exec::drop_tables(&target, &existing)
+        .await
+        .map_err(Failure::runtime)?;
+    exec::clean(&target, &plan::spec_fingerprint(spec))
+        .await
+        .map_err(Failure::runtime)?;
+    Ok(())
+}
+
 /// First Ctrl-C: stop starting steps and let running ones finish or roll back.
 /// Second: exit at once; the server rolls back open transactions, so the journal
 /// stays consistent either way.
@@ -772,7 +847,7 @@ async fn cmd_validate(paths: &[PathBuf], online: bool) -> Result<u8, Failure> {
                 let mut source = connect(&spec.source, Role::Source, "hypermove validate")
                     .await
                     .map_err(Failure::runtime)?;
-                let (tx, _) = exec::begin_snapshot(&mut source)
+                let (tx, _) = exec::begin_snapshot(&mut source, false)
                     .await
                     .map_err(Failure::runtime)?;
                 let inputs = plan::gather_source_only(&spec, &tx).await?;
@@ -810,7 +885,7 @@ async fn cmd_init(source: &str, target: &str, include: &[String]) -> Result<u8, 
     let mut client = connect(&info, Role::Source, "hypermove init")
         .await
         .map_err(Failure::runtime)?;
-    let (tx, _) = exec::begin_snapshot(&mut client)
+    let (tx, _) = exec::begin_snapshot(&mut client, false)
         .await
         .map_err(Failure::runtime)?;
     let text = plan::init_spec(&tx, &info, target, &patterns).await?;
@@ -840,13 +915,20 @@ impl Progress {
         let interactive = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
         let bars = interactive.then(|| {
             let multi = indicatif::MultiProgress::new();
-            let style = |t: &str| indicatif::ProgressStyle::with_template(t).unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+            let style = |t: &str| {
+                indicatif::ProgressStyle::with_template(t)
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            };
             let mut tables = BTreeMap::new();
             for t in &plan.tables {
                 let windows = plan
                     .graph
                     .node_weights()
-                    .filter(|s| s.kind == StepKind::Copy && s.table.as_ref() == Some(&t.target) && !plan.done.contains(&s.id))
+                    .filter(|s| {
+                        s.kind == StepKind::Copy
+                            && s.table.as_ref() == Some(&t.target)
+                            && !plan.done.contains(&s.id)
+                    })
                     .count();
                 let bar = multi.add(indicatif::ProgressBar::new(windows as u64));
                 bar.set_style(style("{prefix:30!} {bar:30} {pos}/{len} windows {msg}"));
@@ -854,7 +936,9 @@ impl Progress {
                 tables.insert(t.target.to_string(), bar);
             }
             let total = multi.add(indicatif::ProgressBar::new(total_steps as u64));
-            total.set_style(style("{prefix:30!} {bar:30} {pos}/{len} steps {msg} [{elapsed} < {eta}]"));
+            total.set_style(style(
+                "{prefix:30!} {bar:30} {pos}/{len} steps {msg} [{elapsed} < {eta}]",
+            ));
             total.set_prefix("total");
             (multi, total, tables)
         });
@@ -888,7 +972,11 @@ impl Progress {
             bytes as f64 / 1e6 / secs
         ));
         if step.kind == StepKind::Copy {
-            if let Some(bar) = plan.graph[step.node].table.as_ref().and_then(|t| tables.get(&t.to_string())) {
+            if let Some(bar) = plan.graph[step.node]
+                .table
+                .as_ref()
+                .and_then(|t| tables.get(&t.to_string()))
+            {
                 bar.inc(1);
             }
         }

@@ -141,3 +141,65 @@ fn lost_rows_fail_verification_with_exit_3() {
         ))
         .stderr(predicate::str::contains("verification failed"));
 }
+
+/// A window that fails for good (a CHECK constraint on the target rejects one of
+/// its rows) fails fast, without retries: the other windows complete, the steps that
+/// depend on it are skipped, the exit is 1, and the journal names the cause.
+#[test]
+fn a_window_that_cannot_heal_fails_alone() {
+    let db = "hm_fail_window";
+    let mut src = fresh_db(SOURCE_PORT, db);
+    src.batch_execute(
+        "CREATE TABLE public.events (at timestamptz NOT NULL, v int NOT NULL);
+         INSERT INTO public.events SELECT TIMESTAMPTZ '2025-01-01 00:00:00+00' + i * INTERVAL '1 hour', i FROM generate_series(0, 95) AS i;",
+    )
+    .unwrap();
+    let mut dst = fresh_db(TARGET_PORT, db);
+    dst.batch_execute(
+        "CREATE FUNCTION public.plant_check() RETURNS event_trigger LANGUAGE plpgsql AS
+           $$ BEGIN
+                IF EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands()
+                           WHERE command_tag = 'CREATE TABLE' AND object_identity = 'public.events') THEN
+                  ALTER TABLE public.events ADD CONSTRAINT no_13 CHECK (v <> 13);
+                END IF;
+              END $$;
+         CREATE EVENT TRIGGER plant_check ON ddl_command_end EXECUTE FUNCTION public.plant_check();",
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(
+        dir.path(),
+        "check.yaml",
+        &format!(
+            "version: 1\nsource: {}\ntarget: {}\ntables:\n  - name: public.events\n    hypertable:\n      time_column: at\n      chunk_time_interval: 1 day\n",
+            url(SOURCE_PORT, db),
+            url(TARGET_PORT, db)
+        ),
+    );
+    let out = hypermove()
+        .args(["apply", "--yes", spec.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("step copy:public.events:2025-01-01T00:00:00Z..2025-01-02T00:00:00Z failed: target: new row for relation"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("retrying"),
+        "a check violation must not be retried: {stderr}"
+    );
+    // The verify step of that window and the index after all windows are skipped.
+    assert!(stderr.contains("1 step failed, 2 skipped"), "{stderr}");
+    // The three other days arrived.
+    assert_eq!(
+        scalar(&mut dst, "SELECT count(*)::text FROM public.events"),
+        "72"
+    );
+    hypermove()
+        .args(["status", spec.to_str().unwrap()])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("failed: copy:public.events:2025-01-01T00:00:00Z..2025-01-02T00:00:00Z: target: new row"));
+}

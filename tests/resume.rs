@@ -143,11 +143,47 @@ fn a_changed_source_is_not_resumed() {
         .stderr(predicate::str::contains(
             "from an interrupted run of this spec that began from a different source state",
         ));
+    // --restart drops the moved tables and the journal, then moves everything again.
+    hypermove()
+        .args(["apply", "--restart", spec])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "refusing to restart without confirmation",
+        ));
+    hypermove()
+        .args(["apply", "--yes", "--restart", spec])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("--restart drops 1 table on"))
+        .stdout(predicate::str::contains(format!(
+            "ok   public.readings: {} windows, {} source rows, checksum matches",
+            DAYS + 1,
+            DAYS * 14400 + 1
+        )));
     hypermove()
         .args(["clean", spec])
         .assert()
         .success()
         .stdout(predicate::str::contains("the moved tables are untouched"));
+    // Without a shared snapshot (for sources that cannot export one) the move still runs.
+    let dst_db2 = "hm_resume_nosnap_dst";
+    fresh_db(TARGET_PORT, dst_db2);
+    let spec2 = write_spec(
+        dir.path(),
+        "nosnap.yaml",
+        &format!(
+            "version: 1\nsource: {}\ntarget: {}\ntables:\n  - name: public.readings\n",
+            url(SOURCE_PORT, src_db),
+            url(TARGET_PORT, dst_db2)
+        ),
+    );
+    hypermove()
+        .args(["apply", "--yes", "--no-snapshot", spec2.to_str().unwrap()])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("no shared snapshot"))
+        .stdout(predicate::str::contains("checksum matches"));
 }
 
 /// Start apply and return once its first copy window has finished; the rest of its

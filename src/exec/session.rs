@@ -66,10 +66,13 @@ impl Slot {
     }
 }
 
-/// Open the coordinator's transaction on the source and export its snapshot.
-/// Keep the transaction open until every window has been read: the snapshot
-/// lives only as long as it does.
-pub async fn begin_snapshot(client: &mut Client) -> Result<(Transaction<'_>, String), String> {
+/// Open the coordinator's transaction on the source and, when `export` is set,
+/// export its snapshot. Keep the transaction open until every window has been read:
+/// the snapshot lives only as long as it does.
+pub async fn begin_snapshot(
+    client: &mut Client,
+    export: bool,
+) -> Result<(Transaction<'_>, Option<String>), String> {
     client
         .batch_execute(SESSION_SETUP)
         .await
@@ -81,11 +84,19 @@ pub async fn begin_snapshot(client: &mut Client) -> Result<(Transaction<'_>, Str
         .start()
         .await
         .map_err(|e| format!("starting the source snapshot: {}", describe_error(&e)))?;
+    if !export {
+        return Ok((tx, None));
+    }
     let row = tx
         .query_one("SELECT pg_export_snapshot()", &[])
         .await
-        .map_err(|e| format!("exporting the source snapshot: {}", describe_error(&e)))?;
-    Ok((tx, row.get(0)))
+        .map_err(|e| {
+            format!(
+                "exporting the source snapshot: {} (--no-snapshot does without one)",
+                describe_error(&e)
+            )
+        })?;
+    Ok((tx, Some(row.get(0))))
 }
 
 /// Run DDL statements on the target in one transaction, with the step's journal row:
@@ -276,4 +287,20 @@ pub async fn record_failures(
             .map_err(|e| format!("recording a failure in the journal: {}", describe_error(&e)))?;
     }
     Ok(())
+}
+
+/// Drop tables (for `apply --restart`), in one transaction and without CASCADE:
+/// anything else that depends on them stops the drop with the server's message.
+pub async fn drop_tables(
+    target: &Client,
+    tables: &[crate::pg::QualifiedName],
+) -> Result<(), String> {
+    if tables.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = tables.iter().map(|t| t.sql()).collect();
+    target
+        .batch_execute(&format!("DROP TABLE {}", list.join(", ")))
+        .await
+        .map_err(|e| format!("dropping the moved tables: {}", describe_error(&e)))
 }
