@@ -12,8 +12,9 @@ use crate::plan::Probe;
 const APP: &str = "hypermove";
 
 /// Target settings for a bulk load. `synchronous_commit = off` is safe here: a
-/// window's data and its commit are lost or kept together, never apart.
-const TARGET_SETUP: &str = "SET synchronous_commit = off";
+/// window's data and its journal row are lost or kept together, never apart. Index
+/// builds after the data get more memory than the default 64 MB.
+const TARGET_SETUP: &str = "SET synchronous_commit = off; SET maintenance_work_mem = '256MB'";
 
 /// A worker's connections. The source side opens on first use, because DDL steps
 /// never read the source.

@@ -676,11 +676,13 @@ fn keep_layout(
     })
 }
 
-/// Order windows so that neighbours land in different target chunks. When several
-/// source chunks feed one target chunk (1-day windows into 7-day chunks), copying
-/// consecutive days at once makes every worker insert into the same chunk and queue
-/// on its locks; timescaledb-backfill measured this. Round-robin over target chunks
-/// keeps parallel windows apart. The set of windows, and their IDs, do not change.
+/// Order windows so that neighbours land in different target chunks, largest first.
+/// When several source chunks feed one target chunk (1-day windows into 7-day
+/// chunks), copying consecutive days at once makes every worker insert into the same
+/// chunk and queue on its locks; timescaledb-backfill measured this. Round-robin over
+/// target chunks keeps parallel windows apart; taking the biggest target chunks, and
+/// within each the biggest windows, first keeps a long window from finishing last.
+/// The set of windows, and their IDs, do not change.
 fn spread_over_target_chunks(windows: Vec<Window>, shape: &Shape) -> Vec<Window> {
     let Shape::Hypertable {
         interval: Some(interval),
@@ -697,8 +699,17 @@ fn spread_over_target_chunks(windows: Vec<Window>, shape: &Shape) -> Vec<Window>
             .or_default()
             .push(w);
     }
+    let mut groups: Vec<Vec<Window>> = groups.into_values().collect();
+    for g in &mut groups {
+        // Stable sorts: equal estimates keep time order, so the plan stays deterministic.
+        g.sort_by(|a, b| b.est_bytes.cmp(&a.est_bytes));
+    }
+    groups.sort_by(|a, b| {
+        let size = |g: &Vec<Window>| g.iter().map(|w| w.est_bytes).sum::<u64>();
+        size(b).cmp(&size(a))
+    });
     let mut queues: Vec<std::collections::VecDeque<Window>> =
-        groups.into_values().map(Into::into).collect();
+        groups.into_iter().map(Into::into).collect();
     let mut out = Vec::new();
     while queues.iter().any(|q| !q.is_empty()) {
         for q in &mut queues {

@@ -17,7 +17,8 @@ CREATE TABLE IF NOT EXISTS hypermove.step (
     step_id            text        NOT NULL,
     rows               bigint      NOT NULL,
     bytes              bigint      NOT NULL,
-    finished_at        timestamptz NOT NULL DEFAULT now(),
+    started_at         timestamptz NOT NULL,   -- when the step's transaction began
+    finished_at        timestamptz NOT NULL,   -- when its work was done, just before COMMIT
     PRIMARY KEY (spec_fingerprint, source_fingerprint, step_id)
 );
 CREATE TABLE IF NOT EXISTS hypermove.applied (
