@@ -702,12 +702,9 @@ fn spread_over_target_chunks(windows: Vec<Window>, shape: &Shape) -> Vec<Window>
     let mut groups: Vec<Vec<Window>> = groups.into_values().collect();
     for g in &mut groups {
         // Stable sorts: equal estimates keep time order, so the plan stays deterministic.
-        g.sort_by(|a, b| b.est_bytes.cmp(&a.est_bytes));
+        g.sort_by_key(|w| std::cmp::Reverse(w.est_bytes));
     }
-    groups.sort_by(|a, b| {
-        let size = |g: &Vec<Window>| g.iter().map(|w| w.est_bytes).sum::<u64>();
-        size(b).cmp(&size(a))
-    });
+    groups.sort_by_key(|g| std::cmp::Reverse(g.iter().map(|w| w.est_bytes).sum::<u64>()));
     let mut queues: Vec<std::collections::VecDeque<Window>> =
         groups.into_iter().map(Into::into).collect();
     let mut out = Vec::new();
