@@ -238,6 +238,60 @@ pub struct Hypertable {
     pub unsupported: Vec<String>,
 }
 
+/// A user-defined type a table's columns need.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UserType {
+    /// The type's name.
+    pub name: QualifiedName,
+    /// `e` enum, `d` domain, `c` composite.
+    pub kind: char,
+    /// Creation order: deeper types (those others are built from) first.
+    pub depth: i32,
+    /// The extension that owns the type, if any: then the extension is what to create.
+    pub extension: Option<String>,
+    /// Enum labels in order.
+    pub labels: Vec<String>,
+    /// A domain's base type as SQL.
+    pub base_type: Option<String>,
+    /// A domain's NOT NULL.
+    pub not_null: bool,
+    /// A domain's default.
+    pub default: Option<String>,
+    /// A domain's constraints, as `CONSTRAINT name CHECK (…)`.
+    pub checks: Vec<String>,
+    /// A composite's attributes, as `name type`.
+    pub attributes: Vec<String>,
+}
+
+/// A sequence owned by a column: a serial (`a`) or an identity (`i`) column's.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OwnedSequence {
+    /// The owning column.
+    pub column: String,
+    /// The sequence.
+    pub name: QualifiedName,
+    /// `a` for serial (OWNED BY), `i` for identity.
+    pub dep: char,
+    /// `smallint`, `integer` or `bigint`.
+    pub data_type: String,
+    /// START WITH.
+    pub start: i64,
+    /// INCREMENT BY.
+    pub increment: i64,
+    /// MINVALUE.
+    pub min: i64,
+    /// MAXVALUE.
+    pub max: i64,
+    /// CACHE.
+    pub cache: i64,
+    /// CYCLE.
+    pub cycle: bool,
+    /// The last value handed out, `None` if never used (or not readable). Not part of
+    /// fingerprints: every insert moves it.
+    #[serde(skip)]
+    pub last_value: Option<i64>,
+}
+
 /// A table and everything hypermove needs to recreate and fill it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Table {
@@ -253,6 +307,12 @@ pub struct Table {
     pub indexes: Vec<Index>,
     /// User triggers (not carried; reported).
     pub triggers: Vec<String>,
+    /// User-defined types the columns need, in creation order.
+    pub types: Vec<UserType>,
+    /// Sequences owned by the columns (serial and identity).
+    pub sequences: Vec<OwnedSequence>,
+    /// Comments: `None` for the table's own, else the column's.
+    pub comments: Vec<(Option<String>, String)>,
     /// Set when the table is a hypertable.
     pub hypertable: Option<Hypertable>,
     /// Row estimate for a plain table (hypertables estimate per chunk).
@@ -372,6 +432,27 @@ pub async fn function_exists(client: &impl GenericClient, name: &str) -> Result<
     }
 }
 
+/// Whether a type exists under this name.
+pub async fn type_exists(client: &impl GenericClient, name: &QualifiedName) -> Result<bool> {
+    Ok(client
+        .query_one(
+            include_str!("sql/type_exists.sql"),
+            &[&name.schema, &name.name],
+        )
+        .await
+        .map_err(query_err(format!("type {name}")))?
+        .get("present"))
+}
+
+/// Whether an extension is installed, and whether the server could install it.
+pub async fn extension_state(client: &impl GenericClient, name: &str) -> Result<(bool, bool)> {
+    let row = client
+        .query_one(include_str!("sql/extension_state.sql"), &[&name])
+        .await
+        .map_err(query_err(format!("extension {name}")))?;
+    Ok((row.get("installed"), row.get("available")))
+}
+
 /// Whether a schema exists.
 pub async fn schema_exists(client: &impl GenericClient, schema: &str) -> Result<bool> {
     let row = client
@@ -446,6 +527,50 @@ pub async fn table(
         .iter()
         .map(|r| r.get("name"))
         .collect();
+    let types = client
+        .query(include_str!("sql/types.sql"), &[&oid])
+        .await
+        .map_err(query_err(format!("types of {name}")))?
+        .iter()
+        .map(|r| UserType {
+            name: QualifiedName::new(r.get::<_, String>("schema"), r.get::<_, String>("name")),
+            kind: first_char(r, "kind").unwrap_or('d'),
+            depth: r.get("depth"),
+            extension: r.get("extension"),
+            labels: r.get("labels"),
+            base_type: r.get("base_type"),
+            not_null: r.get("not_null"),
+            default: r.get("default_expr"),
+            checks: r.get("checks"),
+            attributes: r.get("attributes"),
+        })
+        .collect();
+    let sequences = client
+        .query(include_str!("sql/sequences.sql"), &[&oid])
+        .await
+        .map_err(query_err(format!("sequences of {name}")))?
+        .iter()
+        .map(|r| OwnedSequence {
+            column: r.get("column_name"),
+            name: QualifiedName::new(r.get::<_, String>("schema"), r.get::<_, String>("name")),
+            dep: first_char(r, "dep").unwrap_or('a'),
+            data_type: r.get("data_type"),
+            start: r.get("start_value"),
+            increment: r.get("increment_by"),
+            min: r.get("min_value"),
+            max: r.get("max_value"),
+            cache: r.get("cache_size"),
+            cycle: r.get("cycle"),
+            last_value: r.get("last_value"),
+        })
+        .collect();
+    let comments = client
+        .query(include_str!("sql/comments.sql"), &[&oid])
+        .await
+        .map_err(query_err(format!("comments of {name}")))?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
     let hypertable = if server.timescaledb.is_some() {
         hypertable(client, name).await?
     } else {
@@ -458,6 +583,9 @@ pub async fn table(
         constraints,
         indexes,
         triggers,
+        types,
+        sequences,
+        comments,
         hypertable,
         est_rows: estimate(rel.get("reltuples")),
         est_bytes: rel.get::<_, i64>("est_bytes").max(0) as u64,

@@ -9,7 +9,8 @@ use super::{
     Action, CopyWindow, Inputs, Layout, Plan, PlanError, Probe, Step, StepKind, TablePlan,
 };
 use crate::catalog::{
-    ConstraintKind, DimensionKind, ForeignKey, Hypertable, ServerInfo, Table, TimeType,
+    ConstraintKind, DimensionKind, ForeignKey, Hypertable, OwnedSequence, ServerInfo, Table,
+    TimeType, UserType,
 };
 use crate::pg::{QualifiedName, display_ident, quote_ident, quote_literal};
 use crate::spec::{
@@ -192,9 +193,27 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
         None
     };
 
+    let mut warnings = Vec::new();
+    // Types the columns need, deepest first; their schemas are created like the tables'.
+    let mut types: Vec<&UserType> = Vec::new();
+    for table in &inputs.tables {
+        for ty in &table.types {
+            if !types.iter().any(|t| t.name == ty.name) {
+                types.push(ty);
+            }
+        }
+    }
+    types.sort_by(|a, b| b.depth.cmp(&a.depth).then(a.name.cmp(&b.name)));
+    let mut schemas_needed: Vec<&String> =
+        inputs.selection.iter().map(|t| &t.target.schema).collect();
+    schemas_needed.extend(
+        types
+            .iter()
+            .filter(|t| t.extension.is_none() && !inputs.target_types.contains(&t.name))
+            .map(|t| &t.name.schema),
+    );
     let mut schema_steps: BTreeMap<String, NodeIndex> = BTreeMap::new();
-    for t in &inputs.selection {
-        let schema = &t.target.schema;
+    for schema in schemas_needed {
         if !inputs.target_schemas.contains(schema) && !schema_steps.contains_key(schema) {
             let n = b.add(
                 Step {
@@ -211,12 +230,62 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
             schema_steps.insert(schema.clone(), n);
         }
     }
+    let mut type_steps: Vec<NodeIndex> = Vec::new();
+    let mut extensions_done: BTreeSet<&str> = BTreeSet::new();
+    for ty in &types {
+        if let Some(ext) = &ty.extension {
+            match inputs.target_extensions.get(ext) {
+                Some((true, _)) => {}
+                Some((false, false)) => {
+                    return Err(PlanError::Target(format!(
+                        "type {} comes from extension {ext}, which the target server does not have; install it there",
+                        ty.name
+                    )));
+                }
+                _ => {
+                    if extensions_done.insert(ext) {
+                        type_steps.push(b.add(
+                            Step {
+                                id: format!("extension:{}", display_ident(ext)),
+                                kind: StepKind::Extension,
+                                table: None,
+                                action: Action::Sql(vec![format!(
+                                    "CREATE EXTENSION IF NOT EXISTS {}",
+                                    quote_ident(ext)
+                                )]),
+                            },
+                            &[],
+                        ));
+                    }
+                }
+            }
+            continue;
+        }
+        if inputs.target_types.contains(&ty.name) {
+            warnings.push(format!(
+                "type {} already exists on the target and is used as it is",
+                ty.name
+            ));
+            continue;
+        }
+        // Each type waits for the ones before it: deeper types come first.
+        let mut deps: Vec<NodeIndex> = type_steps.last().copied().into_iter().collect();
+        deps.extend(schema_steps.get(&ty.name.schema));
+        type_steps.push(b.add(
+            Step {
+                id: format!("type:{}", ty.name),
+                kind: StepKind::Type,
+                table: None,
+                action: Action::Sql(vec![create_type_sql(ty)]),
+            },
+            &deps,
+        ));
+    }
 
     // Per table: create, shape, fill, then constrain.
     let mut copies: HashMap<QualifiedName, Vec<NodeIndex>> = HashMap::new();
     let mut keys: HashMap<QualifiedName, Vec<NodeIndex>> = HashMap::new();
     let mut table_plans = Vec::new();
-    let mut warnings = Vec::new();
     for ((t, table), (shape, bounds)) in inputs
         .selection
         .iter()
@@ -224,17 +293,18 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
         .zip(shapes.iter().zip(&inputs.time_bounds))
     {
         warnings.extend(carry_warnings(t, table, shape));
-        let deps: Vec<NodeIndex> = schema_steps
+        let mut deps: Vec<NodeIndex> = schema_steps
             .get(&t.target.schema)
             .copied()
             .into_iter()
             .collect();
+        deps.extend(&type_steps);
         let create = b.add(
             Step {
                 id: format!("table:{}", t.target),
                 kind: StepKind::Table,
                 table: Some(t.target.clone()),
-                action: Action::Sql(vec![create_table_sql(&t.target, table)]),
+                action: Action::Sql(create_table_sql(&t.target, table)),
             },
             &deps,
         );
@@ -336,6 +406,23 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
                     &table_copies,
                 ));
             }
+        }
+        // Sequences continue where the source's stand, so new rows never collide.
+        for seq in &table.sequences {
+            let Some(last) = seq.last_value else { continue };
+            b.add(
+                Step {
+                    id: format!("sequence:{}.{}", t.target, display_ident(&seq.column)),
+                    kind: StepKind::Sequence,
+                    table: Some(t.target.clone()),
+                    action: Action::Sql(vec![format!(
+                        "SELECT setval(pg_get_serial_sequence({}, {}), {last}, true)",
+                        quote_literal(&t.target.sql()),
+                        quote_literal(&seq.column)
+                    )]),
+                },
+                &table_copies,
+            );
         }
         for (name, sql) in index_sql(t, table, shape) {
             b.add(
@@ -1025,7 +1112,50 @@ fn range_predicate(w: &Window, time: Option<&(String, TimeType)>) -> String {
     }
 }
 
-fn create_table_sql(target: &QualifiedName, table: &Table) -> String {
+/// The options of a sequence, as CREATE SEQUENCE and identity columns write them.
+fn sequence_options(seq: &OwnedSequence) -> String {
+    format!(
+        "INCREMENT BY {} MINVALUE {} MAXVALUE {} START WITH {} CACHE {}{}",
+        seq.increment,
+        seq.min,
+        seq.max,
+        seq.start,
+        seq.cache,
+        if seq.cycle { " CYCLE" } else { " NO CYCLE" }
+    )
+}
+
+/// The statements that create a table: its serial sequences, the table with its
+/// columns and CHECK constraints, the sequences' ownership, and the comments.
+fn create_table_sql(target: &QualifiedName, table: &Table) -> Vec<String> {
+    let serial = |column: &str| {
+        table
+            .sequences
+            .iter()
+            .find(|s| s.column == column && s.dep == 'a')
+            .map(|s| {
+                (
+                    s,
+                    QualifiedName::new(target.schema.clone(), s.name.name.clone()),
+                )
+            })
+    };
+    let identity = |column: &str| {
+        table
+            .sequences
+            .iter()
+            .find(|s| s.column == column && s.dep == 'i')
+    };
+    let mut out = Vec::new();
+    for seq in table.sequences.iter().filter(|s| s.dep == 'a') {
+        let name = QualifiedName::new(target.schema.clone(), seq.name.name.clone());
+        out.push(format!(
+            "CREATE SEQUENCE {} AS {} {}",
+            name.sql(),
+            seq.data_type,
+            sequence_options(seq)
+        ));
+    }
     let mut lines: Vec<String> = table
         .columns
         .iter()
@@ -1041,13 +1171,21 @@ fn create_table_sql(target: &QualifiedName, table: &Table) -> String {
                     "STORED"
                 };
                 line.push_str(&format!(" GENERATED ALWAYS AS ({expr}) {kind}"));
-            } else if let Some(identity) = c.identity {
-                let how = if identity == 'a' {
-                    "ALWAYS"
-                } else {
-                    "BY DEFAULT"
-                };
-                line.push_str(&format!(" GENERATED {how} AS IDENTITY"));
+            } else if let Some(kind) = c.identity {
+                let how = if kind == 'a' { "ALWAYS" } else { "BY DEFAULT" };
+                match identity(&c.name) {
+                    Some(seq) => line.push_str(&format!(
+                        " GENERATED {how} AS IDENTITY ({})",
+                        sequence_options(seq)
+                    )),
+                    None => line.push_str(&format!(" GENERATED {how} AS IDENTITY")),
+                }
+            } else if let Some((_, seq)) = serial(&c.name) {
+                // A serial column's default names its own sequence, on the target.
+                line.push_str(&format!(
+                    " DEFAULT nextval({}::regclass)",
+                    quote_literal(&seq.sql())
+                ));
             } else if let Some(default) = c.default.as_ref().filter(|d| !uses_sequence(d)) {
                 line.push_str(&format!(" DEFAULT {default}"));
             }
@@ -1066,11 +1204,74 @@ fn create_table_sql(target: &QualifiedName, table: &Table) -> String {
             ));
         }
     }
-    format!(
+    out.push(format!(
         "CREATE TABLE {} (\n    {}\n)",
         target.sql(),
         lines.join(",\n    ")
-    )
+    ));
+    for c in &table.columns {
+        if let Some((_, seq)) = serial(&c.name) {
+            out.push(format!(
+                "ALTER SEQUENCE {} OWNED BY {}.{}",
+                seq.sql(),
+                target.sql(),
+                quote_ident(&c.name)
+            ));
+        }
+    }
+    for (column, comment) in &table.comments {
+        out.push(match column {
+            None => format!(
+                "COMMENT ON TABLE {} IS {}",
+                target.sql(),
+                quote_literal(comment)
+            ),
+            Some(col) => format!(
+                "COMMENT ON COLUMN {}.{} IS {}",
+                target.sql(),
+                quote_ident(col),
+                quote_literal(comment)
+            ),
+        });
+    }
+    out
+}
+
+/// `CREATE TYPE`/`CREATE DOMAIN` for a user-defined type.
+fn create_type_sql(ty: &UserType) -> String {
+    match ty.kind {
+        'e' => format!(
+            "CREATE TYPE {} AS ENUM ({})",
+            ty.name.sql(),
+            ty.labels
+                .iter()
+                .map(|l| quote_literal(l))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        'c' => format!(
+            "CREATE TYPE {} AS ({})",
+            ty.name.sql(),
+            ty.attributes.join(", ")
+        ),
+        _ => {
+            let mut sql = format!(
+                "CREATE DOMAIN {} AS {}",
+                ty.name.sql(),
+                ty.base_type.as_deref().unwrap_or("text")
+            );
+            if let Some(d) = &ty.default {
+                sql.push_str(&format!(" DEFAULT {d}"));
+            }
+            if ty.not_null {
+                sql.push_str(" NOT NULL");
+            }
+            for c in &ty.checks {
+                sql.push_str(&format!(" {c}"));
+            }
+            sql
+        }
+    }
 }
 
 fn uses_sequence(default: &str) -> bool {
@@ -1313,18 +1514,13 @@ fn carry_warnings(t: &TableSpec, table: &Table, shape: &Shape) -> Vec<String> {
         ));
     }
     for c in &table.columns {
-        if c.generated.is_none() && c.default.as_deref().is_some_and(uses_sequence) {
+        let owned = table.sequences.iter().any(|s| s.column == c.name);
+        if c.generated.is_none() && !owned && c.default.as_deref().is_some_and(uses_sequence) {
             out.push(format!(
-                "{}: column {} default `{}` is not carried over (sequences are not moved yet)",
+                "{}: column {} default `{}` uses a sequence the column does not own; it is not carried over",
                 t.source,
                 c.name,
                 c.default.as_deref().unwrap_or_default()
-            ));
-        }
-        if c.identity.is_some() {
-            out.push(format!(
-                "{}: identity column {} restarts at its start value on the target (sequence positions are not moved yet)",
-                t.source, c.name
             ));
         }
     }

@@ -105,6 +105,8 @@ pub fn fingerprints(spec: &Spec, inputs: &Inputs) -> Fingerprints {
             &inputs.target_existing,
             &inputs.target_schemas,
             &inputs.target_references,
+            &inputs.target_types,
+            &inputs.target_extensions,
         )),
     );
     Fingerprints {

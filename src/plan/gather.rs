@@ -31,6 +31,10 @@ pub struct Inputs {
     pub target_references: BTreeSet<QualifiedName>,
     /// Functions named by the spec or the source's dimensions that exist on the target.
     pub target_functions: BTreeSet<String>,
+    /// User-defined types the tables need that already exist on the target.
+    pub target_types: BTreeSet<QualifiedName>,
+    /// Extensions the tables' types come from: name → (installed, available) on the target.
+    pub target_extensions: std::collections::BTreeMap<String, (bool, bool)>,
     /// Moves the target records as complete: (spec fingerprint, source fingerprint).
     pub applied: Vec<(String, String)>,
     /// Resuming an interrupted run of this spec from this source state: the steps it
@@ -54,6 +58,12 @@ pub struct TargetSide {
     pub target_references: BTreeSet<QualifiedName>,
     /// Functions present on the target.
     pub target_functions: BTreeSet<String>,
+    /// Types present on the target.
+    #[serde(default)]
+    pub target_types: BTreeSet<QualifiedName>,
+    /// Extensions' state on the target.
+    #[serde(default)]
+    pub target_extensions: std::collections::BTreeMap<String, (bool, bool)>,
 }
 
 impl Inputs {
@@ -65,6 +75,8 @@ impl Inputs {
             target_schemas: self.target_schemas.clone(),
             target_references: self.target_references.clone(),
             target_functions: self.target_functions.clone(),
+            target_types: self.target_types.clone(),
+            target_extensions: self.target_extensions.clone(),
         })
         .expect("target facts serialize")
     }
@@ -221,9 +233,43 @@ pub async fn gather(
         }
     }
 
+    // Types the columns need: present already, or to be created (with their schema).
+    let mut target_types = BTreeSet::new();
+    let mut target_extensions = std::collections::BTreeMap::new();
+    for table in &tables {
+        for ty in &table.types {
+            match &ty.extension {
+                Some(ext) => {
+                    if !target_extensions.contains_key(ext) {
+                        let state = catalog::extension_state(target, ext)
+                            .await
+                            .map_err(tgt_err)?;
+                        target_extensions.insert(ext.clone(), state);
+                    }
+                }
+                None => {
+                    if catalog::type_exists(target, &ty.name)
+                        .await
+                        .map_err(tgt_err)?
+                    {
+                        target_types.insert(ty.name.clone());
+                    }
+                    if catalog::schema_exists(target, &ty.name.schema)
+                        .await
+                        .map_err(tgt_err)?
+                    {
+                        target_schemas.insert(ty.name.schema.clone());
+                    }
+                }
+            }
+        }
+    }
+
     let applied = catalog::applied_moves(target).await.map_err(tgt_err)?;
 
     let mut inputs = Inputs {
+        target_types,
+        target_extensions,
         source_server,
         target_server,
         selection,
@@ -257,6 +303,8 @@ pub async fn gather(
         inputs.target_schemas = side.target_schemas;
         inputs.target_references = side.target_references;
         inputs.target_functions = side.target_functions;
+        inputs.target_types = side.target_types;
+        inputs.target_extensions = side.target_extensions;
         inputs.resume = Some(run.done.iter().cloned().collect());
     } else {
         inputs.stale_run = !runs.is_empty();
@@ -340,6 +388,8 @@ pub async fn gather_source_only(
         target_schemas: BTreeSet::new(),
         target_references,
         target_functions,
+        target_types: BTreeSet::new(),
+        target_extensions: Default::default(),
         applied: Vec::new(),
         resume: None,
         stale_run: false,

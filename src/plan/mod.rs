@@ -97,6 +97,8 @@ pub enum StepKind {
     Extension,
     /// `CREATE SCHEMA`.
     Schema,
+    /// `CREATE TYPE` / `CREATE DOMAIN`.
+    Type,
     /// `CREATE TABLE` with columns and CHECK constraints.
     Table,
     /// `create_hypertable` and `add_dimension`.
@@ -109,6 +111,8 @@ pub enum StepKind {
     Index,
     /// Foreign keys, after the data of both tables.
     ForeignKey,
+    /// Sequences set to where the source's stand, after the data.
+    Sequence,
     /// Compare source and target.
     Verify,
 }
@@ -119,12 +123,14 @@ impl StepKind {
         match self {
             StepKind::Extension => "extension",
             StepKind::Schema => "schema",
+            StepKind::Type => "type",
             StepKind::Table => "table",
             StepKind::Hypertable => "hypertable",
             StepKind::Copy => "copy",
             StepKind::Constraint => "constraint",
             StepKind::Index => "index",
             StepKind::ForeignKey => "fk",
+            StepKind::Sequence => "sequence",
             StepKind::Verify => "verify",
         }
     }
