@@ -11,6 +11,7 @@ use predicates::prelude::*;
 const FIXTURE: &str = r#"
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS timescaledb;
+CREATE EXTENSION IF NOT EXISTS citext;
 CREATE SCHEMA app;
 CREATE TYPE app.mood AS ENUM ('sad', 'ok', 'happy');
 CREATE DOMAIN app.percent AS numeric(5,2) DEFAULT 0 NOT NULL CHECK (VALUE BETWEEN 0 AND 100);
@@ -20,7 +21,8 @@ CREATE TABLE app.sites (
     id        serial PRIMARY KEY,
     code      varchar(20) NOT NULL UNIQUE,
     region_id int REFERENCES app.regions (id) ON DELETE SET NULL,
-    note      text COLLATE "C"
+    note      text COLLATE "C",
+    email     citext
 );
 CREATE TABLE app.metrics (
     time        timestamptz NOT NULL,
@@ -54,6 +56,19 @@ SELECT TIMESTAMPTZ '2025-01-01 00:00:00+00' + i * INTERVAL '10 minutes', 1 + i %
        jsonb_build_object('i', i, 'nested', jsonb_build_array(i, 'x')), decode(md5(i::text), 'hex'),
        i * 1.25, 'Label ' || i
 FROM generate_series(0, 999) i;
+CREATE VIEW app.site_prices AS
+    SELECT s.code, count(*) AS n, max(m.price) AS top
+    FROM app.metrics m JOIN app.sites s ON s.id = m.site_id
+    GROUP BY s.code;
+CREATE SCHEMA "Odd Schema";
+CREATE TABLE "Odd Schema"."Mixed Case" (
+    "order" int PRIMARY KEY,
+    "user" text,
+    "Weird ""Quote"" col" text,
+    "ünïcödé" int
+);
+CREATE INDEX "My Index" ON "Odd Schema"."Mixed Case" ("user", "ünïcödé" DESC);
+INSERT INTO "Odd Schema"."Mixed Case" SELECT i, 'u' || i, 'q"' || i, -i FROM generate_series(1, 50) i;
 "#;
 
 /// Everything about the moved objects that must be equal on both sides.
@@ -65,15 +80,20 @@ FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 LEFT JOIN pg_collation co ON co.oid = a.attcollation AND a.attcollation <> 100
-WHERE n.nspname = 'app' AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped
+WHERE n.nspname IN ('app', 'Odd Schema') AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped
 UNION ALL
 SELECT 'constraint ' || c.relname || '.' || k.conname || ' ' || pg_get_constraintdef(k.oid)
 FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = 'app' AND k.contype <> 'n'
+WHERE n.nspname IN ('app', 'Odd Schema') AND k.contype <> 'n'
 UNION ALL
 SELECT 'index ' || pg_get_indexdef(i.indexrelid)
 FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = 'app'
+WHERE n.nspname IN ('app', 'Odd Schema')
+UNION ALL
+SELECT 'view ' || c.relname || ' ' || pg_get_viewdef(c.oid)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'app' AND c.relkind = 'v'
+UNION ALL
+SELECT 'extension ' || extname FROM pg_extension WHERE extname NOT IN ('plpgsql', 'timescaledb')
 UNION ALL
 SELECT 'enum ' || t.typname || ' ' || string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder)
 FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid JOIN pg_namespace n ON n.oid = t.typnamespace
@@ -111,15 +131,25 @@ fn every_object_arrives_intact_across_versions() {
     let db = "hm_schema_fidelity";
     let mut src = fresh_db(SOURCE_PORT, db);
     src.batch_execute(FIXTURE).unwrap();
-    let mut dst = fresh_db(TARGET_PORT, db);
+    // 2.19/PG17 → 2.31/PG18, and 17 → 17 between two databases.
+    for (port, target_db) in [
+        (TARGET_PORT, db.to_string()),
+        (SOURCE_PORT, format!("{db}_17")),
+    ] {
+        move_and_compare(&mut src, db, port, &target_db);
+    }
+}
+
+fn move_and_compare(src: &mut postgres::Client, db: &str, port: u16, target_db: &str) {
+    let mut dst = fresh_db(port, target_db);
     let dir = tempfile::tempdir().unwrap();
     let spec = write_spec(
         dir.path(),
         "schema.yaml",
         &format!(
-            "version: 1\nsource: {}\ntarget: {}\ntables:\n  - name: app.regions\n  - name: app.sites\n  - name: app.metrics\n",
+            "version: 1\nsource: {}\ntarget: {}\ntables:\n  - name: app.regions\n  - name: app.sites\n  - name: app.metrics\n  - name: '\"Odd Schema\".\"Mixed Case\"'\n",
             url(SOURCE_PORT, db),
-            url(TARGET_PORT, db)
+            url(port, target_db)
         ),
     );
     hypermove()
@@ -133,7 +163,7 @@ fn every_object_arrives_intact_across_versions() {
             "ok   app.sites: 1 window, 20 source rows, checksum matches",
         ));
 
-    let source = catalog(&mut src);
+    let source = catalog(src);
     let target = catalog(&mut dst);
     assert!(source.len() >= 40, "{source:#?}");
     for line in &source {

@@ -432,6 +432,32 @@ pub async fn function_exists(client: &impl GenericClient, name: &str) -> Result<
     }
 }
 
+/// A plain view over moved tables.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct View {
+    /// Its name.
+    pub name: QualifiedName,
+    /// `pg_get_viewdef`, with schema-qualified names.
+    pub definition: String,
+    /// OIDs of every relation it reads.
+    pub reads: Vec<u32>,
+}
+
+/// Plain views that read any of these tables.
+pub async fn views_over(client: &impl GenericClient, tables: &[u32]) -> Result<Vec<View>> {
+    Ok(client
+        .query(include_str!("sql/views.sql"), &[&tables])
+        .await
+        .map_err(query_err("views"))?
+        .iter()
+        .map(|r| View {
+            name: QualifiedName::new(r.get::<_, String>("schema"), r.get::<_, String>("name")),
+            definition: r.get("definition"),
+            reads: r.get("reads"),
+        })
+        .collect())
+}
+
 /// Whether a type exists under this name.
 pub async fn type_exists(client: &impl GenericClient, name: &QualifiedName) -> Result<bool> {
     Ok(client

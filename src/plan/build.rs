@@ -209,9 +209,35 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
     schemas_needed.extend(
         types
             .iter()
-            .filter(|t| t.extension.is_none() && !inputs.target_types.contains(&t.name))
+            .filter(|t| !inputs.target_types.contains(&t.name))
             .map(|t| &t.name.schema),
     );
+    let by_oid: HashMap<u32, &TableSpec> = inputs
+        .tables
+        .iter()
+        .zip(&inputs.selection)
+        .map(|(table, t)| (table.oid, t))
+        .collect();
+    // A view moves when it reads moved tables only, and they keep their names (its
+    // text names them); otherwise the plan says why it stays behind.
+    let mut views = Vec::new();
+    for v in &inputs.views {
+        let readers: Vec<&&TableSpec> = v.reads.iter().filter_map(|o| by_oid.get(o)).collect();
+        if readers.len() != v.reads.len() {
+            warnings.push(format!(
+                "view {} reads tables that are not moved; it is not carried over",
+                v.name
+            ));
+        } else if readers.iter().any(|t| t.source != t.target) {
+            warnings.push(format!(
+                "view {} reads a renamed table; it is not carried over (its text names the old name)",
+                v.name
+            ));
+        } else {
+            views.push(v);
+        }
+    }
+    schemas_needed.extend(views.iter().map(|v| &v.name.schema));
     let mut schema_steps: BTreeMap<String, NodeIndex> = BTreeMap::new();
     for schema in schemas_needed {
         if !inputs.target_schemas.contains(schema) && !schema_steps.contains_key(schema) {
@@ -244,18 +270,27 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
                 }
                 _ => {
                     if extensions_done.insert(ext) {
-                        type_steps.push(b.add(
-                            Step {
-                                id: format!("extension:{}", display_ident(ext)),
-                                kind: StepKind::Extension,
-                                table: None,
-                                action: Action::Sql(vec![format!(
-                                    "CREATE EXTENSION IF NOT EXISTS {}",
-                                    quote_ident(ext)
-                                )]),
-                            },
-                            &[],
-                        ));
+                        type_steps.push(
+                            b.add(
+                                Step {
+                                    id: format!("extension:{}", display_ident(ext)),
+                                    kind: StepKind::Extension,
+                                    table: None,
+                                    // In the schema it has on the source: its types are
+                                    // named there in every column definition.
+                                    action: Action::Sql(vec![format!(
+                                        "CREATE EXTENSION IF NOT EXISTS {} WITH SCHEMA {}",
+                                        quote_ident(ext),
+                                        quote_ident(&ty.name.schema)
+                                    )]),
+                                },
+                                &schema_steps
+                                    .get(&ty.name.schema)
+                                    .copied()
+                                    .into_iter()
+                                    .collect::<Vec<_>>(),
+                            ),
+                        );
                     }
                 }
             }
@@ -286,6 +321,7 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
     let mut copies: HashMap<QualifiedName, Vec<NodeIndex>> = HashMap::new();
     let mut keys: HashMap<QualifiedName, Vec<NodeIndex>> = HashMap::new();
     let mut table_plans = Vec::new();
+    let mut readies: HashMap<QualifiedName, NodeIndex> = HashMap::new();
     for ((t, table), (shape, bounds)) in inputs
         .selection
         .iter()
@@ -308,7 +344,7 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
             },
             &deps,
         );
-        let ready = match shape {
+        let ready_node = match shape {
             Shape::Plain => create,
             Shape::Hypertable { .. } => {
                 let mut deps = vec![create];
@@ -325,6 +361,8 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
             }
         };
 
+        let ready = ready_node;
+        readies.insert(t.source.clone(), ready);
         let windows = windows_for(spec, t, table, shape, bounds.and_then(|b| b.range));
         let windows = spread_over_target_chunks(windows, shape);
         let ranges = window_ranges(t, table, shape, &windows);
@@ -500,6 +538,29 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
                 &deps,
             );
         }
+    }
+
+    for v in views {
+        let mut deps: Vec<NodeIndex> = v
+            .reads
+            .iter()
+            .filter_map(|o| by_oid.get(o))
+            .filter_map(|t| readies.get(&t.source).copied())
+            .collect();
+        deps.extend(schema_steps.get(&v.name.schema));
+        b.add(
+            Step {
+                id: format!("view:{}", v.name),
+                kind: StepKind::View,
+                table: None,
+                action: Action::Sql(vec![format!(
+                    "CREATE VIEW {} AS {}",
+                    v.name.sql(),
+                    v.definition.trim_end_matches(';')
+                )]),
+            },
+            &deps,
+        );
     }
 
     Ok(Plan {

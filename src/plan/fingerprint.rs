@@ -77,6 +77,9 @@ pub fn source_fingerprint(inputs: &Inputs) -> BTreeMap<String, String> {
     for (table, bounds) in inputs.tables.iter().zip(&inputs.time_bounds) {
         out.insert(format!("table {}", table.name), sha256(&(table, bounds)));
     }
+    for view in &inputs.views {
+        out.insert(format!("view {}", view.name), sha256(view));
+    }
     out
 }
 

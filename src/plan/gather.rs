@@ -33,6 +33,8 @@ pub struct Inputs {
     pub target_functions: BTreeSet<String>,
     /// User-defined types the tables need that already exist on the target.
     pub target_types: BTreeSet<QualifiedName>,
+    /// Plain views over the moved tables, on the source.
+    pub views: Vec<catalog::View>,
     /// Extensions the tables' types come from: name → (installed, available) on the target.
     pub target_extensions: std::collections::BTreeMap<String, (bool, bool)>,
     /// Moves the target records as complete: (spec fingerprint, source fingerprint).
@@ -265,9 +267,21 @@ pub async fn gather(
         }
     }
 
+    let oids: Vec<u32> = tables.iter().map(|t| t.oid).collect();
+    let views = catalog::views_over(source, &oids).await.map_err(src_err)?;
+    for v in &views {
+        if catalog::schema_exists(target, &v.name.schema)
+            .await
+            .map_err(tgt_err)?
+        {
+            target_schemas.insert(v.name.schema.clone());
+        }
+    }
+
     let applied = catalog::applied_moves(target).await.map_err(tgt_err)?;
 
     let mut inputs = Inputs {
+        views,
         target_types,
         target_extensions,
         source_server,
@@ -390,6 +404,7 @@ pub async fn gather_source_only(
         target_functions,
         target_types: BTreeSet::new(),
         target_extensions: Default::default(),
+        views: Vec::new(),
         applied: Vec::new(),
         resume: None,
         stale_run: false,

@@ -103,6 +103,8 @@ pub enum StepKind {
     Table,
     /// `create_hypertable` and `add_dimension`.
     Hypertable,
+    /// `CREATE VIEW`, once the tables it reads exist.
+    View,
     /// One data-copy window.
     Copy,
     /// Primary key, unique and exclusion constraints, after the data.
@@ -126,6 +128,7 @@ impl StepKind {
             StepKind::Type => "type",
             StepKind::Table => "table",
             StepKind::Hypertable => "hypertable",
+            StepKind::View => "view",
             StepKind::Copy => "copy",
             StepKind::Constraint => "constraint",
             StepKind::Index => "index",

@@ -23,8 +23,7 @@ SELECT n.nspname::text AS schema,
        t.typname::text AS name,
        t.typtype::text AS kind,
        max(needed.depth) AS depth,
-       (SELECT e.extname::text FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
-         WHERE d.classid = 'pg_type'::regclass AND d.objid = t.oid AND d.deptype = 'e') AS extension,
+       ext.extname AS extension,
        ARRAY(SELECT enumlabel::text FROM pg_enum WHERE enumtypid = t.oid ORDER BY enumsortorder) AS labels,
        CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) END AS base_type,
        t.typnotnull AS not_null,
@@ -38,8 +37,12 @@ SELECT n.nspname::text AS schema,
 FROM needed
 JOIN pg_type t ON t.oid = needed.oid
 JOIN pg_namespace n ON n.oid = t.typnamespace
+LEFT JOIN LATERAL (
+    SELECT e.extname::text AS extname FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+    WHERE d.classid = 'pg_type'::regclass AND d.objid = t.oid AND d.deptype = 'e'
+) ext ON true
 WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
-  AND t.typtype IN ('e', 'd', 'c')
+  AND (ext.extname IS NOT NULL OR t.typtype IN ('e', 'd', 'c'))
   AND (t.typtype <> 'c' OR (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c')
-GROUP BY n.nspname, t.typname, t.typtype, t.oid, t.typbasetype, t.typtypmod, t.typnotnull, t.typdefault
+GROUP BY n.nspname, t.typname, t.typtype, t.oid, t.typbasetype, t.typtypmod, t.typnotnull, t.typdefault, ext.extname
 ORDER BY max(needed.depth) DESC, 1, 2
