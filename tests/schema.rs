@@ -201,3 +201,70 @@ fn move_and_compare(src: &mut postgres::Client, db: &str, port: u16, target_db: 
         "SELECT count(*)::text FROM app.metrics WHERE moods = ARRAY['ok', 'happy']::app.mood[]";
     assert_eq!(scalar(&mut dst, moods), "1000");
 }
+
+/// `grants: true` carries owners and grants, and names every missing role before
+/// writing anything.
+#[test]
+fn grants_carry_over_and_missing_roles_are_named() {
+    let db = "hm_schema_grants";
+    let roles = |extra: &str| {
+        format!(
+            "DO $$ BEGIN CREATE ROLE hm_reader; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+             DO $$ BEGIN CREATE ROLE hm_writer; EXCEPTION WHEN duplicate_object THEN NULL; END $$;{extra}"
+        )
+    };
+    connect(SOURCE_PORT, "postgres")
+        .batch_execute(&roles(
+            "DO $$ BEGIN CREATE ROLE hm_source_only; EXCEPTION WHEN duplicate_object THEN NULL; END $$;",
+        ))
+        .unwrap();
+    connect(TARGET_PORT, "postgres")
+        .batch_execute(&roles(""))
+        .unwrap();
+    let mut src = fresh_db(SOURCE_PORT, db);
+    src.batch_execute(
+        "CREATE TABLE public.t1 (id int PRIMARY KEY, v text);
+         ALTER TABLE public.t1 OWNER TO hm_writer;
+         GRANT SELECT ON public.t1 TO hm_reader WITH GRANT OPTION;
+         GRANT INSERT ON public.t1 TO PUBLIC;
+         INSERT INTO public.t1 VALUES (1, 'a');
+         CREATE TABLE public.t2 (id int);
+         ALTER TABLE public.t2 OWNER TO hm_source_only;",
+    )
+    .unwrap();
+    let mut dst = fresh_db(TARGET_PORT, db);
+    let before = catalog_snapshot(&mut dst);
+    let dir = tempfile::tempdir().unwrap();
+    let spec = |name: &str, tables: &str| {
+        write_spec(
+            dir.path(),
+            name,
+            &format!(
+                "version: 1\nsource: {}\ntarget: {}\ngrants: true\ntables:\n{tables}",
+                url(SOURCE_PORT, db),
+                url(TARGET_PORT, db)
+            ),
+        )
+    };
+    let both = spec("both.yaml", "  - name: public.t1\n  - name: public.t2\n");
+    hypermove()
+        .args(["apply", "--yes", both.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "grants: true needs these roles on the target, and they do not exist there: hm_source_only",
+        ));
+    assert_eq!(before, catalog_snapshot(&mut dst));
+
+    let one = spec("one.yaml", "  - name: public.t1\n");
+    hypermove()
+        .args(["apply", "--yes", one.to_str().unwrap()])
+        .assert()
+        .success();
+    let acl = "SELECT pg_get_userbyid(relowner) || ' ' || coalesce((SELECT string_agg(CASE WHEN grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(grantee)::text END || ':' || privilege_type || ':' || is_grantable, ',' ORDER BY 1) FROM aclexplode(relacl)), '')
+               FROM pg_class WHERE oid = 'public.t1'::regclass";
+    let source_acl = scalar(&mut src, acl);
+    assert!(source_acl.starts_with("hm_writer "), "{source_acl}");
+    assert!(source_acl.contains("hm_reader:SELECT:true"), "{source_acl}");
+    assert_eq!(source_acl, scalar(&mut dst, acl));
+}

@@ -458,6 +458,53 @@ pub async fn views_over(client: &impl GenericClient, tables: &[u32]) -> Result<V
         .collect())
 }
 
+/// A table's owner and table-level grants.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Grants {
+    /// The owning role.
+    pub owner: String,
+    /// (grantee, privilege, grantable); grantee `None` is PUBLIC.
+    pub grants: Vec<(Option<String>, String, bool)>,
+}
+
+/// Read a table's owner and grants.
+pub async fn grants(client: &impl GenericClient, table: &Table) -> Result<Grants> {
+    let row = client
+        .query_one(include_str!("sql/grants.sql"), &[&table.oid])
+        .await
+        .map_err(query_err(format!("grants on {}", table.name)))?;
+    let grants = row
+        .get::<_, Vec<String>>("grants")
+        .into_iter()
+        .filter_map(|g| {
+            let mut parts = g.splitn(3, '|');
+            let grantee = parts.next()?.to_string();
+            let privilege = parts.next()?.to_string();
+            let grantable = parts.next()? == "t";
+            Some((
+                (!grantee.is_empty()).then_some(grantee),
+                privilege,
+                grantable,
+            ))
+        })
+        .collect();
+    Ok(Grants {
+        owner: row.get("owner"),
+        grants,
+    })
+}
+
+/// Which of these roles exist.
+pub async fn roles_present(client: &impl GenericClient, roles: &[String]) -> Result<Vec<String>> {
+    Ok(client
+        .query(include_str!("sql/roles_present.sql"), &[&roles])
+        .await
+        .map_err(query_err("roles"))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
+}
+
 /// Whether a type exists under this name.
 pub async fn type_exists(client: &impl GenericClient, name: &QualifiedName) -> Result<bool> {
     Ok(client

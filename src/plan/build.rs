@@ -14,7 +14,8 @@ use crate::catalog::{
 };
 use crate::pg::{QualifiedName, display_ident, quote_ident, quote_literal};
 use crate::spec::{
-    ChunkInterval, DimensionSpec, Spec, TableSpec, TargetShape, TimeValue, VerifyLevel,
+    ChunkInterval, DimensionSpec, OnUnsupported, Spec, TableSpec, TargetShape, TimeValue,
+    VerifyLevel,
 };
 
 /// The shape a table will have on the target.
@@ -79,6 +80,24 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
             target_inputs: inputs.target_side_json(),
         });
     }
+    let mut early_warnings: Vec<String> = Vec::new();
+    // grants: true needs every role it names on the target; name all the missing ones.
+    let mut missing_roles: BTreeSet<&str> = BTreeSet::new();
+    for g in inputs.grants.iter().flatten() {
+        for role in
+            std::iter::once(&g.owner).chain(g.grants.iter().filter_map(|(r, _, _)| r.as_ref()))
+        {
+            if !inputs.target_roles.contains(role) {
+                missing_roles.insert(role);
+            }
+        }
+    }
+    if !missing_roles.is_empty() {
+        return Err(PlanError::Target(format!(
+            "grants: true needs these roles on the target, and they do not exist there: {}; create them first",
+            missing_roles.into_iter().collect::<Vec<_>>().join(", ")
+        )));
+    }
     // Decide every table's shape first, so that all refusals come before any step.
     let mut shapes = Vec::with_capacity(inputs.selection.len());
     for (i, (t, table)) in inputs.selection.iter().zip(&inputs.tables).enumerate() {
@@ -99,7 +118,18 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
                 },
             ));
         }
-        if let Some(h) = &table.hypertable {
+        if let Some(h) = table
+            .hypertable
+            .as_ref()
+            .filter(|_| spec.on_unsupported == OnUnsupported::Warn)
+        {
+            for feature in &h.unsupported {
+                early_warnings.push(format!(
+                    "{}: {feature} on the source; not carried over (on_unsupported: warn)",
+                    t.source
+                ));
+            }
+        } else if let Some(h) = &table.hypertable {
             if let Some(feature) = h.unsupported.first() {
                 return Err(PlanError::table(
                     spec,
@@ -193,7 +223,7 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
         None
     };
 
-    let mut warnings = Vec::new();
+    let mut warnings = early_warnings;
     // Types the columns need, deepest first; their schemas are created like the tables'.
     let mut types: Vec<&UserType> = Vec::new();
     for table in &inputs.tables {
@@ -322,11 +352,12 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
     let mut keys: HashMap<QualifiedName, Vec<NodeIndex>> = HashMap::new();
     let mut table_plans = Vec::new();
     let mut readies: HashMap<QualifiedName, NodeIndex> = HashMap::new();
-    for ((t, table), (shape, bounds)) in inputs
+    for (table_index, ((t, table), (shape, bounds))) in inputs
         .selection
         .iter()
         .zip(&inputs.tables)
         .zip(shapes.iter().zip(&inputs.time_bounds))
+        .enumerate()
     {
         warnings.extend(carry_warnings(t, table, shape));
         let mut deps: Vec<NodeIndex> = schema_steps
@@ -444,6 +475,30 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
                     &table_copies,
                 ));
             }
+        }
+        if let Some(Some(g)) = inputs.grants.get(table_index) {
+            let mut sql = vec![format!(
+                "ALTER TABLE {} OWNER TO {}",
+                t.target.sql(),
+                quote_ident(&g.owner)
+            )];
+            for (grantee, privilege, grantable) in &g.grants {
+                sql.push(format!(
+                    "GRANT {privilege} ON {} TO {}{}",
+                    t.target.sql(),
+                    grantee.as_deref().map_or("PUBLIC".to_string(), quote_ident),
+                    if *grantable { " WITH GRANT OPTION" } else { "" }
+                ));
+            }
+            b.add(
+                Step {
+                    id: format!("grants:{}", t.target),
+                    kind: StepKind::Grant,
+                    table: Some(t.target.clone()),
+                    action: Action::Sql(sql),
+                },
+                &table_copies,
+            );
         }
         // Sequences continue where the source's stand, so new rows never collide.
         for seq in &table.sequences {

@@ -46,11 +46,13 @@ pub fn spec_fingerprint(spec: &Spec) -> String {
     let patterns =
         |p: &[crate::spec::Pattern]| p.iter().map(|p| p.text.clone()).collect::<Vec<_>>();
     let canonical = format!(
-        "source={}\ntarget={}\nworkers={}\nverify={:?}\nmax_window_rows={:?}\nmax_window_bytes={:?}\nschema_map={:?}\ninclude={:?}\nexclude={:?}\ndefaults={:?}\ntables={tables:?}",
+        "source={}\ntarget={}\nworkers={}\nverify={:?}\ngrants={}\non_unsupported={:?}\nmax_window_rows={:?}\nmax_window_bytes={:?}\nschema_map={:?}\ninclude={:?}\nexclude={:?}\ndefaults={:?}\ntables={tables:?}",
         spec.source,
         spec.target,
         spec.workers,
         spec.verify,
+        spec.grants,
+        spec.on_unsupported,
         spec.max_window_rows,
         spec.max_window_bytes,
         spec.schema_map,

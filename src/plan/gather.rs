@@ -35,6 +35,10 @@ pub struct Inputs {
     pub target_types: BTreeSet<QualifiedName>,
     /// Plain views over the moved tables, on the source.
     pub views: Vec<catalog::View>,
+    /// Owners and grants per table, when the spec says `grants: true`.
+    pub grants: Vec<Option<catalog::Grants>>,
+    /// Roles those grants name that exist on the target.
+    pub target_roles: BTreeSet<String>,
     /// Extensions the tables' types come from: name → (installed, available) on the target.
     pub target_extensions: std::collections::BTreeMap<String, (bool, bool)>,
     /// Moves the target records as complete: (spec fingerprint, source fingerprint).
@@ -66,6 +70,9 @@ pub struct TargetSide {
     /// Extensions' state on the target.
     #[serde(default)]
     pub target_extensions: std::collections::BTreeMap<String, (bool, bool)>,
+    /// Roles present on the target.
+    #[serde(default)]
+    pub target_roles: BTreeSet<String>,
 }
 
 impl Inputs {
@@ -79,6 +86,7 @@ impl Inputs {
             target_functions: self.target_functions.clone(),
             target_types: self.target_types.clone(),
             target_extensions: self.target_extensions.clone(),
+            target_roles: self.target_roles.clone(),
         })
         .expect("target facts serialize")
     }
@@ -278,9 +286,30 @@ pub async fn gather(
         }
     }
 
+    let mut grants = Vec::with_capacity(tables.len());
+    let mut roles: BTreeSet<String> = BTreeSet::new();
+    for table in &tables {
+        if spec.grants {
+            let g = catalog::grants(source, table).await.map_err(src_err)?;
+            roles.insert(g.owner.clone());
+            roles.extend(g.grants.iter().filter_map(|(r, _, _)| r.clone()));
+            grants.push(Some(g));
+        } else {
+            grants.push(None);
+        }
+    }
+    let roles: Vec<String> = roles.into_iter().collect();
+    let target_roles = catalog::roles_present(target, &roles)
+        .await
+        .map_err(tgt_err)?
+        .into_iter()
+        .collect();
+
     let applied = catalog::applied_moves(target).await.map_err(tgt_err)?;
 
     let mut inputs = Inputs {
+        grants,
+        target_roles,
         views,
         target_types,
         target_extensions,
@@ -319,6 +348,7 @@ pub async fn gather(
         inputs.target_functions = side.target_functions;
         inputs.target_types = side.target_types;
         inputs.target_extensions = side.target_extensions;
+        inputs.target_roles = side.target_roles;
         inputs.resume = Some(run.done.iter().cloned().collect());
     } else {
         inputs.stale_run = !runs.is_empty();
@@ -405,6 +435,8 @@ pub async fn gather_source_only(
         target_types: BTreeSet::new(),
         target_extensions: Default::default(),
         views: Vec::new(),
+        grants: Vec::new(),
+        target_roles: BTreeSet::new(),
         applied: Vec::new(),
         resume: None,
         stale_run: false,

@@ -115,6 +115,8 @@ pub enum StepKind {
     ForeignKey,
     /// Sequences set to where the source's stand, after the data.
     Sequence,
+    /// Owner and grants (`grants: true`).
+    Grant,
     /// Compare source and target.
     Verify,
 }
@@ -134,6 +136,7 @@ impl StepKind {
             StepKind::Index => "index",
             StepKind::ForeignKey => "fk",
             StepKind::Sequence => "sequence",
+            StepKind::Grant => "grants",
             StepKind::Verify => "verify",
         }
     }

@@ -99,6 +99,17 @@ impl VerifyLevel {
     }
 }
 
+/// What to do with source features that a data move cannot carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OnUnsupported {
+    /// Refuse the plan, naming the object (the default).
+    #[default]
+    Refuse,
+    /// Say so in the plan's warnings, and move the data without it.
+    Warn,
+}
+
 /// A validated spec: everything the plan needs, with no loose strings left.
 #[derive(Debug, Clone)]
 pub struct Spec {
@@ -112,6 +123,10 @@ pub struct Spec {
     pub workers: usize,
     /// How `apply` verifies the move.
     pub verify: VerifyLevel,
+    /// Carry owners and grants.
+    pub grants: bool,
+    /// Compression, continuous aggregates, policies: refuse or warn.
+    pub on_unsupported: OnUnsupported,
     /// Split windows estimated above this many rows.
     pub max_window_rows: Option<u64>,
     /// Split windows estimated above this many bytes.

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::VerifyLevel;
+use super::{OnUnsupported, VerifyLevel};
 
 /// A hypermove spec: which tables move from which database to which, and the shape
 /// each must have on arrival.
@@ -48,6 +48,14 @@ pub struct RawSpec {
     /// takes precedence.
     #[serde(default)]
     pub schema_map: Option<BTreeMap<String, String>>,
+    /// Also carry each table's owner and grants. The roles must exist on the target;
+    /// missing ones are named before anything is written.
+    #[serde(default)]
+    pub grants: Option<bool>,
+    /// What to do with source features a data move cannot carry (compression,
+    /// continuous aggregates, policies): `refuse` (the default) or `warn` and skip them.
+    #[serde(default)]
+    pub on_unsupported: Option<OnUnsupported>,
     /// Settings for every table that does not set them itself.
     #[serde(default)]
     pub defaults: Option<RawDefaults>,

@@ -234,6 +234,8 @@ impl Resolver<'_> {
             target: target?,
             workers: workers?,
             verify: raw.verify.unwrap_or_default(),
+            grants: raw.grants.unwrap_or(false),
+            on_unsupported: raw.on_unsupported.unwrap_or_default(),
             max_window_rows,
             max_window_bytes,
             schema_map,
