@@ -23,8 +23,8 @@ use crate::plan::{Action, Plan, Step, StepKind};
 use error::StepError;
 use session::Slot;
 pub use session::{
-    begin_snapshot, clean, drop_tables, journal_begin, journal_finish, record_applied,
-    record_failures,
+    begin_snapshot, clean, drop_tables, ensure_journal, journal_begin, journal_finish,
+    record_applied, record_failures,
 };
 
 /// What the executor needs besides the plan.

@@ -205,6 +205,14 @@ pub async fn journal_finish(target: &Client, key: &JournalKey) -> Result<(), Str
         .map_err(|e| format!("finishing the journal: {}", describe_error(&e)))
 }
 
+/// Create the journal's schema and tables if they are missing.
+pub async fn ensure_journal(target: &Client) -> Result<(), String> {
+    target
+        .batch_execute(include_str!("sql/journal.sql"))
+        .await
+        .map_err(|e| format!("creating the journal on the target: {}", describe_error(&e)))
+}
+
 /// Forget a spec on the target: runs, steps, completion and verdicts. Returns the
 /// number of journal rows removed; the moved tables are not touched.
 pub async fn clean(target: &Client, spec_fingerprint: &str) -> Result<i64, String> {
@@ -259,7 +267,7 @@ pub async fn record_applied(target: &Client, plan: &crate::plan::Plan) -> Result
     let tables: Vec<String> = plan.tables.iter().map(|t| t.target.to_string()).collect();
     let source = crate::plan::combined_fingerprint(&plan.fingerprints.source);
     target
-        .batch_execute(include_str!("sql/record_applied.sql"))
+        .batch_execute(include_str!("sql/journal.sql"))
         .await
         .map_err(|e| format!("recording the move on the target: {}", describe_error(&e)))?;
     target

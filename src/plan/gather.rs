@@ -125,6 +125,43 @@ async fn select(spec: &Spec, source: &impl GenericClient) -> Result<Vec<TableSpe
     Ok(selection)
 }
 
+/// One selected table from the source, and the range of its time column when a
+/// plain table becomes a hypertable (its copy windows are cut from that range).
+async fn read_source_table(
+    spec: &Spec,
+    t: &TableSpec,
+    source: &impl GenericClient,
+    server: &ServerInfo,
+) -> Result<(Table, Option<TimeBounds>), PlanError> {
+    let src_err = |source| PlanError::Catalog {
+        role: Role::Source,
+        source,
+    };
+    let table = match catalog::table(source, server, &t.source).await {
+        Ok(table) => table,
+        Err(e @ (CatalogError::NotFound(_) | CatalogError::NotATable { .. })) => {
+            return Err(PlanError::table(spec, t, format!("{e} on the source")));
+        }
+        Err(e) => return Err(src_err(e)),
+    };
+    let time_type = match (&t.shape, &table.hypertable) {
+        (TargetShape::Hypertable(h), None) => table
+            .column(&h.time_column)
+            .and_then(|c| TimeType::from_oid(c.type_oid))
+            .map(|tt| (h, tt)),
+        _ => None,
+    };
+    let bounds = match time_type {
+        Some((h, tt)) => Some(
+            catalog::time_bounds(source, &t.source, &h.time_column, tt)
+                .await
+                .map_err(src_err)?,
+        ),
+        None => None,
+    };
+    Ok((table, bounds))
+}
+
 /// Introspect both servers for a spec. `source` should be inside the move's
 /// snapshot transaction so that the chunk list matches the data read.
 pub async fn gather(
@@ -147,27 +184,7 @@ pub async fn gather(
     let mut tables = Vec::with_capacity(selection.len());
     let mut time_bounds = Vec::with_capacity(selection.len());
     for t in &selection {
-        let table = match catalog::table(source, &source_server, &t.source).await {
-            Ok(table) => table,
-            Err(e @ (CatalogError::NotFound(_) | CatalogError::NotATable { .. })) => {
-                return Err(PlanError::table(spec, t, format!("{e} on the source")));
-            }
-            Err(e) => return Err(src_err(e)),
-        };
-        let bounds = match (&t.shape, &table.hypertable) {
-            (TargetShape::Hypertable(h), None) => match table.column(&h.time_column) {
-                Some(col) => match TimeType::from_oid(col.type_oid) {
-                    Some(tt) => Some(
-                        catalog::time_bounds(source, &t.source, &h.time_column, tt)
-                            .await
-                            .map_err(src_err)?,
-                    ),
-                    None => None,
-                },
-                None => None,
-            },
-            _ => None,
-        };
+        let (table, bounds) = read_source_table(spec, t, source, &source_server).await?;
         tables.push(table);
         time_bounds.push(bounds);
     }
@@ -373,13 +390,7 @@ pub async fn gather_source_only(
     let mut time_bounds = Vec::new();
     let mut target_functions = BTreeSet::new();
     for t in &selection {
-        let table = match catalog::table(source, &source_server, &t.source).await {
-            Ok(table) => table,
-            Err(e @ (CatalogError::NotFound(_) | CatalogError::NotATable { .. })) => {
-                return Err(PlanError::table(spec, t, format!("{e} on the source")));
-            }
-            Err(e) => return Err(src_err(e)),
-        };
+        let (table, bounds) = read_source_table(spec, t, source, &source_server).await?;
         if let TargetShape::Hypertable(h) = &t.shape {
             target_functions.extend(h.time_partitioning_func.clone());
             target_functions.extend(h.integer_now_func.clone());
@@ -393,20 +404,7 @@ pub async fn gather_source_only(
                 }
             }
         }
-        let bounds = match (&t.shape, &table.hypertable) {
-            (TargetShape::Hypertable(h), None) => match table.column(&h.time_column) {
-                Some(col) => match TimeType::from_oid(col.type_oid) {
-                    Some(tt) => Some(
-                        catalog::time_bounds(source, &t.source, &h.time_column, tt)
-                            .await
-                            .map_err(src_err)?,
-                    ),
-                    None => None,
-                },
-                None => None,
-            },
-            _ => None,
-        };
+
         tables.push(table);
         time_bounds.push(bounds);
     }

@@ -369,10 +369,7 @@ pub async fn record(
             describe_error(&e)
         )
     };
-    target
-        .batch_execute(include_str!("sql/record.sql"))
-        .await
-        .map_err(err)?;
+    crate::exec::ensure_journal(target).await?;
     let insert = target
         .prepare(include_str!("sql/record_check.sql"))
         .await
