@@ -188,3 +188,71 @@ fn plan_writes_nothing() {
     );
     assert_eq!(before, catalog_snapshot(&mut dst));
 }
+
+/// SQL in names is only ever a name: a quoted identifier that does not exist, or a
+/// column that does not exist. Nothing executes, and the target stays as it was.
+#[test]
+fn injection_attempts_are_names_that_do_not_exist() {
+    let db = "hm_refuse_injection";
+    source_with_demo_table(db);
+    let mut dst = fresh_db(TARGET_PORT, db);
+    dst.batch_execute(
+        "CREATE TABLE public.devices (id int); INSERT INTO public.devices VALUES (7);",
+    )
+    .unwrap();
+    let before = catalog_snapshot(&mut dst);
+    let dir = tempfile::tempdir().unwrap();
+    for (i, (tables, expected)) in [
+        (
+            "  - name: '\"public\".\"x\"\"; DROP TABLE devices; --\"'\n",
+            "table public.\"x\"\"; DROP TABLE devices; --\" does not exist on the source",
+        ),
+        (
+            "  - name: public.devices\n    target: '\"public\".\"d\"\"); SELECT pg_sleep(10); --\"'\n    hypertable:\n      time_column: \"'); SELECT pg_sleep(10); --\"\n",
+            "time_column `'); SELECT pg_sleep(10); --` is not a column of public.devices",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let spec = write_spec(dir.path(), &format!("inject{i}.yaml"), &spec_text(db, tables));
+        let started = std::time::Instant::now();
+        hypermove()
+            .args(["apply", "--yes", spec.to_str().unwrap()])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(expected));
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "something slept");
+    }
+    assert_eq!(before, catalog_snapshot(&mut dst));
+    assert_eq!(
+        scalar(
+            &mut dst,
+            "SELECT string_agg(id::text, ',') FROM public.devices"
+        ),
+        "7"
+    );
+    assert_eq!(
+        scalar(
+            &mut connect(SOURCE_PORT, db),
+            "SELECT count(*)::text FROM public.devices"
+        ),
+        "2"
+    );
+}
+
+/// A huge spec is refused by its size, before it is read.
+#[test]
+fn a_huge_spec_is_refused_unread() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.yaml");
+    let file = std::fs::File::create(&path).unwrap();
+    file.set_len(100 * 1024 * 1024).unwrap(); // 100 MB, sparse
+    hypermove()
+        .args(["validate", path.to_str().unwrap()])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "specs larger than 1048576 bytes are refused",
+        ));
+}
