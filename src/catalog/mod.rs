@@ -67,6 +67,10 @@ pub struct ServerInfo {
     pub timescaledb_available: Option<String>,
     /// `timescaledb.license` (`apache` or `timescale`), when the library is loaded.
     pub timescaledb_license: Option<String>,
+    /// Whether this connection is encrypted (from `pg_stat_ssl`). Not part of
+    /// fingerprints: it describes the connection, not the server.
+    #[serde(default, skip_serializing)]
+    pub tls: bool,
 }
 
 /// The type family of a time column, which decides how range bounds are written.
@@ -352,6 +356,7 @@ pub async fn server_info(client: &impl GenericClient) -> Result<ServerInfo> {
         timescaledb_schema: row.get("timescaledb_schema"),
         timescaledb_available: row.get("timescaledb_available"),
         timescaledb_license: row.get("timescaledb_license"),
+        tls: row.get("tls"),
     })
 }
 

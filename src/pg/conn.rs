@@ -500,28 +500,42 @@ pub async fn connect(
     role: Role,
     application_name: &str,
 ) -> Result<Client, String> {
-    if matches!(
-        info.sslmode,
-        SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull
-    ) {
-        return Err(format!(
-            "cannot connect to the {role} ({info}): sslmode requires TLS, which this hypermove does not support yet"
-        ));
-    }
     let mut config = info.config.clone();
     config.application_name(application_name);
-    let (client, connection) = config.connect(NoTls).await.map_err(|e| {
+    let fail = |e: tokio_postgres::Error| {
         format!(
             "cannot connect to the {role} ({info}): {}",
             describe_error(&e)
         )
-    })?;
+    };
+    let tls = super::tls::client_config(info.sslmode, info.sslrootcert.as_deref())
+        .map_err(|e| format!("cannot connect to the {role} ({info}): {e}"))?;
+    let client = match tls {
+        None => {
+            let (client, connection) = config.connect(NoTls).await.map_err(fail)?;
+            spawn(connection, role);
+            client
+        }
+        Some(tls) => {
+            let connector = tokio_postgres_rustls::MakeRustlsConnect::new(tls);
+            let (client, connection) = config.connect(connector).await.map_err(fail)?;
+            spawn(connection, role);
+            client
+        }
+    };
+    Ok(client)
+}
+
+/// Drive a connection in the background; it ends when its client is dropped.
+fn spawn<F>(connection: F, role: Role)
+where
+    F: std::future::Future<Output = Result<(), tokio_postgres::Error>> + Send + 'static,
+{
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!("{role} connection closed: {e}");
         }
     });
-    Ok(client)
 }
 
 /// One line for a driver error: the server's message with its SQLSTATE, detail

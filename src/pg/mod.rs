@@ -5,6 +5,7 @@
 
 mod conn;
 mod quote;
+mod tls;
 
 pub use conn::{ConnInfo, Defaults, Role, SslMode, connect, describe_error};
 pub use quote::{QualifiedName, display_ident, quote_ident, quote_literal};

@@ -657,6 +657,11 @@ impl Builder {
 
 fn server_label(conn: &str, server: &ServerInfo) -> String {
     let version = server.version.split_whitespace().next().unwrap_or("?");
+    let conn = if server.tls {
+        format!("{conn} over TLS")
+    } else {
+        conn.to_string()
+    };
     match (&server.timescaledb, &server.timescaledb_available) {
         (Some(ts), _) => format!("{conn} (PostgreSQL {version}, TimescaleDB {ts})"),
         (None, Some(ts)) => format!("{conn} (PostgreSQL {version}, TimescaleDB {ts} available)"),

@@ -6,4 +6,5 @@ SELECT current_setting('server_version') AS server_version,
        (SELECT n.nspname::text FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
          WHERE e.extname = 'timescaledb') AS timescaledb_schema,
        (SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb') AS timescaledb_available,
-       current_setting('timescaledb.license', true) AS timescaledb_license
+       current_setting('timescaledb.license', true) AS timescaledb_license,
+       coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false) AS tls
