@@ -530,6 +530,15 @@ async fn execute(
     let _ = tx.rollback().await;
 
     print_summary(&plan, &report);
+    // The coordinator's target connection sat idle through the run; if the target
+    // restarted meanwhile it is gone, so the closing journal writes use a fresh one.
+    let target = if target.is_closed() {
+        connect(&spec.target, Role::Target, "hypermove coordinator")
+            .await
+            .map_err(Failure::runtime)?
+    } else {
+        target
+    };
     let failures: Vec<(&str, &str)> = report.failures().collect();
     exec::record_failures(&target, &key, &failures)
         .await
