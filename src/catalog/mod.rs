@@ -510,6 +510,40 @@ pub async fn roles_present(client: &impl GenericClient, roles: &[String]) -> Res
         .collect())
 }
 
+/// What the connected role may do on a server.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct Privileges {
+    /// The role connected.
+    pub role: String,
+    /// Whether it is a superuser.
+    pub superuser: bool,
+    /// CREATE on the database (new schemas, the journal).
+    pub create_in_database: bool,
+    /// Tables of those asked about that it may not SELECT.
+    pub unreadable_tables: Vec<String>,
+    /// Existing schemas of those asked about that it may not create in.
+    pub unwritable_schemas: Vec<String>,
+}
+
+/// Check the connected role's privileges on these tables and schemas.
+pub async fn privileges(
+    client: &impl GenericClient,
+    tables: &[u32],
+    schemas: &[String],
+) -> Result<Privileges> {
+    let row = client
+        .query_one(include_str!("sql/privileges.sql"), &[&tables, &schemas])
+        .await
+        .map_err(query_err("privileges"))?;
+    Ok(Privileges {
+        role: row.get("role"),
+        superuser: row.get("superuser"),
+        create_in_database: row.get("create_in_database"),
+        unreadable_tables: row.get("unreadable_tables"),
+        unwritable_schemas: row.get("unwritable_schemas"),
+    })
+}
+
 /// Whether a type exists under this name.
 pub async fn type_exists(client: &impl GenericClient, name: &QualifiedName) -> Result<bool> {
     Ok(client

@@ -195,6 +195,38 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
     }
 
     let needs_timescaledb = shapes.iter().any(|s| matches!(s, Shape::Hypertable { .. }));
+
+    // Preflight: every privilege the move needs, named at once, before any write.
+    let sp = &inputs.source_privileges;
+    let tp = &inputs.target_privileges;
+    let mut missing: Vec<String> = sp
+        .unreadable_tables
+        .iter()
+        .map(|t| format!("source: SELECT on {t}"))
+        .collect();
+    if !tp.superuser && !tp.create_in_database {
+        missing.push(format!(
+            "target: CREATE on database {} (for new schemas and the journal schema hypermove)",
+            inputs.target_server.database
+        ));
+    }
+    missing.extend(
+        tp.unwritable_schemas
+            .iter()
+            .map(|s| format!("target: CREATE on schema {}", display_ident(s))),
+    );
+    if needs_timescaledb && inputs.target_server.timescaledb.is_none() && !tp.superuser {
+        missing.push(format!(
+            "target: the timescaledb extension is not installed and {} may not create it (an administrator must run CREATE EXTENSION timescaledb)",
+            tp.role
+        ));
+    }
+    if !missing.is_empty() {
+        return Err(PlanError::Target(format!(
+            "the move needs privileges it does not have (nothing was written): {}",
+            missing.join("; ")
+        )));
+    }
     let ts_schema = inputs
         .target_server
         .timescaledb_schema

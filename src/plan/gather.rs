@@ -39,6 +39,10 @@ pub struct Inputs {
     pub grants: Vec<Option<catalog::Grants>>,
     /// Roles those grants name that exist on the target.
     pub target_roles: BTreeSet<String>,
+    /// What the source role may read.
+    pub source_privileges: catalog::Privileges,
+    /// What the target role may create.
+    pub target_privileges: catalog::Privileges,
     /// Extensions the tables' types come from: name → (installed, available) on the target.
     pub target_extensions: std::collections::BTreeMap<String, (bool, bool)>,
     /// Moves the target records as complete: (spec fingerprint, source fingerprint).
@@ -322,9 +326,21 @@ pub async fn gather(
         .into_iter()
         .collect();
 
+    let source_privileges = catalog::privileges(source, &oids, &[])
+        .await
+        .map_err(src_err)?;
+    let mut written: Vec<String> = selection.iter().map(|t| t.target.schema.clone()).collect();
+    written.sort();
+    written.dedup();
+    let target_privileges = catalog::privileges(target, &[], &written)
+        .await
+        .map_err(tgt_err)?;
+
     let applied = catalog::applied_moves(target).await.map_err(tgt_err)?;
 
     let mut inputs = Inputs {
+        source_privileges,
+        target_privileges,
         grants,
         target_roles,
         views,
@@ -435,6 +451,12 @@ pub async fn gather_source_only(
         views: Vec::new(),
         grants: Vec::new(),
         target_roles: BTreeSet::new(),
+        source_privileges: Default::default(),
+        target_privileges: catalog::Privileges {
+            superuser: true,
+            create_in_database: true,
+            ..Default::default()
+        },
         applied: Vec::new(),
         resume: None,
         stale_run: false,
