@@ -414,3 +414,76 @@ fn init_round_trips_the_source_layout() {
     );
     assert_eq!(source_layout, scalar(&mut dst, layout));
 }
+
+/// Passwords from PGPASSWORD and from ~/.pgpass never appear in any output, at any
+/// verbosity, nor in the journal the target keeps.
+#[test]
+fn passwords_from_the_environment_and_pgpass_never_appear() {
+    let dir = tempfile::tempdir().unwrap();
+    let pgpass = dir.path().join(".pgpass");
+    std::fs::write(&pgpass, "*:*:*:postgres:Pgpass-Secret-2\n").unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    for (i, (var, value, secret)) in [
+        ("PGPASSWORD", "Env-Secret-1", "Env-Secret-1"),
+        ("HOME", dir.path().to_str().unwrap(), "Pgpass-Secret-2"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let db = format!("hm_spec_secret_{i}");
+        let mut src = fresh_db(SOURCE_PORT, &db);
+        src.batch_execute(
+            "CREATE TABLE public.t (id int PRIMARY KEY); INSERT INTO public.t VALUES (1);",
+        )
+        .unwrap();
+        let mut dst = fresh_db(TARGET_PORT, &db);
+        let spec = write_spec(
+            dir.path(),
+            &format!("secret{i}.yaml"),
+            &format!(
+                "version: 1\nsource: {}\ntarget: {}\ntables:\n  - name: public.t\n",
+                url(SOURCE_PORT, &db),
+                url(TARGET_PORT, &db)
+            ),
+        );
+        let spec = spec.to_str().unwrap();
+        for args in [
+            vec!["-vv", "plan", spec],
+            vec!["plan", "--format", "json", spec],
+            vec!["plan", "--format", "dot", spec],
+            vec!["-vv", "apply", "--yes", spec],
+            vec!["-vv", "verify", spec],
+            vec!["status", "--format", "json", spec],
+        ] {
+            let out = hypermove()
+                .env_remove("PGPASSWORD")
+                .env(var, value)
+                .args(&args)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            for stream in [&out.stdout, &out.stderr] {
+                assert!(
+                    !String::from_utf8_lossy(stream).contains(secret),
+                    "{args:?} printed the password"
+                );
+            }
+        }
+        let journal = scalar(
+            &mut dst,
+            "SELECT concat_ws(' ', (SELECT string_agg(r::text, ' ') FROM hypermove.run r),
+                                   (SELECT string_agg(s::text, ' ') FROM hypermove.step s),
+                                   (SELECT string_agg(v::text, ' ') FROM hypermove.verification v),
+                                   (SELECT string_agg(a::text, ' ') FROM hypermove.applied a))",
+        );
+        assert!(journal.contains("copy:public.t"), "{journal}");
+        assert!(!journal.contains(secret), "the journal holds the password");
+    }
+}
