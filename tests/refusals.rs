@@ -256,3 +256,30 @@ fn a_huge_spec_is_refused_unread() {
             "specs larger than 1048576 bytes are refused",
         ));
 }
+
+/// A target that is the source itself (the same server and database reached by
+/// another host name, and the same table) is refused before anything is written.
+#[test]
+fn the_source_itself_is_not_a_target() {
+    let db = "hm_refuse_self";
+    source_with_demo_table(db);
+    let mut src = connect(SOURCE_PORT, db);
+    let before = catalog_snapshot(&mut src);
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(
+        dir.path(),
+        "self.yaml",
+        &format!(
+            "version: 1\nsource: {}\ntarget: postgresql://postgres@localhost:{SOURCE_PORT}/{db}?sslmode=disable\ntables:\n  - name: public.devices\n",
+            url(SOURCE_PORT, db)
+        ),
+    );
+    hypermove()
+        .args(["apply", "--yes", spec.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "self.yaml:5:5: tables[0] (public.devices): the target is the source itself",
+        ));
+    assert_eq!(before, catalog_snapshot(&mut src));
+}

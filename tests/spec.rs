@@ -22,7 +22,10 @@ fn fixtures(kind: &str) -> Vec<std::path::PathBuf> {
 #[test]
 fn invalid_specs_report_every_error_with_its_position() {
     let files = fixtures("invalid");
-    assert!(files.len() >= 25, "only {} invalid fixtures", files.len());
+    assert!(files.len() >= 40, "only {} invalid fixtures", files.len());
+    let mut target = fresh_db(TARGET_PORT, "hm_spec_hostile");
+    let before = catalog_snapshot(&mut target);
+    let dir = tempfile::tempdir().unwrap();
     for file in files {
         let expected = std::fs::read_to_string(file.with_extension("expect")).unwrap();
         let out = hypermove()
@@ -41,6 +44,22 @@ fn invalid_specs_report_every_error_with_its_position() {
             })
             .collect();
         assert_eq!(actual, expected, "{}", file.display());
+        // apply refuses it too, and the target database is left exactly as it was.
+        let text = std::fs::read_to_string(&file).unwrap();
+        let aimed = dir.path().join(file.file_name().unwrap());
+        std::fs::write(&aimed, text.replace("55418/demo", "55418/hm_spec_hostile")).unwrap();
+        let out = hypermove()
+            .env_remove("NOPE_NOT_SET_HM")
+            .args(["apply", "--yes", aimed.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_ne!(out.status.code(), Some(0), "{}", file.display());
+        assert_eq!(
+            before,
+            catalog_snapshot(&mut target),
+            "{} touched the target",
+            file.display()
+        );
         for line in expected.lines() {
             let mut parts = line.splitn(3, ':');
             let (l, c) = (parts.next().unwrap(), parts.next().unwrap());

@@ -71,6 +71,10 @@ pub struct ServerInfo {
     /// fingerprints: it describes the connection, not the server.
     #[serde(default, skip_serializing)]
     pub tls: bool,
+    /// Start time, port and database OID: the same on two connections only when
+    /// they reach the same server. Not part of fingerprints (it changes on restart).
+    #[serde(default, skip_serializing)]
+    pub instance: String,
 }
 
 /// The type family of a time column, which decides how range bounds are written.
@@ -357,6 +361,7 @@ pub async fn server_info(client: &impl GenericClient) -> Result<ServerInfo> {
         timescaledb_available: row.get("timescaledb_available"),
         timescaledb_license: row.get("timescaledb_license"),
         tls: row.get("tls"),
+        instance: row.get("instance"),
     })
 }
 

@@ -98,6 +98,18 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
             missing_roles.into_iter().collect::<Vec<_>>().join(", ")
         )));
     }
+    // Moving a table onto itself would read and write the same rows.
+    let same_database = inputs.source_server.instance == inputs.target_server.instance
+        && inputs.source_server.database == inputs.target_server.database;
+    if same_database {
+        if let Some(t) = inputs.selection.iter().find(|t| t.source == t.target) {
+            return Err(PlanError::table(
+                spec,
+                t,
+                "the target is the source itself (same server, database and table); give a `target:` name, or another target database".into(),
+            ));
+        }
+    }
     // Decide every table's shape first, so that all refusals come before any step.
     let mut shapes = Vec::with_capacity(inputs.selection.len());
     for (i, (t, table)) in inputs.selection.iter().zip(&inputs.tables).enumerate() {

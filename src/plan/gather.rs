@@ -436,8 +436,11 @@ pub async fn gather_source_only(
             _ => None,
         })
         .collect();
+    // The target is not consulted: its facts are unknown, not the source's.
+    let mut target_server = source_server.clone();
+    target_server.instance = String::new();
     Ok(Inputs {
-        target_server: source_server.clone(),
+        target_server,
         source_server,
         selection,
         tables,

@@ -7,4 +7,8 @@ SELECT current_setting('server_version') AS server_version,
          WHERE e.extname = 'timescaledb') AS timescaledb_schema,
        (SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb') AS timescaledb_available,
        current_setting('timescaledb.license', true) AS timescaledb_license,
-       coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false) AS tls
+       coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false) AS tls,
+       -- identifies the server instance, whatever host name reached it (readable by
+       -- every role, unlike data_directory)
+       pg_postmaster_start_time()::text || ' ' || coalesce(inet_server_port()::text, 'socket')
+         || ' ' || (SELECT oid::text FROM pg_database WHERE datname = current_database()) AS instance
