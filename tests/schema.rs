@@ -65,10 +65,12 @@ CREATE TABLE "Odd Schema"."Mixed Case" (
     "order" int PRIMARY KEY,
     "user" text,
     "Weird ""Quote"" col" text,
-    "ünïcödé" int
+    "ünïcödé" int,
+    a_sixty_three_byte_column_name_that_postgres_keeps_whole_xxxxxx int
 );
 CREATE INDEX "My Index" ON "Odd Schema"."Mixed Case" ("user", "ünïcödé" DESC);
-INSERT INTO "Odd Schema"."Mixed Case" SELECT i, 'u' || i, 'q"' || i, -i FROM generate_series(1, 50) i;
+INSERT INTO "Odd Schema"."Mixed Case" SELECT i, 'u' || i, 'q"' || i, -i, i FROM generate_series(1, 50) i;
+ALTER TABLE "Odd Schema"."Mixed Case" ADD CONSTRAINT "Check: ""order"" > 0" CHECK ("order" > 0);
 "#;
 
 /// Everything about the moved objects that must be equal on both sides.

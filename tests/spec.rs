@@ -448,6 +448,7 @@ fn passwords_from_the_environment_and_pgpass_never_appear() {
     for (i, (var, value, secret)) in [
         ("PGPASSWORD", "Env-Secret-1", "Env-Secret-1"),
         ("HOME", dir.path().to_str().unwrap(), "Pgpass-Secret-2"),
+        ("HM_UNUSED", "", "Uri-Secret-3"),
     ]
     .into_iter()
     .enumerate()
@@ -464,8 +465,8 @@ fn passwords_from_the_environment_and_pgpass_never_appear() {
             &format!("secret{i}.yaml"),
             &format!(
                 "version: 1\nsource: {}\ntarget: {}\ntables:\n  - name: public.t\n",
-                url(SOURCE_PORT, &db),
-                url(TARGET_PORT, &db)
+                url(SOURCE_PORT, &db).replace("postgres@", "postgres:Uri-Secret-3@"),
+                url(TARGET_PORT, &db).replace("postgres@", "postgres:Uri-Secret-3@")
             ),
         );
         let spec = spec.to_str().unwrap();
