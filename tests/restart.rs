@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 use common::*;
@@ -34,18 +33,8 @@ fn a_restarted_target_is_retried_or_resumed() {
             url(TARGET_PORT, dst_db)
         ),
     );
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("hypermove"))
-        .args(["apply", "--yes", "--workers", "1", spec.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    for line in lines.by_ref() {
-        if line.unwrap().contains("] copy:") {
-            break;
-        }
-    }
+    let (mut child, lines) =
+        spawn_apply_until_first_copy(spec.to_str().unwrap(), &[], Stdio::null());
     let restarted = Command::new(root().join("scripts/sandbox"))
         .args([
             "exec",

@@ -189,18 +189,7 @@ fn a_changed_source_is_not_resumed() {
 /// Start apply and return once its first copy window has finished; the rest of its
 /// stderr is drained in the background so it never blocks.
 fn apply_started(spec: &str) -> std::process::Child {
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("hypermove"))
-        .args(["apply", "--yes", "--workers", "1", spec])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    for line in lines.by_ref() {
-        if line.unwrap().contains("] copy:") {
-            break;
-        }
-    }
+    let (child, lines) = spawn_apply_until_first_copy(spec, &[], Stdio::piped());
     std::thread::spawn(move || for _ in lines {});
     child
 }
@@ -310,18 +299,7 @@ fn ctrl_c_once_then_resume() {
     let mut dst = fresh_db(TARGET_PORT, dst_db);
     let dir = tempfile::tempdir().unwrap();
     let spec = spec_for(dir.path(), "sigint.yaml", src_db, dst_db);
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("hypermove"))
-        .args(["apply", "--yes", "--workers", "1", &spec])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    for line in lines.by_ref() {
-        if line.unwrap().contains("] copy:") {
-            break;
-        }
-    }
+    let (mut child, lines) = spawn_apply_until_first_copy(&spec, &[], Stdio::null());
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -371,26 +349,8 @@ fn stalled_copy_is_cancelled_and_retried() {
     let mut dst = fresh_db(TARGET_PORT, dst_db);
     let dir = tempfile::tempdir().unwrap();
     let spec = spec_for(dir.path(), "stall.yaml", src_db, dst_db);
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("hypermove"))
-        .args([
-            "apply",
-            "--yes",
-            "--workers",
-            "1",
-            "--stall-timeout",
-            "1",
-            &spec,
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    for line in lines.by_ref() {
-        if line.unwrap().contains("] copy:") {
-            break;
-        }
-    }
+    let (child, lines) =
+        spawn_apply_until_first_copy(&spec, &["--stall-timeout", "1"], Stdio::piped());
     // Hold the table for 3 s: every COPY into it waits, so apply must give up and retry.
     let mut locker = connect(TARGET_PORT, dst_db);
     let mut tx = locker.transaction().unwrap();

@@ -87,3 +87,30 @@ pub fn catalog_snapshot(client: &mut Client) -> Vec<String> {
 pub fn scalar(client: &mut Client, sql: &str) -> String {
     client.query_one(sql, &[]).expect(sql).get(0)
 }
+
+/// Start `hypermove apply --yes --workers 1 SPEC [extra…]` and return once its first
+/// copy window has finished, with the rest of its stderr still to read.
+pub fn spawn_apply_until_first_copy(
+    spec: &str,
+    extra: &[&str],
+    stdout: std::process::Stdio,
+) -> (
+    std::process::Child,
+    std::io::Lines<std::io::BufReader<std::process::ChildStderr>>,
+) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("hypermove"))
+        .args(["apply", "--yes", "--workers", "1", spec])
+        .args(extra)
+        .stdout(stdout)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start hypermove");
+    let mut lines = std::io::BufReader::new(child.stderr.take().expect("stderr piped")).lines();
+    for line in lines.by_ref() {
+        if line.expect("stderr line").contains("] copy:") {
+            break;
+        }
+    }
+    (child, lines)
+}
