@@ -454,13 +454,10 @@ async fn cmd_apply(
     if !shown.has_changes() {
         return Ok(0);
     }
-    eprint!("\nDo you want to apply this plan? Only 'yes' will be accepted: ");
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    std::io::stdin()
-        .read_line(&mut answer)
-        .map_err(|e| Failure::runtime(format!("reading the answer: {e}")))?;
-    if answer.trim() != "yes" {
+    if !confirm(
+        "\nDo you want to apply this plan? Only 'yes' will be accepted: ",
+        "yes",
+    )? {
         return Err(Failure::runtime("apply cancelled; nothing was written"));
     }
     execute(&spec, Some(&shown.fingerprints), run).await
@@ -781,13 +778,7 @@ async fn restart(spec: &Spec, yes: bool) -> Result<(), Failure> {
                 "refusing to restart without confirmation: standard input is not a terminal; pass --yes",
             ));
         }
-        eprint!("Type `restart` to go on: ");
-        let _ = std::io::stderr().flush();
-        let mut answer = String::new();
-        std::io::stdin()
-            .read_line(&mut answer)
-            .map_err(|e| Failure::runtime(format!("reading the answer: {e}")))?;
-        if answer.trim() != "restart" {
+        if !confirm("Type `restart` to go on: ", "restart")? {
             return Err(Failure::runtime("restart cancelled; nothing was dropped"));
         }
     }
@@ -798,6 +789,17 @@ async fn restart(spec: &Spec, yes: bool) -> Result<(), Failure> {
         .await
         .map_err(Failure::runtime)?;
     Ok(())
+}
+
+/// Ask on the terminal; true only when the answer is exactly `expected`.
+fn confirm(prompt: &str, expected: &str) -> Result<bool, Failure> {
+    eprint!("{prompt}");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| Failure::runtime(format!("reading the answer: {e}")))?;
+    Ok(answer.trim() == expected)
 }
 
 /// First Ctrl-C: stop starting steps and let running ones finish or roll back.

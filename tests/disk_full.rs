@@ -93,10 +93,7 @@ fn a_full_disk_fails_clearly_and_resumes_after_space_is_freed() {
         .stdout(predicate::str::contains("checksum matches"));
     let mut dst = connect(TARGET_PORT, db);
     assert_eq!(
-        scalar(
-            &mut dst,
-            "SELECT format('%s %s', count(*), count(*) - count(DISTINCT (time, sensor))) FROM public.readings"
-        ),
+        rows_and_duplicates(&mut dst, "public.readings"),
         format!("{} 0", 20 * 14400)
     );
     drop(dst);

@@ -64,10 +64,7 @@ fn a_restarted_target_is_retried_or_resumed() {
     }
     let mut dst = connect(TARGET_PORT, dst_db);
     assert_eq!(
-        scalar(
-            &mut dst,
-            "SELECT format('%s %s', count(*), count(*) - count(DISTINCT (time, sensor))) FROM public.readings"
-        ),
+        rows_and_duplicates(&mut dst, "public.readings"),
         format!("{} 0", 30 * 14400),
         "first run succeeded: {}, retried: {retried}; stderr: {stderr:?}",
         first.success()

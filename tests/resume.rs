@@ -91,10 +91,7 @@ fn kill_9_at_five_points_then_resume_loses_and_duplicates_nothing() {
                 DAYS * 14400
             )));
         assert_eq!(
-            scalar(
-                &mut dst,
-                "SELECT format('%s %s', count(*), count(*) - count(DISTINCT (time, sensor))) FROM public.readings"
-            ),
+            rows_and_duplicates(&mut dst, "public.readings"),
             format!("{} 0", DAYS * 14400),
             "kill after {windows} windows"
         );
@@ -248,10 +245,7 @@ fn terminated_backends_are_retried() {
     assert!(out.status.success(), "{stdout}");
     assert!(stdout.contains("checksum matches"), "{stdout}");
     assert_eq!(
-        scalar(
-            &mut dst,
-            "SELECT format('%s %s', count(*), count(*) - count(DISTINCT (time, sensor))) FROM public.readings"
-        ),
+        rows_and_duplicates(&mut dst, "public.readings"),
         format!("{} 0", DAYS * 14400)
     );
 }
@@ -331,10 +325,7 @@ fn ctrl_c_once_then_resume() {
         .success()
         .stdout(predicate::str::contains("checksum matches"));
     assert_eq!(
-        scalar(
-            &mut dst,
-            "SELECT format('%s %s', count(*), count(*) - count(DISTINCT (time, sensor))) FROM public.readings"
-        ),
+        rows_and_duplicates(&mut dst, "public.readings"),
         format!("{} 0", DAYS * 14400)
     );
 }
@@ -402,10 +393,7 @@ fn twenty_seeded_kills_then_resume() {
         .success()
         .stdout(predicate::str::contains("checksum matches"));
     assert_eq!(
-        scalar(
-            &mut dst,
-            "SELECT format('%s %s', count(*), count(*) - count(DISTINCT (time, sensor))) FROM public.readings"
-        ),
+        rows_and_duplicates(&mut dst, "public.readings"),
         format!("{} 0", DAYS * 14400),
         "seed {SEED}, kill points {points:?}"
     );

@@ -114,3 +114,14 @@ pub fn spawn_apply_until_first_copy(
     }
     (child, lines)
 }
+
+/// `"<rows> <duplicates>"` for a table keyed by `(time, sensor)`: the proof that every
+/// row arrived exactly once is `"<expected> 0"`.
+pub fn rows_and_duplicates(client: &mut Client, table: &str) -> String {
+    scalar(
+        client,
+        &format!(
+            "SELECT format('%s %s', count(*), count(*) - count(DISTINCT (time, sensor))) FROM {table}"
+        ),
+    )
+}
