@@ -5,6 +5,7 @@
 //! `plan` (the DAG as plain data) → `exec` (run it) → `verify` (judge the result).
 //! `pg` underneath holds quoting and connections; `cli` on top wires the layers.
 
+pub mod archive;
 pub mod catalog;
 pub mod cli;
 pub mod exec;

@@ -1,0 +1,1 @@
+//! Whole-database dump and restore around pg_dump/pg_restore.
