@@ -105,6 +105,58 @@ enum Command {
         #[command(flatten)]
         overrides: Overrides,
     },
+    /// Back up tables to a directory: manifest.json, schema.sql, and one CSV file
+    /// (with a header, zstd-compressed by default) per window, all read in one
+    /// snapshot. Run it again to resume an interrupted backup.
+    #[command(group(clap::ArgGroup::new("input").required(true).args(["spec", "source"])))]
+    Backup {
+        /// A spec whose `target:` is `{directory: PATH}`.
+        spec: Option<PathBuf>,
+        /// Back up from this database instead of a spec's source (with --to).
+        #[arg(long, requires = "to", value_name = "URL")]
+        source: Option<String>,
+        /// With --source: tables to back up, as `schema.table` globs (default `*.*`).
+        #[arg(long, requires = "source", value_name = "PATTERN")]
+        include: Vec<String>,
+        /// With --source: tables to leave out, as globs.
+        #[arg(long, requires = "source", value_name = "PATTERN")]
+        exclude: Vec<String>,
+        /// With --source: the backup directory (new or empty).
+        #[arg(long, requires = "source", value_name = "DIR")]
+        to: Option<PathBuf>,
+        /// Data file compression.
+        #[arg(long, value_enum, default_value = "zstd")]
+        compression: crate::archive::manifest::Compression,
+        /// `checksum` (the default) records each window's checksum for restore's
+        /// verification, at the cost of a second read of each window; `count` only counts.
+        #[arg(long, value_enum)]
+        verify: Option<VerifyLevel>,
+        /// Windows written at once.
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=MAX_WORKERS as i64))]
+        workers: Option<u16>,
+    },
+    /// Restore a backup into a database, through the same plan, journal, resume and
+    /// verification as `apply`. Every file is checked against the manifest first.
+    ///
+    /// Given a directory, it restores every table as it was (to --target). Given a
+    /// spec whose `source:` is `{directory: PATH}`, it restores the tables the spec
+    /// selects, with the spec's new create_hypertable parameters and names.
+    Restore {
+        /// A backup directory, or a spec file (YAML).
+        path: PathBuf,
+        /// The database to restore into (with a directory).
+        #[arg(long, value_name = "URL")]
+        target: Option<String>,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Files loaded at once.
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=MAX_WORKERS as i64))]
+        workers: Option<u16>,
+        /// Verification level (default: the spec's, else checksum when the backup has checksums).
+        #[arg(long, value_enum)]
+        verify: Option<VerifyLevel>,
+    },
     /// Run a plan: schema, data windows in parallel, indexes, constraints, verification.
     ///
     /// Given a spec, it prints the plan and asks for a typed `yes` (or takes `--yes`).
@@ -192,6 +244,38 @@ enum Command {
     },
     /// Print the JSON Schema of the spec format (for editors and CI checks).
     Schema,
+    /// Dump a whole database with pg_dump (custom format) into DIR, with a manifest:
+    /// versions, the dump's SHA-256 and exact row counts taken in the dump's snapshot.
+    DumpDb {
+        /// The source database (URI or key=value DSN; PG* variables and ~/.pgpass apply).
+        #[arg(long)]
+        source: String,
+        /// The directory to write (created if missing; refused if it holds a complete dump).
+        #[arg(long, value_name = "DIR")]
+        to: PathBuf,
+        /// The pg_dump to run; its major version must be the source server's or newer.
+        #[arg(long, value_name = "PATH", default_value = "pg_dump")]
+        pg_dump: PathBuf,
+    },
+    /// Restore a dump-db directory into a new database: checks first (checksum, same
+    /// TimescaleDB version, new database, tool versions), then the TimescaleDB restore
+    /// steps, and compares every row count with the manifest. Exit 3 on a mismatch.
+    RestoreDb {
+        /// A directory written by `hypermove dump-db`.
+        dir: PathBuf,
+        /// The database to create and restore into (it must not exist yet).
+        #[arg(long)]
+        target: String,
+        /// The pg_restore to run; its major version must be the target server's or newer.
+        #[arg(long, value_name = "PATH", default_value = "pg_restore")]
+        pg_restore: PathBuf,
+        /// pg_restore jobs for the data and post-data (TimescaleDB's catalog is always serial).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+        jobs: u16,
+        /// Do not restore ownership: every object belongs to the target user.
+        #[arg(long)]
+        no_owner: bool,
+    },
 }
 
 /// An error at the edge: the one line to print and the exit code.
@@ -267,6 +351,32 @@ pub fn main() -> ExitCode {
                     (false, Err(f)) => Err(f),
                 }
             }
+            Command::Backup {
+                spec,
+                source,
+                include,
+                exclude,
+                to,
+                compression,
+                verify,
+                workers,
+            } => {
+                let spec = match (spec, source, to) {
+                    (Some(path), _, _) => load(&path)?,
+                    (None, Some(source), Some(to)) => {
+                        generated_spec(&yaml_text(&source), &yaml_dir(&to), &include, &exclude)?
+                    }
+                    _ => unreachable!("clap requires a spec or --source with --to"),
+                };
+                cmd_backup(&spec, compression, verify, workers).await
+            }
+            Command::Restore {
+                path,
+                target,
+                yes,
+                workers,
+                verify,
+            } => cmd_restore(&path, target.as_deref(), yes, workers, verify).await,
             Command::Apply {
                 spec_or_plan,
                 yes,
@@ -303,6 +413,18 @@ pub fn main() -> ExitCode {
                 print!("{}", spec::json_schema());
                 Ok(0)
             }
+            Command::DumpDb {
+                source,
+                to,
+                pg_dump,
+            } => cmd_dump_db(&source, &to, &pg_dump).await,
+            Command::RestoreDb {
+                dir,
+                target,
+                pg_restore,
+                jobs,
+                no_owner,
+            } => cmd_restore_db(&dir, &target, &pg_restore, jobs, no_owner).await,
         }
     });
     match result {
@@ -342,10 +464,10 @@ async fn plan_in_snapshot<'a>(
 }
 
 async fn connect_both(spec: &Spec, app: &str) -> Result<(Client, Client), Failure> {
-    let source = connect(&spec.source, Role::Source, app)
+    let source = connect(spec.source_db().map_err(Failure::input)?, Role::Source, app)
         .await
         .map_err(Failure::runtime)?;
-    let target = connect(&spec.target, Role::Target, app)
+    let target = connect(spec.target_db().map_err(Failure::input)?, Role::Target, app)
         .await
         .map_err(Failure::runtime)?;
     Ok((source, target))
@@ -487,6 +609,36 @@ async fn execute(
             print!("{}", plan::render_text(&plan));
         }
     }
+    let source_info = spec.source_db().map_err(Failure::input)?.clone();
+    let target_info = spec.target_db().map_err(Failure::input)?.clone();
+    run_planned(
+        spec,
+        &target_info,
+        Some(source_info),
+        &plan,
+        snapshot,
+        target,
+        Some(tx),
+        run,
+    )
+    .await
+}
+
+/// Run a plan that has been made (and checked against what was reviewed): journal,
+/// parallel steps, summary, verification, and the closing journal records.
+/// `apply` and `restore` both come through here. `snapshot_tx` holds the source
+/// snapshot open until every window has been read.
+#[allow(clippy::too_many_arguments)]
+async fn run_planned(
+    spec: &Spec,
+    target_info: &crate::pg::ConnInfo,
+    source: Option<crate::pg::ConnInfo>,
+    plan: &Plan,
+    snapshot: Option<String>,
+    target: Client,
+    snapshot_tx: Option<Transaction<'_>>,
+    run: &RunOptions,
+) -> Result<u8, Failure> {
     if !plan.has_changes() {
         println!("Nothing to do.");
         return Ok(0);
@@ -502,35 +654,37 @@ async fn execute(
     exec::journal_begin(&target, &key, &plan.target_inputs, plan.graph.node_count())
         .await
         .map_err(Failure::runtime)?;
-    if snapshot.is_none() {
+    if snapshot.is_none() && source.is_some() {
         eprintln!("hypermove: no shared snapshot: each worker reads the source at its own instant");
     }
     let stop = Arc::new(AtomicBool::new(false));
     watch_ctrl_c(Arc::clone(&stop));
     let config = ExecConfig {
-        source: spec.source.clone(),
-        target: spec.target.clone(),
+        source,
+        target: target_info.clone(),
         workers: run.workers.map(usize::from).unwrap_or(spec.workers),
         snapshot,
         journal: Some(key.clone()),
         stall_timeout: run.stall_timeout,
         stop,
     };
-    let progress = Progress::new(&plan);
-    let report = exec::run(&plan, &config, &|event| {
+    let progress = Progress::new(plan);
+    let report = exec::run(plan, &config, &|event| {
         let Event::Finished(step) = event;
-        progress.finished(&plan, step);
+        progress.finished(plan, step);
     })
     .await;
     progress.clear();
     // Every window has been read; the snapshot may go.
-    let _ = tx.rollback().await;
+    if let Some(tx) = snapshot_tx {
+        let _ = tx.rollback().await;
+    }
 
-    print_summary(&plan, &report);
+    print_summary(plan, &report);
     // The coordinator's target connection sat idle through the run; if the target
     // restarted meanwhile it is gone, so the closing journal writes use a fresh one.
     let target = if target.is_closed() {
-        connect(&spec.target, Role::Target, "hypermove coordinator")
+        connect(target_info, Role::Target, "hypermove coordinator")
             .await
             .map_err(Failure::runtime)?
     } else {
@@ -555,7 +709,7 @@ async fn execute(
             ),
         });
     }
-    let verdict = verify::judge(&plan, &report);
+    let verdict = verify::judge(plan, &report);
     if !failures.is_empty() {
         for (id, reason) in &failures {
             eprintln!("hypermove: step {id} failed: {reason}");
@@ -583,7 +737,7 @@ async fn execute(
     exec::journal_finish(&target, &key)
         .await
         .map_err(Failure::runtime)?;
-    exec::record_applied(&target, &plan)
+    exec::record_applied(&target, plan)
         .await
         .map_err(Failure::runtime)?;
     Ok(0)
@@ -613,8 +767,8 @@ async fn cmd_verify(
     let inputs = plan::gather(&spec, &tx, &target).await?;
     let plan = plan::build_verification(&spec, &inputs, level)?;
     let config = ExecConfig {
-        source: spec.source.clone(),
-        target: spec.target.clone(),
+        source: Some(spec.source_db().map_err(Failure::input)?.clone()),
+        target: spec.target_db().map_err(Failure::input)?.clone(),
         workers: workers.map(usize::from).unwrap_or(spec.workers),
         snapshot,
         journal: None,
@@ -635,7 +789,7 @@ async fn cmd_verify(
     let verdict = verify::judge(&plan, &report);
     let diffs = match diff {
         Some(limit) if !verdict.ok() => {
-            verify::diff(&plan, &verdict, &spec.source, &spec.target, limit)
+            verify::diff(&plan, &verdict, spec.source_db().map_err(Failure::input)?, spec.target_db().map_err(Failure::input)?, limit)
                 .await
                 .map_err(Failure::runtime)?
         }
@@ -660,7 +814,7 @@ async fn cmd_verify(
 /// `status`: what the target's journal says about this spec.
 async fn cmd_status(path: &Path, format: ReportFormat) -> Result<u8, Failure> {
     let spec = load(path)?;
-    let target = connect(&spec.target, Role::Target, "hypermove status")
+    let target = connect(spec.target_db().map_err(Failure::input)?, Role::Target, "hypermove status")
         .await
         .map_err(Failure::runtime)?;
     let fingerprint = plan::spec_fingerprint(&spec);
@@ -824,7 +978,7 @@ fn watch_ctrl_c(stop: Arc<AtomicBool>) {
 /// `clean`: forget the spec's journal on the target.
 async fn cmd_clean(path: &Path) -> Result<u8, Failure> {
     let spec = load(path)?;
-    let target = connect(&spec.target, Role::Target, "hypermove clean")
+    let target = connect(spec.target_db().map_err(Failure::input)?, Role::Target, "hypermove clean")
         .await
         .map_err(Failure::runtime)?;
     let removed = exec::clean(&target, &plan::spec_fingerprint(&spec))
@@ -855,7 +1009,7 @@ async fn cmd_validate(paths: &[PathBuf], online: bool) -> Result<u8, Failure> {
         };
         if online {
             let checked = async {
-                let mut source = connect(&spec.source, Role::Source, "hypermove validate")
+                let mut source = connect(spec.source_db().map_err(Failure::input)?, Role::Source, "hypermove validate")
                     .await
                     .map_err(Failure::runtime)?;
                 let (tx, _) = exec::begin_snapshot(&mut source, false)
@@ -902,6 +1056,198 @@ async fn cmd_init(source: &str, target: &str, include: &[String]) -> Result<u8, 
     let text = plan::init_spec(&tx, &info, target, &patterns).await?;
     print!("{text}");
     Ok(0)
+}
+
+/// A YAML scalar holding `text` exactly (JSON strings are YAML).
+fn yaml_text(text: &str) -> String {
+    serde_json::to_string(text).expect("a string serializes")
+}
+
+/// `{directory: PATH}` as YAML.
+fn yaml_dir(path: &Path) -> String {
+    format!("{{directory: {}}}", yaml_text(&path.to_string_lossy()))
+}
+
+/// A spec made from command-line arguments, through the same parser and checks as
+/// a spec file.
+fn generated_spec(
+    source: &str,
+    target: &str,
+    include: &[String],
+    exclude: &[String],
+) -> Result<Spec, Failure> {
+    let list = |items: &[String]| {
+        format!(
+            "[{}]",
+            items.iter().map(|i| yaml_text(i)).collect::<Vec<_>>().join(", ")
+        )
+    };
+    let include = if include.is_empty() {
+        vec!["*.*".to_string()]
+    } else {
+        include.to_vec()
+    };
+    let mut text = format!(
+        "version: 1\nsource: {source}\ntarget: {target}\ninclude: {}\n",
+        list(&include)
+    );
+    if !exclude.is_empty() {
+        text.push_str(&format!("exclude: {}\n", list(exclude)));
+    }
+    spec::parse(Path::new("(command line)"), &text).map_err(Failure::input)
+}
+
+/// `backup`: write the spec's tables to its target directory.
+async fn cmd_backup(
+    spec: &Spec,
+    compression: crate::archive::manifest::Compression,
+    verify: Option<VerifyLevel>,
+    workers: Option<u16>,
+) -> Result<u8, Failure> {
+    use crate::archive::backup::{self, BackupError, BackupOptions};
+    let stop = Arc::new(AtomicBool::new(false));
+    watch_ctrl_c(Arc::clone(&stop));
+    let opts = BackupOptions {
+        workers: workers.map(usize::from).unwrap_or(spec.workers),
+        compression,
+        verify: match verify.unwrap_or(spec.verify) {
+            VerifyLevel::Checksum => VerifyLevel::Checksum,
+            // Row counts are always recorded.
+            _ => VerifyLevel::Count,
+        },
+        stop,
+    };
+    let started = std::time::Instant::now();
+    let result = backup::backup(spec, &opts, &|f, n, total| {
+        println!(
+            "  ✓ {}  {} rows  {}  ({n}/{total})",
+            f.path,
+            f.rows,
+            plan::render_bytes(f.bytes)
+        );
+    })
+    .await;
+    match result {
+        Ok(summary) => {
+            let m = &summary.manifest;
+            let dir = spec.target.directory().expect("checked by backup");
+            println!(
+                "\nBackup complete: {} tables, {} rows, {} files in {} ({} written by this run, {}) in {:.1}s",
+                m.tables.len(),
+                m.tables.iter().map(|t| t.rows).sum::<u64>(),
+                m.tables.iter().map(|t| t.files.len()).sum::<usize>(),
+                dir.display(),
+                summary.written,
+                plan::render_bytes(summary.bytes),
+                started.elapsed().as_secs_f64()
+            );
+            println!("Restore it with: hypermove restore {} --target URL", dir.display());
+            Ok(0)
+        }
+        Err(e @ BackupError::Refused(_)) => Err(Failure::input(e)),
+        Err(e @ BackupError::Plan(_)) => Err(Failure::input(e)),
+        Err(e @ BackupError::Interrupted { .. }) => Err(Failure {
+            code: 130,
+            message: e.to_string(),
+        }),
+        Err(e) => Err(Failure::runtime(e)),
+    }
+}
+
+/// `restore`: a backup directory into a database, checked, planned, confirmed, run.
+async fn cmd_restore(
+    path: &Path,
+    target: Option<&str>,
+    yes: bool,
+    workers: Option<u16>,
+    verify: Option<VerifyLevel>,
+) -> Result<u8, Failure> {
+    use crate::archive::{manifest::Manifest, restore};
+    let mut spec = if path.is_dir() {
+        let target = target.ok_or_else(|| {
+            Failure::input("restore DIR needs --target URL (or give a spec whose source is the directory)")
+        })?;
+        generated_spec(&yaml_dir(path), &yaml_text(target), &[], &[])?
+    } else {
+        if target.is_some() {
+            return Err(Failure::input(
+                "--target goes with a backup directory; a spec names its own target",
+            ));
+        }
+        load(path)?
+    };
+    if let Some(v) = verify {
+        spec.verify = v;
+    }
+    let dir = spec
+        .source
+        .directory()
+        .ok_or_else(|| {
+            Failure::input(format!(
+                "{}: the source is a database; `hypermove restore` reads `source: {{directory: PATH}}` (use `hypermove apply` to move between databases)",
+                spec.path.display()
+            ))
+        })?
+        .to_path_buf();
+    let target_info = spec.target_db().map_err(Failure::input)?.clone();
+    let manifest = Manifest::read(&dir).map_err(Failure::input)?;
+    let chosen = restore::selection(&spec, &manifest).map_err(Failure::input)?;
+
+    // Every file is checked before anything is written.
+    let started = std::time::Instant::now();
+    let tables: Vec<usize> = chosen.iter().map(|(_, i)| *i).collect();
+    restore::check_files(&dir, &manifest, &tables).map_err(Failure::input)?;
+    let files: usize = tables.iter().map(|&t| manifest.tables[t].files.len()).sum();
+    let bytes: u64 = tables
+        .iter()
+        .flat_map(|&t| manifest.tables[t].files.iter().map(|f| f.bytes))
+        .sum();
+    eprintln!(
+        "hypermove: checked {files} files ({}) against the manifest in {:.1}s",
+        plan::render_bytes(bytes),
+        started.elapsed().as_secs_f64()
+    );
+
+    let target = connect(&target_info, Role::Target, "hypermove restore")
+        .await
+        .map_err(Failure::runtime)?;
+    target
+        .batch_execute(crate::catalog::SESSION_SETUP)
+        .await
+        .map_err(|e| Failure::runtime(crate::pg::describe_error(&e)))?;
+    let inputs = restore::inputs(&spec, &dir, &manifest, chosen, &target)
+        .await
+        .map_err(|e| match e {
+            restore::RestoreError::Plan(p) => Failure::from(p),
+            e => Failure::input(e),
+        })?;
+    let plan = plan::build(&spec, &inputs)?;
+    print!("{}", plan::render_text(&plan));
+    if !plan.has_changes() {
+        println!("Nothing to do.");
+        return Ok(0);
+    }
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(Failure::input(
+                "refusing to restore without confirmation: standard input is not a terminal; review the plan above, then pass --yes",
+            ));
+        }
+        if !confirm(
+            "\nDo you want to restore into this target? Only 'yes' will be accepted: ",
+            "yes",
+        )? {
+            return Err(Failure::runtime("restore cancelled; nothing was written"));
+        }
+    }
+    println!();
+    let run = RunOptions {
+        workers,
+        stall_timeout: Duration::from_secs(300),
+        no_snapshot: true,
+        restart: false,
+    };
+    run_planned(&spec, &target_info, None, &plan, None, target, None, &run).await
 }
 
 /// Apply's progress: on an interactive terminal, a bar per table (windows done,
@@ -1089,4 +1435,52 @@ fn print_summary(plan: &Plan, report: &RunReport) {
         rows as f64 / secs.max(1e-9),
         bytes as f64 / 1e6 / secs.max(1e-9)
     );
+}
+
+/// `dump-db`: pg_dump of a whole database plus its manifest.
+async fn cmd_dump_db(source: &str, dir: &Path, pg_dump: &Path) -> Result<u8, Failure> {
+    use crate::archive::whole_db;
+    let opts = whole_db::DumpOptions {
+        source: crate::pg::ConnInfo::parse(source).map_err(Failure::input)?,
+        dir: dir.to_path_buf(),
+        pg_dump: pg_dump.to_path_buf(),
+    };
+    let manifest = whole_db::dump(&opts, &|line| eprintln!("hypermove: {line}"))
+        .await
+        .map_err(|e| Failure {
+            code: e.exit_code(),
+            message: e.to_string(),
+        })?;
+    print!("{}", whole_db::render_dump(&manifest, dir));
+    Ok(0)
+}
+
+/// `restore-db`: a dump-db directory into a new database, verified against the manifest.
+async fn cmd_restore_db(
+    dir: &Path,
+    target: &str,
+    pg_restore: &Path,
+    jobs: u16,
+    no_owner: bool,
+) -> Result<u8, Failure> {
+    use crate::archive::whole_db;
+    let opts = whole_db::RestoreOptions {
+        dir: dir.to_path_buf(),
+        target: crate::pg::ConnInfo::parse(target).map_err(Failure::input)?,
+        pg_restore: pg_restore.to_path_buf(),
+        jobs,
+        no_owner,
+    };
+    let report = whole_db::restore(&opts, &|line| eprintln!("hypermove: {line}"))
+        .await
+        .map_err(|e| Failure {
+            code: e.exit_code(),
+            message: e.to_string(),
+        })?;
+    print!("{}", whole_db::render_restore(&report, dir));
+    if !report.ok() {
+        eprintln!("hypermove: verification failed: the restored database does not match the dump");
+        return Ok(3);
+    }
+    Ok(0)
 }

@@ -7,6 +7,7 @@
 
 pub mod archive;
 pub mod catalog;
+pub mod datafile;
 pub mod cli;
 pub mod exec;
 pub mod pg;

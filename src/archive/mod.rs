@@ -6,3 +6,6 @@
 //! Archive sits beside `exec`: it uses `catalog`, `plan` and `exec`, never `cli`.
 
 pub mod whole_db;
+pub mod backup;
+pub mod manifest;
+pub mod restore;

@@ -78,7 +78,7 @@ pub struct ServerInfo {
 }
 
 /// The type family of a time column, which decides how range bounds are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub enum TimeType {
     /// `timestamp with time zone`.
     TimestampTz,
@@ -104,7 +104,7 @@ impl TimeType {
 }
 
 /// A column.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Column {
     /// Column name.
     pub name: String,
@@ -129,7 +129,7 @@ pub struct Column {
 }
 
 /// A constraint, kept as the server renders it except for foreign keys.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Constraint {
     /// Constraint name.
     pub name: String,
@@ -142,7 +142,7 @@ pub struct Constraint {
 }
 
 /// Constraint kinds.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub enum ConstraintKind {
     /// `PRIMARY KEY`.
     PrimaryKey,
@@ -157,7 +157,7 @@ pub enum ConstraintKind {
 }
 
 /// The referencing side of a foreign key.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct ForeignKey {
     /// The referenced table.
     pub ref_table: QualifiedName,
@@ -176,7 +176,7 @@ pub struct ForeignKey {
 }
 
 /// An index that does not back a constraint.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Index {
     /// Index name.
     pub name: String,
@@ -191,7 +191,7 @@ pub struct Index {
 }
 
 /// A dimension of a hypertable.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Dimension {
     /// The partitioning column.
     pub column: String,
@@ -200,7 +200,7 @@ pub struct Dimension {
 }
 
 /// Dimension kinds.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub enum DimensionKind {
     /// A range (time) dimension; width in internal units (microseconds for time).
     Range {
@@ -219,7 +219,7 @@ pub enum DimensionKind {
 }
 
 /// A chunk with its range on the primary dimension.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Chunk {
     /// The chunk table.
     pub name: QualifiedName,
@@ -236,7 +236,7 @@ pub struct Chunk {
 }
 
 /// What a hypertable adds to a table.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Hypertable {
     /// Dimensions in order; the first is the primary (time) dimension.
     pub dimensions: Vec<Dimension>,
@@ -247,7 +247,7 @@ pub struct Hypertable {
 }
 
 /// A user-defined type a table's columns need.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct UserType {
     /// The type's name.
     pub name: QualifiedName,
@@ -272,7 +272,7 @@ pub struct UserType {
 }
 
 /// A sequence owned by a column: a serial (`a`) or an identity (`i`) column's.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct OwnedSequence {
     /// The owning column.
     pub column: String,
@@ -301,7 +301,7 @@ pub struct OwnedSequence {
 }
 
 /// A table and everything hypermove needs to recreate and fill it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Table {
     /// Its name.
     pub name: QualifiedName,
@@ -443,7 +443,7 @@ pub async fn function_exists(client: &impl GenericClient, name: &str) -> Result<
 }
 
 /// A plain view over moved tables.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct View {
     /// Its name.
     pub name: QualifiedName,
@@ -469,7 +469,7 @@ pub async fn views_over(client: &impl GenericClient, tables: &[u32]) -> Result<V
 }
 
 /// A table's owner and table-level grants.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Grants {
     /// The owning role.
     pub owner: String,
@@ -893,7 +893,7 @@ async fn hypertable(
 
 /// The range of a time column's values, in internal units (Unix-epoch
 /// microseconds for time types), and how many rows have no time at all.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct TimeBounds {
     /// Smallest and largest value; `None` when no row has a value.
     pub range: Option<(i64, i64)>,

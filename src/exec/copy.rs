@@ -19,7 +19,7 @@ const BUFFER: usize = 1 << 20;
 /// Await one COPY operation, giving up after `stall` without progress. tokio-postgres
 /// has no COPY timeout of its own; a stalled window is cancelled (dropping it rolls
 /// the target back and closes the connections) and retried.
-async fn progress<T>(
+pub(super) async fn progress<T>(
     stall: Duration,
     what: &str,
     op: impl Future<Output = Result<T, tokio_postgres::Error>>,

@@ -44,4 +44,12 @@ impl StepError {
             transient: true,
         }
     }
+
+    /// A failure that a retry cannot mend (a damaged file, a wrong row count).
+    pub fn permanent(message: impl Into<String>) -> Self {
+        StepError {
+            message: message.into(),
+            transient: false,
+        }
+    }
 }

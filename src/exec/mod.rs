@@ -7,6 +7,7 @@
 
 mod copy;
 mod error;
+mod load;
 mod session;
 
 use std::collections::{BinaryHeap, VecDeque};
@@ -30,8 +31,8 @@ pub use session::{
 /// What the executor needs besides the plan.
 #[derive(Debug, Clone)]
 pub struct ExecConfig {
-    /// Source connection.
-    pub source: ConnInfo,
+    /// Source connection; `None` when the rows come from files (`restore`).
+    pub source: Option<ConnInfo>,
     /// Target connection.
     pub target: ConnInfo,
     /// Steps run at once; each worker holds one source and one target connection.
@@ -342,8 +343,25 @@ async fn attempt_step(
                 probe: None,
             }
         }
+        Action::Load(file) => {
+            let (rows, bytes) = load::load_file(
+                &mut slot,
+                file,
+                cfg.journal.as_ref(),
+                &step.id,
+                cfg.stall_timeout,
+            )
+            .await?;
+            Outcome::Done {
+                rows,
+                bytes,
+                probe: None,
+            }
+        }
         Action::Probe(probe) => {
-            slot.source(cfg).await?;
+            if probe.recorded.is_none() {
+                slot.source(cfg).await?;
+            }
             let answers = session::probe(&mut slot, probe).await?;
             Outcome::Done {
                 rows: 0,

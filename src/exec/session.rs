@@ -48,7 +48,10 @@ impl Slot {
         if self.source.is_some() {
             return Ok(());
         }
-        let client = connect(&cfg.source, Role::Source, APP)
+        let Some(info) = &cfg.source else {
+            return Err(StepError::permanent("this run has no source database"));
+        };
+        let client = connect(info, Role::Source, APP)
             .await
             .map_err(StepError::transient)?;
         let mut setup = format!("{SESSION_SETUP}; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
@@ -240,11 +243,6 @@ pub async fn probe(
     slot: &mut Slot,
     probe: &Probe,
 ) -> Result<(Vec<String>, Vec<String>), StepError> {
-    let source = slot.source.as_ref().expect("source opened before probing");
-    let s = source
-        .query_one(&probe.source_sql, &[])
-        .await
-        .map_err(|e| StepError::pg("source", &e))?;
     let t = slot
         .target
         .query_one(&probe.target_sql, &[])
@@ -258,7 +256,18 @@ pub async fn probe(
             })
             .collect()
     };
-    Ok((text(&s), text(&t)))
+    let s = match &probe.recorded {
+        Some(answers) => answers.clone(),
+        None => {
+            let source = slot.source.as_ref().expect("source opened before probing");
+            let row = source
+                .query_one(&probe.source_sql, &[])
+                .await
+                .map_err(|e| StepError::pg("source", &e))?;
+            text(&row)
+        }
+    };
+    Ok((s, text(&t)))
 }
 
 /// Record on the target that this plan's move completed and verified, so the same

@@ -255,6 +255,51 @@ impl ConnInfo {
         let port = self.config.get_ports().first().copied().unwrap_or(5432);
         format!("{host}:{port}")
     }
+
+    /// Every host, comma-separated, as libpq's `PGHOST` takes them.
+    pub fn hosts(&self) -> String {
+        let hosts: Vec<String> = self
+            .config
+            .get_hosts()
+            .iter()
+            .map(|h| match h {
+                tokio_postgres::config::Host::Tcp(h) => h.clone(),
+                #[cfg(unix)]
+                tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+            })
+            .collect();
+        hosts.join(",")
+    }
+
+    /// Every port, comma-separated, as libpq's `PGPORT` takes them (empty: libpq's default).
+    pub fn ports(&self) -> String {
+        let ports: Vec<String> = self.config.get_ports().iter().map(u16::to_string).collect();
+        ports.join(",")
+    }
+
+    /// The password, for handing to a libpq child process through its environment
+    /// (never its command line, which `ps` shows). Never print it.
+    pub fn password(&self) -> Option<&[u8]> {
+        self.config.get_password()
+    }
+
+    /// The `options` setting (`-c name=value …`), if any.
+    pub fn options(&self) -> Option<&str> {
+        self.config.get_options()
+    }
+
+    /// The connect timeout, if any.
+    pub fn connect_timeout(&self) -> Option<Duration> {
+        self.config.get_connect_timeout().copied()
+    }
+
+    /// The same server, user, password and TLS settings, for another database
+    /// (a password found in `.pgpass` for the first database is kept as it is).
+    pub fn with_dbname(&self, dbname: &str) -> ConnInfo {
+        let mut other = self.clone();
+        other.config.dbname(dbname);
+        other
+    }
 }
 
 impl fmt::Display for ConnInfo {

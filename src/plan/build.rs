@@ -6,7 +6,8 @@ use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::window::{self, Relation, Window};
 use super::{
-    Action, CopyWindow, Inputs, Layout, Plan, PlanError, Probe, Step, StepKind, TablePlan,
+    Action, CopyWindow, Inputs, Layout, LoadFile, Plan, PlanError, Probe, Step, StepKind,
+    TablePlan, WindowBounds,
 };
 use crate::catalog::{
     ConstraintKind, DimensionKind, ForeignKey, Hypertable, OwnedSequence, ServerInfo, Table,
@@ -438,9 +439,34 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
 
         let ready = ready_node;
         readies.insert(t.source.clone(), ready);
-        let windows = windows_for(spec, t, table, shape, bounds.and_then(|b| b.range));
-        let windows = spread_over_target_chunks(windows, shape);
-        let ranges = window_ranges(t, table, shape, &windows);
+        let archive = inputs.archive.as_ref().map(|a| &a[table_index]);
+        let (windows, ranges) = match archive {
+            // Restoring: the windows are the backup's files, cut on the backup's
+            // time column whatever the new shape is.
+            Some(a) => {
+                let windows: Vec<Window> = a
+                    .files
+                    .iter()
+                    .map(|f| Window {
+                        lo: f.bounds.lo,
+                        hi: f.bounds.hi,
+                        relation: Relation::Only(t.source.clone()),
+                        ranged: f.bounds.time.is_some(),
+                        est_rows: Some(f.rows),
+                        est_bytes: f.bytes,
+                    })
+                    .collect();
+                let time = a.files.first().and_then(|f| f.bounds.time.clone());
+                let ranges = ranges_on(t, time.as_ref(), &windows);
+                (windows, ranges)
+            }
+            None => {
+                let windows = windows_for(spec, t, table, shape, bounds.and_then(|b| b.range));
+                let windows = spread_over_target_chunks(windows, shape);
+                let ranges = window_ranges(t, table, shape, &windows);
+                (windows, ranges)
+            }
+        };
         let copy_cols: Vec<&str> = table
             .columns
             .iter()
@@ -461,31 +487,77 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
         } else {
             "text"
         };
+        let time = time_of(table, shape);
         let mut table_copies = Vec::with_capacity(windows.len());
-        for (w, r) in windows.iter().zip(&ranges) {
+        for (i, (w, r)) in windows.iter().zip(&ranges).enumerate() {
+            let action = match archive {
+                Some(a) => {
+                    let f = &a.files[i];
+                    // The files' header decides the column order: columns are
+                    // matched by name, whatever order the target table has.
+                    let header = a
+                        .header
+                        .iter()
+                        .map(|c| quote_ident(c))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    Action::Load(LoadFile {
+                        path: f.path.clone(),
+                        zstd: f.zstd,
+                        target_sql: format!(
+                            "COPY {} ({header}) FROM STDIN (FORMAT csv, HEADER true)",
+                            t.target.sql()
+                        ),
+                        rows: f.rows,
+                        bytes: f.bytes,
+                        sha256: f.sha256.clone(),
+                    })
+                }
+                None => Action::Copy(CopyWindow {
+                    source_table: t.source.clone(),
+                    source_sql: format!(
+                        "COPY (SELECT {col_list} FROM {}) TO STDOUT (FORMAT {format})",
+                        r.source_from
+                    ),
+                    target_sql: format!(
+                        "COPY {} ({col_list}) FROM STDIN (FORMAT {format})",
+                        t.target.sql()
+                    ),
+                    est_rows: w.est_rows,
+                    est_bytes: w.est_bytes,
+                    select_sql: format!("SELECT {col_list} FROM {}", r.source_from),
+                    bounds: WindowBounds {
+                        time: time.clone().filter(|_| w.ranged),
+                        lo: w.lo,
+                        hi: w.hi,
+                    },
+                }),
+            };
             let copy = b.add(
                 Step {
                     id: format!("copy:{}{}", t.target, r.suffix),
                     kind: StepKind::Copy,
                     table: Some(t.target.clone()),
-                    action: Action::Copy(CopyWindow {
-                        source_table: t.source.clone(),
-                        source_sql: format!(
-                            "COPY (SELECT {col_list} FROM {}) TO STDOUT (FORMAT {format})",
-                            r.source_from
-                        ),
-                        target_sql: format!(
-                            "COPY {} ({col_list}) FROM STDIN (FORMAT {format})",
-                            t.target.sql()
-                        ),
-                        est_rows: w.est_rows,
-                        est_bytes: w.est_bytes,
-                    }),
+                    action,
                 },
                 &[ready],
             );
             table_copies.push(copy);
-            if let Some(probe) = probe(spec.verify, table, r) {
+            let level = match archive {
+                // A backup made without checksums can still be counted.
+                Some(a) if a.files[i].checksum.is_none() => spec.verify.min(VerifyLevel::Count),
+                _ => spec.verify,
+            };
+            if let Some(mut probe) = probe(level, table, r) {
+                if let Some(a) = archive {
+                    let f = &a.files[i];
+                    probe.recorded = Some(match level {
+                        VerifyLevel::Checksum => {
+                            vec![f.rows.to_string(), f.checksum.clone().unwrap_or_default()]
+                        }
+                        _ => vec![f.rows.to_string()],
+                    });
+                }
                 b.add(
                     Step {
                         id: format!("verify:{}{}", t.target, r.suffix),
@@ -1111,7 +1183,15 @@ fn window_ranges(
     shape: &Shape,
     windows: &[Window],
 ) -> Vec<WindowRange> {
-    let time = time_of(table, shape);
+    ranges_on(t, time_of(table, shape).as_ref(), windows)
+}
+
+/// Window ranges over a given time column.
+fn ranges_on(
+    t: &TableSpec,
+    time: Option<&(String, TimeType)>,
+    windows: &[Window],
+) -> Vec<WindowRange> {
     windows
         .iter()
         .map(|w| {
@@ -1123,7 +1203,7 @@ fn window_ranges(
                 ),
                 _ => String::new(),
             };
-            let predicate = range_predicate(w, time.as_ref());
+            let predicate = range_predicate(w, time);
             let source_from = match &w.relation {
                 Relation::Only(r) => format!("ONLY {}{predicate}", r.sql()),
                 Relation::Root(r) => format!("{}{predicate}", r.sql()),
@@ -1185,6 +1265,7 @@ fn probe(level: VerifyLevel, table: &Table, r: &WindowRange) -> Option<Probe> {
         target_sql: format!("SELECT {select} FROM {}", r.target_from),
         source_rows_sql: format!("SELECT {key}, {row} FROM {}", r.source_from),
         target_rows_sql: format!("SELECT {key}, {row} FROM {}", r.target_from),
+        recorded: None,
     })
 }
 

@@ -52,6 +52,9 @@ pub struct Inputs {
     pub resume: Option<BTreeSet<String>>,
     /// An unfinished run of this spec began from a different source state.
     pub stale_run: bool,
+    /// When the source is a backup directory: per selected table, its files. The
+    /// copy windows are then the files, loaded instead of copied.
+    pub archive: Option<Vec<super::ArchiveTable>>,
 }
 
 /// The target side of [`Inputs`], kept in the journal when a run begins, so that a
@@ -98,13 +101,26 @@ impl Inputs {
 
 /// The spec's tables, plus every source table its `include:` patterns select
 /// (minus `exclude:`), each with the spec's defaults.
-async fn select(spec: &Spec, source: &impl GenericClient) -> Result<Vec<TableSpec>, CatalogError> {
+pub async fn select(
+    spec: &Spec,
+    source: &impl GenericClient,
+) -> Result<Vec<TableSpec>, CatalogError> {
+    if spec.include.is_empty() {
+        return Ok(spec.tables.clone());
+    }
+    Ok(select_from(spec, catalog::list_tables(source).await?))
+}
+
+/// The spec's tables, plus every name of `available` its `include:` patterns
+/// select (minus `exclude:`), each with the spec's defaults. `restore` passes the
+/// tables of a backup here; `plan` and `apply` the tables of the source.
+pub fn select_from(spec: &Spec, available: Vec<QualifiedName>) -> Vec<TableSpec> {
     let mut selection = spec.tables.clone();
     if spec.include.is_empty() {
-        return Ok(selection);
+        return selection;
     }
     let named: BTreeSet<QualifiedName> = spec.tables.iter().map(|t| t.source.clone()).collect();
-    for name in catalog::list_tables(source).await? {
+    for name in available {
         if named.contains(&name) || spec.exclude.iter().any(|p| p.matches(&name)) {
             continue;
         }
@@ -126,7 +142,7 @@ async fn select(spec: &Spec, source: &impl GenericClient) -> Result<Vec<TableSpe
             },
         });
     }
-    Ok(selection)
+    selection
 }
 
 /// One selected table from the source, and the range of its time column when a
@@ -166,6 +182,68 @@ async fn read_source_table(
     Ok((table, bounds))
 }
 
+/// Everything a plan needs from the source, for the selected tables (in
+/// selection order). A backup keeps this in its manifest, so that `restore` plans
+/// exactly as `apply` would from the source itself.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct SourceSide {
+    /// Source server facts.
+    pub source_server: ServerInfo,
+    /// One table per selected entry.
+    pub tables: Vec<Table>,
+    /// For a plain source that becomes a hypertable: the range of its time column.
+    pub time_bounds: Vec<Option<TimeBounds>>,
+    /// Plain views over the tables.
+    pub views: Vec<catalog::View>,
+    /// Owners and grants per table, when asked for.
+    pub grants: Vec<Option<catalog::Grants>>,
+    /// What the source role may read.
+    pub source_privileges: catalog::Privileges,
+}
+
+/// Read the selected tables (and what the plan needs around them) from the source.
+/// `grants` reads owners and grants too.
+pub async fn gather_source(
+    spec: &Spec,
+    selection: &[TableSpec],
+    source: &impl GenericClient,
+    grants: bool,
+) -> Result<SourceSide, PlanError> {
+    let src_err = |source| PlanError::Catalog {
+        role: Role::Source,
+        source,
+    };
+    let source_server = catalog::server_info(source).await.map_err(src_err)?;
+    let mut tables = Vec::with_capacity(selection.len());
+    let mut time_bounds = Vec::with_capacity(selection.len());
+    for t in selection {
+        let (table, bounds) = read_source_table(spec, t, source, &source_server).await?;
+        tables.push(table);
+        time_bounds.push(bounds);
+    }
+    let oids: Vec<u32> = tables.iter().map(|t| t.oid).collect();
+    let views = catalog::views_over(source, &oids).await.map_err(src_err)?;
+    let mut grant_list = Vec::with_capacity(tables.len());
+    for table in &tables {
+        grant_list.push(if grants {
+            Some(catalog::grants(source, table).await.map_err(src_err)?)
+        } else {
+            None
+        });
+    }
+    let source_privileges = catalog::privileges(source, &oids, &[])
+        .await
+        .map_err(src_err)?;
+    Ok(SourceSide {
+        source_server,
+        tables,
+        time_bounds,
+        views,
+        grants: grant_list,
+        source_privileges,
+    })
+}
+
 /// Introspect both servers for a spec. `source` should be inside the move's
 /// snapshot transaction so that the chunk list matches the data read.
 pub async fn gather(
@@ -177,21 +255,32 @@ pub async fn gather(
         role: Role::Source,
         source,
     };
+    let selection = select(spec, source).await.map_err(src_err)?;
+    let side = gather_source(spec, &selection, source, spec.grants).await?;
+    gather_target(spec, selection, side, target).await
+}
+
+/// Complete the source facts with the target's, and find an interrupted run of the
+/// same move to resume.
+pub async fn gather_target(
+    spec: &Spec,
+    selection: Vec<TableSpec>,
+    side: SourceSide,
+    target: &impl GenericClient,
+) -> Result<Inputs, PlanError> {
     let tgt_err = |source| PlanError::Catalog {
         role: Role::Target,
         source,
     };
-    let source_server = catalog::server_info(source).await.map_err(src_err)?;
     let target_server = catalog::server_info(target).await.map_err(tgt_err)?;
-    let selection = select(spec, source).await.map_err(src_err)?;
-
-    let mut tables = Vec::with_capacity(selection.len());
-    let mut time_bounds = Vec::with_capacity(selection.len());
-    for t in &selection {
-        let (table, bounds) = read_source_table(spec, t, source, &source_server).await?;
-        tables.push(table);
-        time_bounds.push(bounds);
-    }
+    let SourceSide {
+        source_server,
+        tables,
+        time_bounds,
+        views,
+        grants,
+        source_privileges,
+    } = side;
 
     let mut target_existing = BTreeSet::new();
     let mut target_schemas = BTreeSet::new();
@@ -296,8 +385,6 @@ pub async fn gather(
         }
     }
 
-    let oids: Vec<u32> = tables.iter().map(|t| t.oid).collect();
-    let views = catalog::views_over(source, &oids).await.map_err(src_err)?;
     for v in &views {
         if catalog::schema_exists(target, &v.name.schema)
             .await
@@ -307,17 +394,10 @@ pub async fn gather(
         }
     }
 
-    let mut grants = Vec::with_capacity(tables.len());
     let mut roles: BTreeSet<String> = BTreeSet::new();
-    for table in &tables {
-        if spec.grants {
-            let g = catalog::grants(source, table).await.map_err(src_err)?;
-            roles.insert(g.owner.clone());
-            roles.extend(g.grants.iter().filter_map(|(r, _, _)| r.clone()));
-            grants.push(Some(g));
-        } else {
-            grants.push(None);
-        }
+    for g in grants.iter().flatten() {
+        roles.insert(g.owner.clone());
+        roles.extend(g.grants.iter().filter_map(|(r, _, _)| r.clone()));
     }
     let roles: Vec<String> = roles.into_iter().collect();
     let target_roles = catalog::roles_present(target, &roles)
@@ -326,9 +406,6 @@ pub async fn gather(
         .into_iter()
         .collect();
 
-    let source_privileges = catalog::privileges(source, &oids, &[])
-        .await
-        .map_err(src_err)?;
     let mut written: Vec<String> = selection.iter().map(|t| t.target.schema.clone()).collect();
     written.sort();
     written.dedup();
@@ -358,6 +435,7 @@ pub async fn gather(
         applied,
         resume: None,
         stale_run: false,
+        archive: None,
     };
 
     // An interrupted run of this spec from this very source state is resumed: the
@@ -463,5 +541,73 @@ pub async fn gather_source_only(
         applied: Vec::new(),
         resume: None,
         stale_run: false,
+        archive: None,
     })
+}
+
+/// The inputs for a move into a new, empty database of the source's own version:
+/// what `backup` writes as `schema.sql`, and how it cuts its windows. Schemas other
+/// than `public`, types and extensions are created; tables that foreign keys
+/// reference but that are not selected are assumed to be there.
+pub fn for_empty_target(selection: Vec<TableSpec>, side: SourceSide) -> Inputs {
+    let moved: BTreeSet<QualifiedName> = selection.iter().map(|t| t.source.clone()).collect();
+    let target_references = side
+        .tables
+        .iter()
+        .flat_map(|t| t.constraints.iter())
+        .filter_map(|c| match &c.kind {
+            ConstraintKind::ForeignKey(fk) if !moved.contains(&fk.ref_table) => {
+                Some(fk.ref_table.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    let mut target_functions = BTreeSet::new();
+    let mut target_extensions = std::collections::BTreeMap::new();
+    for table in &side.tables {
+        if let Some(h) = &table.hypertable {
+            for d in &h.dimensions {
+                if let catalog::DimensionKind::Range {
+                    integer_now_func: Some(f),
+                    ..
+                } = &d.kind
+                {
+                    target_functions.insert(f.clone());
+                }
+            }
+        }
+        for ty in &table.types {
+            if let Some(ext) = &ty.extension {
+                target_extensions.insert(ext.clone(), (false, true));
+            }
+        }
+    }
+    let mut target_server = side.source_server.clone();
+    target_server.instance = String::new();
+    Inputs {
+        target_server,
+        source_server: side.source_server,
+        selection,
+        tables: side.tables,
+        time_bounds: side.time_bounds,
+        target_existing: BTreeSet::new(),
+        target_schemas: BTreeSet::from(["public".to_string()]),
+        target_references,
+        target_functions,
+        target_types: BTreeSet::new(),
+        target_extensions,
+        views: side.views,
+        grants: side.grants.iter().map(|_| None).collect(),
+        target_roles: BTreeSet::new(),
+        source_privileges: side.source_privileges,
+        target_privileges: catalog::Privileges {
+            superuser: true,
+            create_in_database: true,
+            ..Default::default()
+        },
+        applied: Vec::new(),
+        resume: None,
+        stale_run: false,
+        archive: None,
+    }
 }

@@ -21,7 +21,10 @@ pub use build::{build, build_verification};
 pub use fingerprint::{
     Fingerprints, combined as combined_fingerprint, differences, spec_fingerprint,
 };
-pub use gather::{Inputs, TargetSide, gather, gather_source_only};
+pub use gather::{
+    Inputs, SourceSide, TargetSide, for_empty_target, gather, gather_source, gather_source_only,
+    gather_target, select, select_from,
+};
 pub use init::init_spec;
 pub use render::{
     SavedPlan, bytes as render_bytes, render_dot, render_json, render_text, rows as render_rows,
@@ -163,6 +166,8 @@ pub enum Action {
     Sql(Vec<String>),
     /// Stream one window from source to target.
     Copy(CopyWindow),
+    /// Load one backup file into the target.
+    Load(LoadFile),
     /// Run one single-value query on each side; `verify` compares the answers.
     Probe(Probe),
 }
@@ -180,6 +185,70 @@ pub struct CopyWindow {
     pub est_rows: Option<u64>,
     /// Estimated bytes, from the source's relation sizes.
     pub est_bytes: u64,
+    /// `SELECT … FROM … WHERE …`: the window's rows, for `backup` to write as CSV.
+    #[serde(skip)]
+    pub select_sql: String,
+    /// The window's bounds, for `backup`'s manifest.
+    #[serde(skip)]
+    pub bounds: WindowBounds,
+}
+
+/// A window's time range, in internal units (microseconds since the Unix epoch for
+/// time types, the value itself for integers).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct WindowBounds {
+    /// The column the range is on, and its type family; `None` for a whole table.
+    pub time: Option<(String, crate::catalog::TimeType)>,
+    /// Inclusive lower bound; `None` when open.
+    pub lo: Option<i64>,
+    /// Exclusive upper bound; `None` when open.
+    pub hi: Option<i64>,
+}
+
+/// One backup file loaded into the target: `COPY … FROM STDIN (FORMAT csv)` in one
+/// transaction, with the file's SHA-256 and row count checked before it commits.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadFile {
+    /// The file.
+    pub path: std::path::PathBuf,
+    /// Whether the file is zstd-compressed.
+    pub zstd: bool,
+    /// `COPY target (columns in the file's order) FROM STDIN (FORMAT csv, HEADER true)`.
+    pub target_sql: String,
+    /// Rows the manifest records.
+    pub rows: u64,
+    /// Bytes the manifest records (of the file as stored).
+    pub bytes: u64,
+    /// SHA-256 the manifest records (of the file as stored).
+    pub sha256: String,
+}
+
+/// One table of a backup, as the plan needs it to restore.
+#[derive(Debug, Clone)]
+pub struct ArchiveTable {
+    /// The CSV columns, in the files' order.
+    pub header: Vec<String>,
+    /// The files, one per window.
+    pub files: Vec<ArchiveFile>,
+}
+
+/// One data file of a backup.
+#[derive(Debug, Clone)]
+pub struct ArchiveFile {
+    /// Its window.
+    pub bounds: WindowBounds,
+    /// Where it is.
+    pub path: std::path::PathBuf,
+    /// Whether it is zstd-compressed.
+    pub zstd: bool,
+    /// Rows.
+    pub rows: u64,
+    /// Bytes as stored.
+    pub bytes: u64,
+    /// SHA-256 as stored.
+    pub sha256: String,
+    /// The verification checksum of its rows, taken on the source at backup time.
+    pub checksum: Option<String>,
 }
 
 /// A pair of single-row queries whose answers must be equal, plus the queries that
@@ -198,6 +267,10 @@ pub struct Probe {
     pub source_rows_sql: String,
     /// `key, row` as text for every target row of the window.
     pub target_rows_sql: String,
+    /// The source's answers, recorded earlier (a backup's manifest): the source is
+    /// not asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recorded: Option<Vec<String>>,
 }
 
 /// How a table looks on one side, for the before → after summary.

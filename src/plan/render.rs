@@ -87,13 +87,23 @@ pub fn render_text(plan: &Plan) -> String {
                     bytes(c.est_bytes)
                 );
             }
-            Action::Probe(p) => {
+            Action::Load(l) => {
                 let _ = writeln!(
                     out,
-                    "  = {}  ({} on both sides)",
+                    "  > {}  {} rows  {} from {}",
                     step.id,
-                    p.columns.join(" + ")
+                    l.rows,
+                    bytes(l.bytes),
+                    l.path.display()
                 );
+            }
+            Action::Probe(p) => {
+                let side = if p.recorded.is_some() {
+                    "target against the backup's record"
+                } else {
+                    "on both sides"
+                };
+                let _ = writeln!(out, "  = {}  ({} {side})", step.id, p.columns.join(" + "));
             }
         }
     }
@@ -283,6 +293,7 @@ pub fn render_dot(plan: &Plan) -> String {
         let step = &graph[n];
         let est = match &step.action {
             Action::Copy(c) => c.est_rows,
+            Action::Load(l) => Some(l.rows),
             Action::Probe(_) => Some(0),
             Action::Sql(_) => continue,
         };

@@ -75,7 +75,18 @@ impl fmt::Display for SpecErrors {
 
 /// How thoroughly a move is verified.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, JsonSchema, clap::ValueEnum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Default,
+    Deserialize,
+    Serialize,
+    JsonSchema,
+    clap::ValueEnum,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum VerifyLevel {
@@ -110,15 +121,75 @@ pub enum OnUnsupported {
     Warn,
 }
 
+/// One end of a move.
+#[derive(Debug, Clone)]
+pub enum Endpoint {
+    /// A database.
+    Database(ConnInfo),
+    /// A backup directory.
+    Directory(PathBuf),
+}
+
+impl Endpoint {
+    /// The database, when this end is one.
+    pub fn database(&self) -> Option<&ConnInfo> {
+        match self {
+            Endpoint::Database(c) => Some(c),
+            Endpoint::Directory(_) => None,
+        }
+    }
+
+    /// The backup directory, when this end is one.
+    pub fn directory(&self) -> Option<&Path> {
+        match self {
+            Endpoint::Directory(d) => Some(d),
+            Endpoint::Database(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Endpoint::Database(c) => c.fmt(f),
+            Endpoint::Directory(d) => write!(f, "directory {}", d.display()),
+        }
+    }
+}
+
+impl Spec {
+    /// The source database; a directory source belongs to `hypermove restore`.
+    pub fn source_db(&self) -> Result<&ConnInfo, String> {
+        self.source.database().ok_or_else(|| {
+            format!(
+                "{}: the source is a backup directory; restore it with `hypermove restore {}`",
+                self.path.display(),
+                self.path.display()
+            )
+        })
+    }
+
+    /// The target database; a directory target belongs to `hypermove backup`.
+    pub fn target_db(&self) -> Result<&ConnInfo, String> {
+        self.target.database().ok_or_else(|| {
+            format!(
+                "{}: the target is a backup directory; write it with `hypermove backup {}`",
+                self.path.display(),
+                self.path.display()
+            )
+        })
+    }
+}
+
 /// A validated spec: everything the plan needs, with no loose strings left.
 #[derive(Debug, Clone)]
 pub struct Spec {
     /// Where the spec was read from.
     pub path: PathBuf,
-    /// The database rows are read from.
-    pub source: ConnInfo,
-    /// The database rows are written to.
-    pub target: ConnInfo,
+    /// Where rows are read from: a database, or a backup directory (`restore`).
+    pub source: Endpoint,
+    /// Where rows are written to: a database, or a backup directory (`backup`).
+    pub target: Endpoint,
     /// How many steps may run at once.
     pub workers: usize,
     /// How `apply` verifies the move.

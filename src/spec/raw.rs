@@ -23,9 +23,11 @@ pub struct RawSpec {
     /// The database rows are read from: a `postgresql://` URI or a `key=value` DSN.
     /// `${VAR}` and `${VAR:-default}` are taken from the environment, and PG*
     /// variables and ~/.pgpass fill in what the string leaves out, as in libpq.
-    pub source: String,
-    /// The database rows are written to; same forms as `source`.
-    pub target: String,
+    /// Or, for `hypermove restore`, `{directory: PATH}`: a backup directory.
+    pub source: RawEndpoint,
+    /// The database rows are written to; same forms as `source`. Or, for
+    /// `hypermove backup`, `{directory: PATH}`: the backup directory to write.
+    pub target: RawEndpoint,
     /// How many steps (copy windows, index builds, checks) run at once. Default 4.
     #[serde(default)]
     #[schemars(range(min = 1, max = 64))]
@@ -246,4 +248,22 @@ fn time_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
             { "type": "integer" }
         ]
     })
+}
+
+/// Either end of a move: a database, or a backup directory.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RawEndpoint {
+    /// A connection string.
+    Database(String),
+    /// A backup directory.
+    Directory(RawDirectory),
+}
+
+/// `{directory: PATH}`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawDirectory {
+    /// The directory, relative to the current directory when not absolute.
+    pub directory: String,
 }

@@ -2,12 +2,13 @@
 //! collecting every problem, each with its `file:line:col`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 
-use super::raw::{IntOrText, RawDefaults, RawHypertable, RawSpec, RawTable};
+use super::raw::{IntOrText, RawDefaults, RawEndpoint, RawHypertable, RawSpec, RawTable};
 use super::{
+    Endpoint,
     ChunkInterval, DimensionSpec, HypertableSpec, MAX_WORKERS, Origin, Pattern, Positions, Spec,
     SpecError, SpecErrors, TableDefaults, TableSpec, TargetShape, TimeValue, parse_qualified_name,
 };
@@ -161,8 +162,14 @@ impl Resolver<'_> {
                 ),
             );
         }
-        let source = self.conn("source", &raw.source);
-        let target = self.conn("target", &raw.target);
+        let source = self.endpoint("source", &raw.source);
+        let target = self.endpoint("target", &raw.target);
+        if let (Some(Endpoint::Directory(_)), Some(Endpoint::Directory(_))) = (&source, &target) {
+            self.err(
+                "target",
+                "source and target are both directories; one of them must be a database",
+            );
+        }
         let workers = match raw.workers {
             None => Some(4),
             Some(n) if (1..=MAX_WORKERS as i64).contains(&n) => Some(n as usize),
@@ -244,6 +251,21 @@ impl Resolver<'_> {
             defaults,
             tables,
         })
+    }
+
+    fn endpoint(&mut self, path: &str, raw: &RawEndpoint) -> Option<Endpoint> {
+        match raw {
+            RawEndpoint::Database(text) => self.conn(path, text).map(Endpoint::Database),
+            RawEndpoint::Directory(d) => {
+                let dir_path = format!("{path}.directory");
+                let expanded = self.ok(&dir_path, interpolate(&d.directory, self.env))?;
+                if expanded.trim().is_empty() {
+                    self.err(&dir_path, "must not be empty");
+                    return None;
+                }
+                Some(Endpoint::Directory(PathBuf::from(expanded)))
+            }
+        }
     }
 
     fn conn(&mut self, path: &str, text: &str) -> Option<ConnInfo> {

@@ -1,0 +1,608 @@
+//! `hypermove backup`: selected tables to a directory, as server-written CSV.
+//!
+//! The windows and the schema come from the same plan `apply` would make for an
+//! empty database of the source's version, so `schema.sql` is exactly what a move
+//! would create. Every window is read in one exported snapshot by parallel workers;
+//! PostgreSQL writes the CSV (`COPY … TO STDOUT (FORMAT csv, HEADER true)`), and
+//! the bytes go to disk without being decoded, through zstd when asked.
+//! A file is written under a temporary name and counts only once its line is in
+//! `files.jsonl`; an interrupted backup resumes where it stopped.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use tokio_postgres::Client;
+
+use super::manifest::{
+    self, ColumnEntry, Compression, FILES, FileEntry, FileRef, MANIFEST, Manifest, SCHEMA, STATE,
+    SourceInfo, TableEntry,
+};
+use crate::catalog::SESSION_SETUP;
+use crate::datafile::{Hashing, RowCounter};
+use crate::pg::{ConnInfo, Role, connect, describe_error, quote_literal};
+use crate::plan::{self, Action, Plan, PlanError, StepKind, WindowBounds};
+use crate::spec::{Spec, VerifyLevel};
+
+/// Why a backup stopped. Files already finished stay, and a new run resumes.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    /// Bad input or a refusal; nothing was written.
+    #[error("{0}")]
+    Refused(String),
+    /// The plan could not be made.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// The source failed.
+    #[error("{0}")]
+    Source(String),
+    /// The directory failed.
+    #[error("{0}")]
+    Io(String),
+    /// Some windows failed; the others are kept.
+    #[error("{failed} of {total} files failed, first: {first}; run `hypermove backup` again to resume")]
+    Windows {
+        /// Failed windows.
+        failed: usize,
+        /// All windows.
+        total: usize,
+        /// The first failure.
+        first: String,
+    },
+    /// Stopped by Ctrl-C.
+    #[error("interrupted: {done} of {total} files written; run `hypermove backup` again to resume")]
+    Interrupted {
+        /// Files finished, over all runs.
+        done: usize,
+        /// All files.
+        total: usize,
+    },
+}
+
+/// How a backup runs.
+#[derive(Debug, Clone)]
+pub struct BackupOptions {
+    /// Windows written at once.
+    pub workers: usize,
+    /// File compression.
+    pub compression: Compression,
+    /// `checksum` also records each window's verification checksum.
+    pub verify: VerifyLevel,
+    /// Set by Ctrl-C: no new window starts.
+    pub stop: Arc<AtomicBool>,
+}
+
+/// What a finished backup wrote.
+#[derive(Debug, Clone)]
+pub struct BackupSummary {
+    /// The manifest.
+    pub manifest: Manifest,
+    /// Files written by this run (the rest were finished by an earlier one).
+    pub written: usize,
+    /// Bytes written by this run.
+    pub bytes: u64,
+}
+
+/// The running backup's plan, kept in `backup.json` so a resumed run can check it
+/// continues the same backup.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct State {
+    source_fingerprint: String,
+    compression: Compression,
+    verify: VerifyLevel,
+    snapshot_time: String,
+    resumed_snapshots: Vec<String>,
+    windows: Vec<String>,
+}
+
+/// One window to write.
+#[derive(Debug, Clone)]
+struct Job {
+    id: String,
+    table: usize,
+    path: String,
+    copy_sql: String,
+    checksum_sql: Option<String>,
+    bounds: WindowBounds,
+}
+
+/// A finished file, as one line of `files.jsonl`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Done {
+    table: usize,
+    #[serde(flatten)]
+    file: FileEntry,
+}
+
+/// Plan and write a backup of `spec`'s tables into its target directory.
+pub async fn backup(
+    spec: &Spec,
+    opts: &BackupOptions,
+    on_file: &(dyn Fn(&FileEntry, usize, usize) + Sync),
+) -> Result<BackupSummary, BackupError> {
+    let dir = spec
+        .target
+        .directory()
+        .ok_or_else(|| {
+            BackupError::Refused(format!(
+                "{}: the target is a database; `hypermove backup` writes to `target: {{directory: PATH}}`",
+                spec.path.display()
+            ))
+        })?
+        .to_path_buf();
+    let info = spec.source_db().map_err(BackupError::Refused)?.clone();
+    if dir.join(MANIFEST).exists() {
+        return Err(BackupError::Refused(format!(
+            "{} already holds a complete backup; choose another directory",
+            dir.display()
+        )));
+    }
+
+    let mut client = connect(&info, Role::Source, "hypermove backup")
+        .await
+        .map_err(BackupError::Source)?;
+    let (tx, snapshot) = crate::exec::begin_snapshot(&mut client, true)
+        .await
+        .map_err(BackupError::Source)?;
+    let snapshot = snapshot.expect("exported");
+    let src = |e: tokio_postgres::Error| BackupError::Source(format!("source: {}", describe_error(&e)));
+    let snapshot_time: String = tx
+        .query_one(include_str!("sql/snapshot_time.sql"), &[])
+        .await
+        .map_err(src)?
+        .get(0);
+    let selection = plan::select(spec, &tx)
+        .await
+        .map_err(|source| PlanError::Catalog {
+            role: Role::Source,
+            source,
+        })?;
+    if selection.is_empty() {
+        return Err(BackupError::Refused(format!(
+            "{}: no table matches; nothing to back up",
+            spec.path.display()
+        )));
+    }
+    let side = plan::gather_source(spec, &selection, &tx, true).await?;
+    let inputs = plan::for_empty_target(selection, side.clone());
+    let mut verify_spec = spec.clone();
+    verify_spec.verify = opts.verify;
+    let plan = plan::build(&verify_spec, &inputs)?;
+    let fingerprint = plan::combined_fingerprint(&plan.fingerprints.source);
+    let jobs = jobs(&plan, &inputs, opts.compression);
+
+    // Start, or resume the same backup.
+    let state_path = dir.join(STATE);
+    let state = match std::fs::read_to_string(&state_path) {
+        Ok(text) => {
+            let mut state: State = serde_json::from_str(&text).map_err(|e| {
+                BackupError::Refused(format!("{}: unreadable ({e})", state_path.display()))
+            })?;
+            if state.source_fingerprint != fingerprint
+                || state.windows != jobs.iter().map(|j| j.id.clone()).collect::<Vec<_>>()
+            {
+                return Err(BackupError::Refused(format!(
+                    "{} holds an interrupted backup of a different source state (tables, columns or chunks changed); back up into a new directory",
+                    dir.display()
+                )));
+            }
+            if state.compression != opts.compression || state.verify != opts.verify {
+                return Err(BackupError::Refused(format!(
+                    "{} holds an interrupted backup made with --compression {:?} and --verify {}; resume it with the same options",
+                    dir.display(),
+                    state.compression,
+                    state.verify.label()
+                )));
+            }
+            state.resumed_snapshots.push(snapshot_time.clone());
+            state
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_some()) {
+                return Err(BackupError::Refused(format!(
+                    "{} is not empty and holds no backup; choose an empty or new directory",
+                    dir.display()
+                )));
+            }
+            std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+            State {
+                source_fingerprint: fingerprint.clone(),
+                compression: opts.compression,
+                verify: opts.verify,
+                snapshot_time: snapshot_time.clone(),
+                resumed_snapshots: Vec::new(),
+                windows: jobs.iter().map(|j| j.id.clone()).collect(),
+            }
+        }
+        Err(e) => return Err(io(&state_path, e)),
+    };
+    manifest::write_atomically(
+        &state_path,
+        serde_json::to_string_pretty(&state).expect("state serializes").as_bytes(),
+    )
+    .map_err(|e| io(&state_path, e))?;
+
+    // Files finished earlier: listed in files.jsonl, and still there at full size.
+    let files_path = dir.join(FILES);
+    let mut done: BTreeMap<String, Done> = BTreeMap::new();
+    if let Ok(f) = std::fs::File::open(&files_path) {
+        for line in std::io::BufReader::new(f).lines() {
+            let Ok(line) = line else { break };
+            // A line cut short by a crash is not an entry.
+            let Ok(entry) = serde_json::from_str::<Done>(&line) else {
+                continue;
+            };
+            let size = std::fs::metadata(dir.join(&entry.file.path)).map(|m| m.len());
+            if size.is_ok_and(|s| s == entry.file.bytes) {
+                done.insert(entry.file.window.clone(), entry);
+            }
+        }
+    }
+    let todo: VecDeque<Job> = jobs
+        .iter()
+        .filter(|j| !done.contains_key(&j.id))
+        .cloned()
+        .collect();
+    let total = jobs.len();
+    let finished_before = done.len();
+
+    let journal = Arc::new(Mutex::new(
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&files_path)
+            .map_err(|e| io(&files_path, e))?,
+    ));
+    let queue = Arc::new(Mutex::new(todo));
+    let results = Arc::new(Mutex::new(Vec::<Result<Done, String>>::new()));
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..opts.workers.max(1) {
+        let (queue, results, journal) = (queue.clone(), results.clone(), journal.clone());
+        let (info, snapshot, dir, stop) = (
+            info.clone(),
+            snapshot.clone(),
+            dir.clone(),
+            opts.stop.clone(),
+        );
+        let compression = opts.compression;
+        workers.spawn(async move {
+            let mut client: Option<Client> = None;
+            loop {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let Some(job) = queue.lock().expect("queue").pop_front() else {
+                    break;
+                };
+                let outcome = async {
+                    if client.as_ref().is_none_or(|c| c.is_closed()) {
+                        client = Some(join_snapshot(&info, &snapshot).await?);
+                    }
+                    let c = client.as_ref().expect("connected");
+                    let file = write_window(c, &dir, &job, compression).await?;
+                    let line = serde_json::to_string(&Done {
+                        table: job.table,
+                        file,
+                    })
+                    .expect("entry serializes");
+                    {
+                        let mut j = journal.lock().expect("journal");
+                        writeln!(j, "{line}")
+                            .and_then(|_| j.sync_data())
+                            .map_err(|e| format!("{FILES}: {e}"))?;
+                    }
+                    Ok::<Done, String>(serde_json::from_str(&line).expect("round trip"))
+                }
+                .await;
+                if outcome.is_err() {
+                    // The session may be in a failed transaction: start a new one.
+                    client = None;
+                }
+                results.lock().expect("results").push(outcome);
+            }
+        });
+    }
+    let mut written = 0usize;
+    let mut bytes = 0u64;
+    let mut failures = Vec::new();
+    while let Some(joined) = workers.join_next().await {
+        if let Err(e) = joined {
+            failures.push(format!("a worker failed: {e}"));
+        }
+        for r in results.lock().expect("results").drain(..) {
+            match r {
+                Ok(d) => {
+                    written += 1;
+                    bytes += d.file.bytes;
+                    on_file(&d.file, finished_before + written, total);
+                    done.insert(d.file.window.clone(), d);
+                }
+                Err(e) => failures.push(e),
+            }
+        }
+    }
+    let _ = tx.rollback().await;
+    if !failures.is_empty() {
+        return Err(BackupError::Windows {
+            failed: failures.len(),
+            total,
+            first: failures.swap_remove(0),
+        });
+    }
+    if done.len() < total {
+        return Err(BackupError::Interrupted {
+            done: done.len(),
+            total,
+        });
+    }
+
+    // Every file is there: write the schema, then the manifest, which makes the
+    // backup complete.
+    let schema = schema_sql(&plan, &state.snapshot_time);
+    let schema_path = dir.join(SCHEMA);
+    manifest::write_atomically(&schema_path, schema.as_bytes()).map_err(|e| io(&schema_path, e))?;
+    let mut tables: Vec<TableEntry> = inputs
+        .tables
+        .iter()
+        .zip(&plan.tables)
+        .map(|(table, tp)| TableEntry {
+            name: table.name.clone(),
+            layout: tp.before.description.clone(),
+            columns: table
+                .columns
+                .iter()
+                .map(|c| ColumnEntry {
+                    name: c.name.clone(),
+                    type_sql: c.type_sql.clone(),
+                })
+                .collect(),
+            header: table
+                .columns
+                .iter()
+                .filter(|c| c.generated.is_none())
+                .map(|c| c.name.clone())
+                .collect(),
+            rows: 0,
+            files: Vec::new(),
+        })
+        .collect();
+    for job in &jobs {
+        let d = &done[&job.id];
+        tables[d.table].rows += d.file.rows;
+        tables[d.table].files.push(d.file.clone());
+    }
+    let manifest = Manifest {
+        format: manifest::FORMAT.into(),
+        format_version: manifest::FORMAT_VERSION,
+        hypermove_version: env!("CARGO_PKG_VERSION").into(),
+        source: SourceInfo {
+            postgresql: side.source_server.version.clone(),
+            postgresql_num: side.source_server.version_num,
+            timescaledb: side.source_server.timescaledb.clone(),
+            database: side.source_server.database.clone(),
+        },
+        snapshot_time: state.snapshot_time.clone(),
+        resumed_snapshots: state.resumed_snapshots.clone(),
+        source_fingerprint: fingerprint,
+        compression: opts.compression,
+        verify: opts.verify,
+        schema: FileRef {
+            path: SCHEMA.into(),
+            sha256: crate::datafile::sha256_hex(schema.as_bytes()),
+        },
+        tables,
+        catalog: side,
+    };
+    let path = dir.join(MANIFEST);
+    manifest::write_atomically(
+        &path,
+        serde_json::to_string_pretty(&manifest)
+            .expect("manifest serializes")
+            .as_bytes(),
+    )
+    .map_err(|e| io(&path, e))?;
+    let _ = std::fs::remove_file(&files_path);
+    let _ = std::fs::remove_file(&state_path);
+    Ok(BackupSummary {
+        manifest,
+        written,
+        bytes,
+    })
+}
+
+fn io(path: &Path, e: std::io::Error) -> BackupError {
+    BackupError::Io(format!("{}: {e}", path.display()))
+}
+
+/// The plan's copy windows as files to write, in plan order.
+fn jobs(plan: &Plan, inputs: &plan::Inputs, compression: Compression) -> Vec<Job> {
+    let index: BTreeMap<_, usize> = inputs
+        .selection
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.target.clone(), i))
+        .collect();
+    let checksums: BTreeMap<String, String> = plan
+        .graph
+        .node_weights()
+        .filter_map(|s| match &s.action {
+            Action::Probe(p) if p.level == VerifyLevel::Checksum => {
+                Some((s.id.replacen("verify:", "copy:", 1), p.source_sql.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    let mut per_table: BTreeMap<usize, usize> = BTreeMap::new();
+    let ext = match compression {
+        Compression::Zstd => "csv.zst",
+        Compression::None => "csv",
+    };
+    let mut out = Vec::new();
+    for n in plan.order() {
+        let step = &plan.graph[n];
+        let (StepKind::Copy, Action::Copy(c)) = (step.kind, &step.action) else {
+            continue;
+        };
+        let table = index[step.table.as_ref().expect("copy steps name their table")];
+        let seq = per_table.entry(table).or_insert(0);
+        *seq += 1;
+        let name = &inputs.tables[table].name;
+        out.push(Job {
+            id: step.id.clone(),
+            table,
+            path: format!(
+                "data/{:03}-{}/{:05}.{ext}",
+                table + 1,
+                file_safe(&format!("{}.{}", name.schema, name.name)),
+                seq
+            ),
+            copy_sql: format!(
+                "COPY ({}) TO STDOUT (FORMAT csv, HEADER true)",
+                c.select_sql
+            ),
+            checksum_sql: checksums.get(&step.id).cloned(),
+            bounds: c.bounds.clone(),
+        });
+    }
+    out
+}
+
+/// A name that is safe as one path component on any file system.
+fn file_safe(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// A worker's source session, inside the backup's snapshot.
+async fn join_snapshot(info: &ConnInfo, snapshot: &str) -> Result<Client, String> {
+    let client = connect(info, Role::Source, "hypermove backup").await?;
+    client
+        .batch_execute(&format!(
+            "{SESSION_SETUP}; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT {}",
+            quote_literal(snapshot)
+        ))
+        .await
+        .map_err(|e| format!("joining the source snapshot: {}", describe_error(&e)))?;
+    Ok(client)
+}
+
+/// Write one window to its file: temporary name, then fsync and rename.
+async fn write_window(
+    client: &Client,
+    dir: &Path,
+    job: &Job,
+    compression: Compression,
+) -> Result<FileEntry, String> {
+    let path = dir.join(&job.path);
+    let partial = PathBuf::from(format!("{}.partial", path.display()));
+    let err = |e: std::io::Error| format!("{}: {e}", partial.display());
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+    }
+    let file = std::fs::File::create(&partial).map_err(err)?;
+    let hashing = Hashing::new(std::io::BufWriter::with_capacity(1 << 20, file));
+    let mut out: Box<dyn WriteFinish + Send> = match compression {
+        Compression::Zstd => Box::new(zstd::stream::write::Encoder::new(hashing, 3).map_err(err)?),
+        Compression::None => Box::new(hashing),
+    };
+    let stream = client
+        .copy_out(&job.copy_sql)
+        .await
+        .map_err(|e| format!("{}: source: {}", job.id, describe_error(&e)))?;
+    futures_util::pin_mut!(stream);
+    let mut counter = RowCounter::default();
+    while let Some(piece) = stream.next().await {
+        let piece = piece.map_err(|e| format!("{}: source: {}", job.id, describe_error(&e)))?;
+        counter.feed(&piece);
+        tokio::task::block_in_place(|| out.write_all(&piece)).map_err(err)?;
+    }
+    let hashing = tokio::task::block_in_place(|| out.finish()).map_err(err)?;
+    let (bytes, sha256) = (hashing.byte_count(), hashing.sha256());
+    let file = hashing
+        .into_inner()
+        .into_inner()
+        .map_err(|e| err(e.into_error()))?;
+    tokio::task::block_in_place(|| file.sync_all()).map_err(err)?;
+    let rows = counter.rows();
+    let checksum = match &job.checksum_sql {
+        Some(sql) => {
+            let row = client
+                .query_one(sql.as_str(), &[])
+                .await
+                .map_err(|e| format!("{}: source: {}", job.id, describe_error(&e)))?;
+            let counted: Option<String> = row.get(0);
+            if counted.as_deref() != Some(rows.to_string().as_str()) {
+                return Err(format!(
+                    "{}: the file holds {rows} rows but the source counts {} in the same snapshot",
+                    job.id,
+                    counted.unwrap_or_default()
+                ));
+            }
+            row.get::<_, Option<String>>(1)
+        }
+        None => None,
+    };
+    std::fs::rename(&partial, &path).map_err(err)?;
+    manifest::sync_dir(path.parent().unwrap_or(dir)).map_err(err)?;
+    Ok(FileEntry {
+        window: job.id.clone(),
+        path: job.path.clone(),
+        bounds: job.bounds.clone(),
+        rows,
+        bytes,
+        sha256,
+        checksum,
+    })
+}
+
+/// A writer that may need finishing (a compressor), giving back the hashing layer.
+trait WriteFinish: Write {
+    fn finish(self: Box<Self>) -> std::io::Result<Hashing<std::io::BufWriter<std::fs::File>>>;
+}
+
+impl WriteFinish for Hashing<std::io::BufWriter<std::fs::File>> {
+    fn finish(mut self: Box<Self>) -> std::io::Result<Hashing<std::io::BufWriter<std::fs::File>>> {
+        self.flush()?;
+        Ok(*self)
+    }
+}
+
+impl WriteFinish for zstd::stream::write::Encoder<'static, Hashing<std::io::BufWriter<std::fs::File>>> {
+    fn finish(self: Box<Self>) -> std::io::Result<Hashing<std::io::BufWriter<std::fs::File>>> {
+        let mut inner = (*self).finish()?;
+        inner.flush()?;
+        Ok(inner)
+    }
+}
+
+/// `schema.sql`: the statements the plan would run on an empty database, in order,
+/// each under its step ID. TimescaleDB internals never appear: tables are created
+/// plain and made hypertables with `create_hypertable`.
+fn schema_sql(plan: &Plan, snapshot_time: &str) -> String {
+    let mut out = format!(
+        "-- hypermove backup schema: the selected tables and what they depend on.\n-- Source: {}; snapshot {snapshot_time}.\n-- Data follows in data/; indexes and constraints are built after it.\n",
+        plan.source
+    );
+    for n in plan.order() {
+        let step = &plan.graph[n];
+        if let Action::Sql(statements) = &step.action {
+            out.push_str(&format!("\n-- {}\n", step.id));
+            for s in statements {
+                out.push_str(s.trim_end_matches(';'));
+                out.push_str(";\n");
+            }
+        }
+    }
+    out
+}
