@@ -788,11 +788,15 @@ async fn cmd_verify(
     let _ = tx.rollback().await;
     let verdict = verify::judge(&plan, &report);
     let diffs = match diff {
-        Some(limit) if !verdict.ok() => {
-            verify::diff(&plan, &verdict, spec.source_db().map_err(Failure::input)?, spec.target_db().map_err(Failure::input)?, limit)
-                .await
-                .map_err(Failure::runtime)?
-        }
+        Some(limit) if !verdict.ok() => verify::diff(
+            &plan,
+            &verdict,
+            spec.source_db().map_err(Failure::input)?,
+            spec.target_db().map_err(Failure::input)?,
+            limit,
+        )
+        .await
+        .map_err(Failure::runtime)?,
         _ => Vec::new(),
     };
     match format {
@@ -814,9 +818,13 @@ async fn cmd_verify(
 /// `status`: what the target's journal says about this spec.
 async fn cmd_status(path: &Path, format: ReportFormat) -> Result<u8, Failure> {
     let spec = load(path)?;
-    let target = connect(spec.target_db().map_err(Failure::input)?, Role::Target, "hypermove status")
-        .await
-        .map_err(Failure::runtime)?;
+    let target = connect(
+        spec.target_db().map_err(Failure::input)?,
+        Role::Target,
+        "hypermove status",
+    )
+    .await
+    .map_err(Failure::runtime)?;
     let fingerprint = plan::spec_fingerprint(&spec);
     let applied = crate::catalog::applied_moves(&target)
         .await
@@ -978,9 +986,13 @@ fn watch_ctrl_c(stop: Arc<AtomicBool>) {
 /// `clean`: forget the spec's journal on the target.
 async fn cmd_clean(path: &Path) -> Result<u8, Failure> {
     let spec = load(path)?;
-    let target = connect(spec.target_db().map_err(Failure::input)?, Role::Target, "hypermove clean")
-        .await
-        .map_err(Failure::runtime)?;
+    let target = connect(
+        spec.target_db().map_err(Failure::input)?,
+        Role::Target,
+        "hypermove clean",
+    )
+    .await
+    .map_err(Failure::runtime)?;
     let removed = exec::clean(&target, &plan::spec_fingerprint(&spec))
         .await
         .map_err(Failure::runtime)?;
@@ -1009,9 +1021,13 @@ async fn cmd_validate(paths: &[PathBuf], online: bool) -> Result<u8, Failure> {
         };
         if online {
             let checked = async {
-                let mut source = connect(spec.source_db().map_err(Failure::input)?, Role::Source, "hypermove validate")
-                    .await
-                    .map_err(Failure::runtime)?;
+                let mut source = connect(
+                    spec.source_db().map_err(Failure::input)?,
+                    Role::Source,
+                    "hypermove validate",
+                )
+                .await
+                .map_err(Failure::runtime)?;
                 let (tx, _) = exec::begin_snapshot(&mut source, false)
                     .await
                     .map_err(Failure::runtime)?;
@@ -1079,7 +1095,11 @@ fn generated_spec(
     let list = |items: &[String]| {
         format!(
             "[{}]",
-            items.iter().map(|i| yaml_text(i)).collect::<Vec<_>>().join(", ")
+            items
+                .iter()
+                .map(|i| yaml_text(i))
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     };
     let include = if include.is_empty() {
@@ -1141,7 +1161,10 @@ async fn cmd_backup(
                 plan::render_bytes(summary.bytes),
                 started.elapsed().as_secs_f64()
             );
-            println!("Restore it with: hypermove restore {} --target URL", dir.display());
+            println!(
+                "Restore it with: hypermove restore {} --target URL",
+                dir.display()
+            );
             Ok(0)
         }
         Err(e @ BackupError::Refused(_)) => Err(Failure::input(e)),
@@ -1165,7 +1188,9 @@ async fn cmd_restore(
     use crate::archive::{manifest::Manifest, restore};
     let mut spec = if path.is_dir() {
         let target = target.ok_or_else(|| {
-            Failure::input("restore DIR needs --target URL (or give a spec whose source is the directory)")
+            Failure::input(
+                "restore DIR needs --target URL (or give a spec whose source is the directory)",
+            )
         })?;
         generated_spec(&yaml_dir(path), &yaml_text(target), &[], &[])?
     } else {

@@ -178,7 +178,10 @@ pub fn header_of(start: &[u8]) -> io::Result<Vec<String>> {
     let mut record = csv::StringRecord::new();
     match reader.read_record(&mut record) {
         Ok(true) => Ok(record.iter().map(str::to_string).collect()),
-        Ok(false) => Err(io::Error::new(io::ErrorKind::InvalidData, "the file is empty")),
+        Ok(false) => Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "the file is empty",
+        )),
         Err(e) => Err(io::Error::new(io::ErrorKind::InvalidData, e.to_string())),
     }
 }

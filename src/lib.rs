@@ -7,8 +7,8 @@
 
 pub mod archive;
 pub mod catalog;
-pub mod datafile;
 pub mod cli;
+pub mod datafile;
 pub mod exec;
 pub mod pg;
 pub mod plan;

@@ -44,7 +44,9 @@ pub enum BackupError {
     #[error("{0}")]
     Io(String),
     /// Some windows failed; the others are kept.
-    #[error("{failed} of {total} files failed, first: {first}; run `hypermove backup` again to resume")]
+    #[error(
+        "{failed} of {total} files failed, first: {first}; run `hypermove backup` again to resume"
+    )]
     Windows {
         /// Failed windows.
         failed: usize,
@@ -149,7 +151,8 @@ pub async fn backup(
         .await
         .map_err(BackupError::Source)?;
     let snapshot = snapshot.expect("exported");
-    let src = |e: tokio_postgres::Error| BackupError::Source(format!("source: {}", describe_error(&e)));
+    let src =
+        |e: tokio_postgres::Error| BackupError::Source(format!("source: {}", describe_error(&e)));
     let snapshot_time: String = tx
         .query_one(include_str!("sql/snapshot_time.sql"), &[])
         .await
@@ -222,7 +225,9 @@ pub async fn backup(
     };
     manifest::write_atomically(
         &state_path,
-        serde_json::to_string_pretty(&state).expect("state serializes").as_bytes(),
+        serde_json::to_string_pretty(&state)
+            .expect("state serializes")
+            .as_bytes(),
     )
     .map_err(|e| io(&state_path, e))?;
 
@@ -578,7 +583,9 @@ impl WriteFinish for Hashing<std::io::BufWriter<std::fs::File>> {
     }
 }
 
-impl WriteFinish for zstd::stream::write::Encoder<'static, Hashing<std::io::BufWriter<std::fs::File>>> {
+impl WriteFinish
+    for zstd::stream::write::Encoder<'static, Hashing<std::io::BufWriter<std::fs::File>>>
+{
     fn finish(self: Box<Self>) -> std::io::Result<Hashing<std::io::BufWriter<std::fs::File>>> {
         let mut inner = (*self).finish()?;
         inner.flush()?;
@@ -594,6 +601,9 @@ fn schema_sql(plan: &Plan, snapshot_time: &str) -> String {
         "-- hypermove backup schema: the selected tables and what they depend on.\n-- Source: {}; snapshot {snapshot_time}.\n-- Data follows in data/; indexes and constraints are built after it.\n",
         plan.source
     );
+    if plan.count(StepKind::Hypertable) > 0 {
+        out.push_str("\nCREATE EXTENSION IF NOT EXISTS timescaledb;\n");
+    }
     for n in plan.order() {
         let step = &plan.graph[n];
         if let Action::Sql(statements) = &step.action {

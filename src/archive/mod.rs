@@ -5,7 +5,7 @@
 //! whole database with the steps TimescaleDB needs around them.
 //! Archive sits beside `exec`: it uses `catalog`, `plan` and `exec`, never `cli`.
 
-pub mod whole_db;
 pub mod backup;
 pub mod manifest;
 pub mod restore;
+pub mod whole_db;

@@ -32,7 +32,10 @@ pub enum RestoreError {
 
 /// The spec's selection among the backup's tables, each with its index in the
 /// manifest.
-pub fn selection(spec: &Spec, manifest: &Manifest) -> Result<Vec<(TableSpec, usize)>, RestoreError> {
+pub fn selection(
+    spec: &Spec,
+    manifest: &Manifest,
+) -> Result<Vec<(TableSpec, usize)>, RestoreError> {
     let names = manifest.tables.iter().map(|t| t.name.clone()).collect();
     let mut out = Vec::new();
     for t in plan::select_from(spec, names) {
@@ -69,11 +72,7 @@ pub fn selection(spec: &Spec, manifest: &Manifest) -> Result<Vec<(TableSpec, usi
 
 /// Check every file of the selected tables against the manifest, in parallel:
 /// size, SHA-256, CSV header and row count. Every damaged file is named.
-pub fn check_files(
-    dir: &Path,
-    manifest: &Manifest,
-    tables: &[usize],
-) -> Result<(), RestoreError> {
+pub fn check_files(dir: &Path, manifest: &Manifest, tables: &[usize]) -> Result<(), RestoreError> {
     let zstd = manifest.compression == Compression::Zstd;
     let files: Vec<(usize, &super::manifest::FileEntry)> = tables
         .iter()

@@ -379,8 +379,8 @@ pub async fn dump(opts: &DumpOptions, progress: &dyn Fn(&str)) -> Result<Manifes
     let tables = count_tables(&tx).await?;
     let rows: i64 = tables.iter().map(|t| t.rows).sum();
     progress(&format!(
-        "counted {rows} rows in {} tables ({:.2}s)",
-        tables.len(),
+        "counted {rows} rows in {} ({:.2}s)",
+        count_of(tables.len(), "table"),
         started.elapsed().as_secs_f64()
     ));
 
@@ -571,8 +571,9 @@ pub async fn restore(opts: &RestoreOptions, progress: &dyn Fn(&str)) -> Result<R
         progress,
     )
     .await;
-    watcher.abort();
-    let phases = result?;
+    // The watcher stays through the verification: once a Ctrl-C handler is installed,
+    // Ctrl-C no longer ends the process by itself, so the loop below checks the flag.
+    let phases = result.inspect_err(|_| watcher.abort())?;
 
     // --- Verification, on a new session: it sees the database as users will. -----
     let client = connect(&opts.target, Role::Target, APP_RESTORE)
@@ -586,6 +587,13 @@ pub async fn restore(opts: &RestoreOptions, progress: &dyn Fn(&str)) -> Result<R
     let present = list_tables(&client).await?;
     let mut tables = Vec::with_capacity(manifest.tables.len());
     for t in &manifest.tables {
+        if interrupted.load(Ordering::Relaxed) {
+            watcher.abort();
+            return Err(WholeDbError::Database(format!(
+                "interrupted while verifying: the restore of {} completed, but its row counts were not all compared with the manifest",
+                opts.target
+            )));
+        }
         let table = t.qualified();
         let restored = match present.iter().find(|(name, _)| *name == table) {
             Some((_, chunks)) => Some((count_rows(&client, &table).await?, *chunks)),
@@ -598,6 +606,7 @@ pub async fn restore(opts: &RestoreOptions, progress: &dyn Fn(&str)) -> Result<R
             restored,
         });
     }
+    watcher.abort();
     Ok(RestoreReport {
         target: opts.target.to_string(),
         manifest,
@@ -1314,6 +1323,11 @@ fn watch_ctrl_c(flag: Arc<AtomicBool>) -> tokio::task::JoinHandle<()> {
     })
 }
 
+/// `1 table`, `2 tables`.
+fn count_of(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
 fn db(what: &'static str) -> impl Fn(tokio_postgres::Error) -> WholeDbError {
     move |e| WholeDbError::Database(format!("{what}: {}", describe_error(&e)))
 }
@@ -1344,9 +1358,9 @@ pub fn render_dump(manifest: &Manifest, dir: &Path) -> String {
     );
     let _ = writeln!(
         out,
-        "  {}: {} tables, {rows} rows counted in the dump's snapshot",
+        "  {}: {}, {rows} rows counted in the dump's snapshot",
         dir.join(MANIFEST).display(),
-        manifest.tables.len()
+        count_of(manifest.tables.len(), "table")
     );
     let _ = writeln!(
         out,
@@ -1436,14 +1450,14 @@ pub fn render_restore(report: &RestoreReport, dir: &Path) -> String {
     if bad == 0 {
         let _ = writeln!(
             out,
-            "\nVerification: {} tables, {total} rows: every count matches the dump.",
-            report.tables.len()
+            "\nVerification: {}, {total} rows: every count matches the dump.",
+            count_of(report.tables.len(), "table")
         );
     } else {
         let _ = writeln!(
             out,
-            "\nVerification: {bad} of {} tables differ from the dump.",
-            report.tables.len()
+            "\nVerification: {bad} of {} differ from the dump.",
+            count_of(report.tables.len(), "table")
         );
     }
     out

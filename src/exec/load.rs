@@ -48,8 +48,8 @@ pub async fn load_file(
             let mut buf = vec![0u8; BUFFER];
             // Reading and decompressing block this worker thread briefly; the
             // runtime is told so, and its other tasks move on.
-            let n = tokio::task::block_in_place(|| read_full(&mut reader, &mut buf))
-                .map_err(io_err)?;
+            let n =
+                tokio::task::block_in_place(|| read_full(&mut reader, &mut buf)).map_err(io_err)?;
             if n == 0 {
                 break;
             }

@@ -125,7 +125,7 @@ pub enum OnUnsupported {
 #[derive(Debug, Clone)]
 pub enum Endpoint {
     /// A database.
-    Database(ConnInfo),
+    Database(Box<ConnInfo>),
     /// A backup directory.
     Directory(PathBuf),
 }

@@ -8,9 +8,9 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime};
 
 use super::raw::{IntOrText, RawDefaults, RawEndpoint, RawHypertable, RawSpec, RawTable};
 use super::{
-    Endpoint,
-    ChunkInterval, DimensionSpec, HypertableSpec, MAX_WORKERS, Origin, Pattern, Positions, Spec,
-    SpecError, SpecErrors, TableDefaults, TableSpec, TargetShape, TimeValue, parse_qualified_name,
+    ChunkInterval, DimensionSpec, Endpoint, HypertableSpec, MAX_WORKERS, Origin, Pattern,
+    Positions, Spec, SpecError, SpecErrors, TableDefaults, TableSpec, TargetShape, TimeValue,
+    parse_qualified_name,
 };
 use crate::pg::{ConnInfo, Defaults, QualifiedName};
 
@@ -255,7 +255,9 @@ impl Resolver<'_> {
 
     fn endpoint(&mut self, path: &str, raw: &RawEndpoint) -> Option<Endpoint> {
         match raw {
-            RawEndpoint::Database(text) => self.conn(path, text).map(Endpoint::Database),
+            RawEndpoint::Database(text) => self
+                .conn(path, text)
+                .map(|c| Endpoint::Database(Box::new(c))),
             RawEndpoint::Directory(d) => {
                 let dir_path = format!("{path}.directory");
                 let expanded = self.ok(&dir_path, interpolate(&d.directory, self.env))?;
@@ -706,7 +708,7 @@ mod tests {
     #[test]
     fn interpolation_and_its_errors_never_show_values() {
         let s = spec("version: 1\nsource: postgresql://app:${DB_PASSWORD}@h/db\ntarget: postgresql://app@${TARGET_HOST:-t.example}/db\ntables: [{name: a}]\n").unwrap();
-        assert!(s.source.has_password());
+        assert!(s.source.database().unwrap().has_password());
         assert_eq!(s.target.to_string(), "app@t.example:5432/db");
         let e = spec("version: 1\nsource: postgresql://app:${DB_PASSWORD}@h/db?x=${MISSING}\ntarget: postgresql://t/db\ntables: [{name: a}]\n").unwrap_err();
         let text = e.to_string();
