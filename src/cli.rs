@@ -491,24 +491,16 @@ async fn cmd_plan(
         Format::Dot => print!("{}", plan::render_dot(&plan)),
     }
     if let Some(out) = out {
-        write_atomically(out, &plan::render_json(&plan)).map_err(|e| {
-            Failure::runtime(format!("cannot save the plan to {}: {e}", out.display()))
-        })?;
+        crate::archive::manifest::write_atomically(out, plan::render_json(&plan).as_bytes())
+            .map_err(|e| {
+                Failure::runtime(format!("cannot save the plan to {}: {e}", out.display()))
+            })?;
         eprintln!(
             "Saved the plan to {0}. To run exactly this plan: hypermove apply {0}",
             out.display()
         );
     }
     Ok(plan.has_changes())
-}
-
-/// Write a file so that a crash never leaves half of it under the real name.
-fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path)
 }
 
 /// How `apply` runs, beyond what the plan says.

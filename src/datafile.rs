@@ -71,6 +71,13 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// The hex SHA-256 of a file's bytes.
+pub fn sha256_of_file(path: &std::path::Path) -> io::Result<String> {
+    let mut h = Hashing::new(std::fs::File::open(path)?);
+    io::copy(&mut h, &mut io::sink())?;
+    Ok(h.sha256())
+}
+
 /// Counts the records of PostgreSQL's CSV output as it streams by. A record ends at
 /// a newline outside quotes; PostgreSQL quotes every value that holds a newline or
 /// a quote and doubles inner quotes, so toggling on each quote is exact. Nothing is

@@ -82,9 +82,37 @@ pub fn check_files(dir: &Path, manifest: &Manifest, tables: &[usize]) -> Result<
         .par_iter()
         .filter_map(|(t, f)| {
             let path = dir.join(&f.path);
+            // The size first: a truncated file is named as such, whatever its
+            // content looks like where it was cut.
+            match std::fs::metadata(&path) {
+                Ok(m) if m.len() != f.bytes => {
+                    return Some(format!(
+                        "{} is truncated or extended: {} bytes, the manifest says {}",
+                        path.display(),
+                        m.len(),
+                        f.bytes
+                    ));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    return Some(format!("{} is missing or unreadable ({e})", path.display()));
+                }
+            }
             let facts = match datafile::inspect(&path, zstd) {
                 Ok(facts) => facts,
-                Err(e) => return Some(format!("{} is unreadable ({e})", path.display())),
+                Err(e) => {
+                    // A flipped byte in a compressed file breaks decompression
+                    // first; the hash says whether the file is what was written.
+                    let corrupted = datafile::sha256_of_file(&path).is_ok_and(|h| h != f.sha256);
+                    return Some(if corrupted {
+                        format!(
+                            "{} is corrupted: its SHA-256 is not the manifest's",
+                            path.display()
+                        )
+                    } else {
+                        format!("{} is unreadable ({e})", path.display())
+                    });
+                }
             };
             if facts.bytes != f.bytes {
                 return Some(format!(

@@ -251,7 +251,7 @@ fn time_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
 }
 
 /// Either end of a move: a database, or a backup directory.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, JsonSchema)]
 #[serde(untagged)]
 pub enum RawEndpoint {
     /// A connection string.
@@ -266,4 +266,29 @@ pub enum RawEndpoint {
 pub struct RawDirectory {
     /// The directory, relative to the current directory when not absolute.
     pub directory: String,
+}
+
+// By hand rather than `#[serde(untagged)]`, whose error ("data did not match any
+// variant") names neither the key nor what was expected.
+impl<'de> Deserialize<'de> for RawEndpoint {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RawEndpoint;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a connection string, or {directory: PATH}")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawEndpoint, E> {
+                Ok(RawEndpoint::Database(v.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<RawEndpoint, A::Error> {
+                RawDirectory::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(RawEndpoint::Directory)
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
