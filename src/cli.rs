@@ -482,9 +482,46 @@ async fn cmd_plan(
 ) -> Result<bool, Failure> {
     let mut spec = load(path)?;
     overrides.apply(&mut spec);
-    let (mut source, target) = connect_both(&spec, "hypermove plan").await?;
-    let (tx, _snapshot, plan) = plan_in_snapshot(&spec, &mut source, &target, false).await?;
-    let _ = tx.rollback().await;
+    let plan = if spec.target.directory().is_some() {
+        // A backup's plan: what `hypermove backup` would write.
+        let source_info = spec.source_db().map_err(Failure::input)?;
+        let mut source = connect(source_info, Role::Source, "hypermove plan")
+            .await
+            .map_err(Failure::runtime)?;
+        let (tx, _) = exec::begin_snapshot(&mut source, false)
+            .await
+            .map_err(Failure::runtime)?;
+        let planned = crate::archive::backup::plan_backup(&spec, &tx, spec.verify).await;
+        let _ = tx.rollback().await;
+        match planned {
+            Ok((_, _, plan)) => plan,
+            Err(crate::archive::backup::BackupError::Plan(e)) => return Err(e.into()),
+            Err(e) => return Err(Failure::input(e)),
+        }
+    } else if spec.source.directory().is_some() {
+        // A restore's plan: what `hypermove restore` would run.
+        let target = connect(
+            spec.target_db().map_err(Failure::input)?,
+            Role::Target,
+            "hypermove plan",
+        )
+        .await
+        .map_err(Failure::runtime)?;
+        target
+            .batch_execute(crate::catalog::SESSION_SETUP)
+            .await
+            .map_err(|e| Failure::runtime(crate::pg::describe_error(&e)))?;
+        match crate::archive::restore::plan_restore(&spec, &target).await {
+            Ok(plan) => plan,
+            Err(crate::archive::restore::RestoreError::Plan(e)) => return Err(e.into()),
+            Err(e) => return Err(Failure::input(e)),
+        }
+    } else {
+        let (mut source, target) = connect_both(&spec, "hypermove plan").await?;
+        let (tx, _snapshot, plan) = plan_in_snapshot(&spec, &mut source, &target, false).await?;
+        let _ = tx.rollback().await;
+        plan
+    };
     match format {
         Format::Text => print!("{}", plan::render_text(&plan)),
         Format::Json => print!("{}", plan::render_json(&plan)),

@@ -82,6 +82,17 @@ fn backup_from_17_restores_into_18_with_new_partitioning() {
             out.display()
         ),
     );
+    // `plan` shows what the backup will write, and writes nothing.
+    let planned = hypermove().arg("plan").arg(&spec).output().unwrap();
+    let text = String::from_utf8_lossy(&planned.stdout);
+    assert!(
+        planned.status.success(),
+        "{}",
+        String::from_utf8_lossy(&planned.stderr)
+    );
+    assert_eq!(text.matches("> copy:public.readings:").count(), 3, "{text}");
+    assert!(text.contains("target: directory"), "{text}");
+    assert!(!out.exists(), "plan wrote the backup directory");
     let backup = hypermove().arg("backup").arg(&spec).output().unwrap();
     let stdout = String::from_utf8_lossy(&backup.stdout);
     let stderr = String::from_utf8_lossy(&backup.stderr);
@@ -177,6 +188,19 @@ fn backup_from_17_restores_into_18_with_new_partitioning() {
             "version: 1\nsource: {{directory: {}}}\ntarget: postgresql://postgres@127.0.0.1:{TARGET_PORT}/hm_bk_dst\nworkers: 2\ntables:\n  - name: public.devices\n  - name: public.readings\n    target: metrics.readings\n    hypertable:\n      time_column: time\n      chunk_time_interval: 12 hours\n      partitioning_column: device_id\n      number_partitions: 3\n",
             out.display()
         ),
+    );
+    let planned = hypermove().arg("plan").arg(&restore_spec).output().unwrap();
+    let text = String::from_utf8_lossy(&planned.stdout);
+    assert!(
+        planned.status.success(),
+        "{}",
+        String::from_utf8_lossy(&planned.stderr)
+    );
+    assert!(text.contains("hypertable:metrics.readings"), "{text}");
+    assert_eq!(
+        text.matches("> copy:metrics.readings:").count(),
+        3,
+        "{text}"
     );
     let restore = hypermove()
         .arg("restore")

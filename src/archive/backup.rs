@@ -158,23 +158,7 @@ pub async fn backup(
         .await
         .map_err(src)?
         .get(0);
-    let selection = plan::select(spec, &tx)
-        .await
-        .map_err(|source| PlanError::Catalog {
-            role: Role::Source,
-            source,
-        })?;
-    if selection.is_empty() {
-        return Err(BackupError::Refused(format!(
-            "{}: no table matches; nothing to back up",
-            spec.path.display()
-        )));
-    }
-    let side = plan::gather_source(spec, &selection, &tx, true).await?;
-    let inputs = plan::for_empty_target(selection, side.clone());
-    let mut verify_spec = spec.clone();
-    verify_spec.verify = opts.verify;
-    let plan = plan::build(&verify_spec, &inputs)?;
+    let (side, inputs, plan) = plan_backup(spec, &tx, opts.verify).await?;
     let fingerprint = plan::combined_fingerprint(&plan.fingerprints.source);
     let jobs = jobs(&plan, &inputs, opts.compression);
 
@@ -421,6 +405,34 @@ pub async fn backup(
 
 fn io(path: &Path, e: std::io::Error) -> BackupError {
     BackupError::Io(format!("{}: {e}", path.display()))
+}
+
+/// The backup's plan: a move of the selected tables into an empty database of the
+/// source's version. Its SQL steps are `schema.sql`, its copy windows the files.
+/// `source` should be inside the backup's snapshot. `hypermove plan` shows it.
+pub async fn plan_backup(
+    spec: &Spec,
+    source: &impl tokio_postgres::GenericClient,
+    verify: VerifyLevel,
+) -> Result<(plan::SourceSide, plan::Inputs, Plan), BackupError> {
+    let selection = plan::select(spec, source)
+        .await
+        .map_err(|source| PlanError::Catalog {
+            role: Role::Source,
+            source,
+        })?;
+    if selection.is_empty() {
+        return Err(BackupError::Refused(format!(
+            "{}: no table matches; nothing to back up",
+            spec.path.display()
+        )));
+    }
+    let side = plan::gather_source(spec, &selection, source, true).await?;
+    let inputs = plan::for_empty_target(selection, side.clone());
+    let mut spec = spec.clone();
+    spec.verify = verify;
+    let plan = plan::build(&spec, &inputs)?;
+    Ok((side, inputs, plan))
 }
 
 /// The plan's copy windows as files to write, in plan order.

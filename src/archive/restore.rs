@@ -203,3 +203,21 @@ pub async fn inputs(
 fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
+
+/// The restore's plan, from the manifest and the target, without checking the
+/// files (`hypermove plan` shows it; `restore` checks every file first).
+pub async fn plan_restore(
+    spec: &Spec,
+    target: &impl GenericClient,
+) -> Result<crate::plan::Plan, RestoreError> {
+    let dir = spec.source.directory().ok_or_else(|| {
+        RestoreError::Refused(format!(
+            "{}: the source is a database, not a backup directory",
+            spec.path.display()
+        ))
+    })?;
+    let manifest = Manifest::read(dir)?;
+    let chosen = selection(spec, &manifest)?;
+    let inputs = inputs(spec, dir, &manifest, chosen, target).await?;
+    Ok(plan::build(spec, &inputs)?)
+}

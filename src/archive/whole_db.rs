@@ -20,7 +20,6 @@
 
 use std::ffi::OsString;
 use std::fmt::Write as _;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
@@ -28,7 +27,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use tokio_postgres::{Client, GenericClient, IsolationLevel};
 
 use crate::catalog;
@@ -1019,19 +1017,8 @@ async fn check_dump_file(path: &Path, recorded: &DumpFile) -> Result<()> {
 async fn hash_file(path: &Path) -> Result<(u64, String)> {
     let owned = path.to_path_buf();
     tokio::task::spawn_blocking(move || -> std::io::Result<(u64, String)> {
-        let mut file = std::fs::File::open(&owned)?;
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 1 << 20];
-        let mut total = 0u64;
-        loop {
-            let n = file.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            total += n as u64;
-        }
-        Ok((total, hex::encode(hasher.finalize())))
+        let size = std::fs::metadata(&owned)?.len();
+        Ok((size, crate::datafile::sha256_of_file(&owned)?))
     })
     .await
     .map_err(|e| WholeDbError::Io(format!("hashing {}: {e}", path.display())))?
@@ -1047,20 +1034,8 @@ fn sync_file(path: &Path) -> Result<()> {
 /// Write a file under a temporary name, flush it to disk, then rename it: a crash
 /// leaves either the old state or the whole file.
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |e: std::io::Error| WholeDbError::Io(format!("cannot write {}: {e}", path.display()));
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let mut file = std::fs::File::create(&tmp).map_err(io)?;
-    file.write_all(bytes).map_err(io)?;
-    file.sync_all().map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)?;
-    // Persist the renames too; a directory that cannot be opened for syncing
-    // (some filesystems) still holds the renamed files.
-    if let Some(parent) = path.parent() {
-        let _ = std::fs::File::open(parent).and_then(|d| d.sync_all());
-    }
-    Ok(())
+    super::manifest::write_atomically(path, bytes)
+        .map_err(|e| WholeDbError::Io(format!("cannot write {}: {e}", path.display())))
 }
 
 /// Run `TOOL --version` and parse it; the output must name the tool.
