@@ -539,11 +539,20 @@ async fn write_window(
         .map_err(|e| format!("{}: source: {}", job.id, describe_error(&e)))?;
     futures_util::pin_mut!(stream);
     let mut counter = RowCounter::default();
+    // The server sends one message per row; they are gathered into 1 MiB before
+    // the (blocking) compress-and-write, so the runtime is not asked to step aside
+    // for every row.
+    let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
     while let Some(piece) = stream.next().await {
         let piece = piece.map_err(|e| format!("{}: source: {}", job.id, describe_error(&e)))?;
         counter.feed(&piece);
-        tokio::task::block_in_place(|| out.write_all(&piece)).map_err(err)?;
+        buf.extend_from_slice(&piece);
+        if buf.len() >= 1 << 20 {
+            tokio::task::block_in_place(|| out.write_all(&buf)).map_err(err)?;
+            buf.clear();
+        }
     }
+    tokio::task::block_in_place(|| out.write_all(&buf)).map_err(err)?;
     let hashing = tokio::task::block_in_place(|| out.finish()).map_err(err)?;
     let (bytes, sha256) = (hashing.byte_count(), hashing.sha256());
     let file = hashing
