@@ -500,17 +500,8 @@ async fn cmd_plan(
         }
     } else if spec.source.directory().is_some() {
         // A restore's plan: what `hypermove restore` would run.
-        let target = connect(
-            spec.target_db().map_err(Failure::input)?,
-            Role::Target,
-            "hypermove plan",
-        )
-        .await
-        .map_err(Failure::runtime)?;
-        target
-            .batch_execute(crate::catalog::SESSION_SETUP)
-            .await
-            .map_err(|e| Failure::runtime(crate::pg::describe_error(&e)))?;
+        let target =
+            connect_target(spec.target_db().map_err(Failure::input)?, "hypermove plan").await?;
         match crate::archive::restore::plan_restore(&spec, &target).await {
             Ok(plan) => plan,
             Err(crate::archive::restore::RestoreError::Plan(e)) => return Err(e.into()),
@@ -1103,6 +1094,19 @@ async fn cmd_init(source: &str, target: &str, include: &[String]) -> Result<u8, 
     Ok(0)
 }
 
+/// A target session with the settings that make text forms equal on both sides,
+/// for a restore, which has no source connection.
+async fn connect_target(info: &crate::pg::ConnInfo, app: &str) -> Result<Client, Failure> {
+    let target = connect(info, Role::Target, app)
+        .await
+        .map_err(Failure::runtime)?;
+    target
+        .batch_execute(crate::catalog::SESSION_SETUP)
+        .await
+        .map_err(|e| Failure::runtime(crate::pg::describe_error(&e)))?;
+    Ok(target)
+}
+
 /// A YAML scalar holding `text` exactly (JSON strings are YAML).
 fn yaml_text(text: &str) -> String {
     serde_json::to_string(text).expect("a string serializes")
@@ -1262,13 +1266,7 @@ async fn cmd_restore(
         started.elapsed().as_secs_f64()
     );
 
-    let target = connect(&target_info, Role::Target, "hypermove restore")
-        .await
-        .map_err(Failure::runtime)?;
-    target
-        .batch_execute(crate::catalog::SESSION_SETUP)
-        .await
-        .map_err(|e| Failure::runtime(crate::pg::describe_error(&e)))?;
+    let target = connect_target(&target_info, "hypermove restore").await?;
     let inputs = restore::inputs(&spec, &dir, &manifest, chosen, &target)
         .await
         .map_err(|e| match e {
