@@ -273,18 +273,18 @@ pub async fn backup(
                     }
                     let c = client.as_ref().expect("connected");
                     let file = write_window(c, &dir, &job, compression).await?;
-                    let line = serde_json::to_string(&Done {
+                    let done = Done {
                         table: job.table,
                         file,
-                    })
-                    .expect("entry serializes");
+                    };
+                    let line = serde_json::to_string(&done).expect("entry serializes");
                     {
                         let mut j = journal.lock().expect("journal");
                         writeln!(j, "{line}")
                             .and_then(|_| j.sync_data())
                             .map_err(|e| format!("{FILES}: {e}"))?;
                     }
-                    Ok::<Done, String>(serde_json::from_str(&line).expect("round trip"))
+                    Ok::<Done, String>(done)
                 }
                 .await;
                 if outcome.is_err() {
