@@ -905,9 +905,14 @@ async fn cmd_status(path: &Path, format: ReportFormat) -> Result<u8, Failure> {
                     .map(|c| c.verified_at.as_str())
                     .max()
                     .unwrap_or("");
+                let totals = checks
+                    .iter()
+                    .filter(|c| plan::is_table_total(&c.step_id))
+                    .count();
                 println!(
-                    "  verification: {} windows, {} ok, {} failed (latest {last})",
-                    checks.len(),
+                    "  verification: {} windows and {totals} row total{}, {} ok, {} failed (latest {last})",
+                    checks.len() - totals,
+                    if totals == 1 { "" } else { "s" },
                     checks.len() - failed.len(),
                     failed.len()
                 );

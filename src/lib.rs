@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod cli;
 pub mod datafile;
 pub mod exec;
+pub mod fault;
 pub mod pg;
 pub mod plan;
 pub mod spec;

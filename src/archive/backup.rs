@@ -108,7 +108,9 @@ struct Job {
     table: usize,
     path: String,
     copy_sql: String,
-    checksum_sql: Option<String>,
+    /// The window's verification query on the source: rows, and the checksum at
+    /// checksum level.
+    probe_sql: Option<String>,
     bounds: WindowBounds,
 }
 
@@ -443,11 +445,13 @@ fn jobs(plan: &Plan, inputs: &plan::Inputs, compression: Compression) -> Vec<Job
         .enumerate()
         .map(|(i, t)| (t.target.clone(), i))
         .collect();
-    let checksums: BTreeMap<String, String> = plan
+    let probes: BTreeMap<String, String> = plan
         .graph
         .node_weights()
         .filter_map(|s| match &s.action {
-            Action::Probe(p) if p.level == VerifyLevel::Checksum => {
+            // Every window is counted through the table, whatever the level: the
+            // file's rows come from the chunk, and that read must not be its own proof.
+            Action::Probe(p) if !p.table_total => {
                 Some((s.id.replacen("verify:", "copy:", 1), p.source_sql.clone()))
             }
             _ => None,
@@ -481,7 +485,7 @@ fn jobs(plan: &Plan, inputs: &plan::Inputs, compression: Compression) -> Vec<Job
                 "COPY ({}) TO STDOUT (FORMAT csv, HEADER true)",
                 c.select_sql
             ),
-            checksum_sql: checksums.get(&step.id).cloned(),
+            probe_sql: probes.get(&step.id).cloned(),
             bounds: c.bounds.clone(),
         });
     }
@@ -504,9 +508,15 @@ fn file_safe(name: &str) -> String {
 /// A worker's source session, inside the backup's snapshot.
 async fn join_snapshot(info: &ConnInfo, snapshot: &str) -> Result<Client, String> {
     let client = connect(info, Role::Source, "hypermove backup").await?;
+    // The settings go in their own round trip: they end in a query, and a snapshot
+    // can be imported only before a transaction's first query.
+    client
+        .batch_execute(SESSION_SETUP)
+        .await
+        .map_err(|e| format!("setting up the source session: {}", describe_error(&e)))?;
     client
         .batch_execute(&format!(
-            "{SESSION_SETUP}; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT {}",
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT {}",
             quote_literal(snapshot)
         ))
         .await
@@ -561,7 +571,7 @@ async fn write_window(
         .map_err(|e| err(e.into_error()))?;
     tokio::task::block_in_place(|| file.sync_all()).map_err(err)?;
     let rows = counter.rows();
-    let checksum = match &job.checksum_sql {
+    let checksum = match &job.probe_sql {
         Some(sql) => {
             let row = client
                 .query_one(sql.as_str(), &[])
@@ -575,7 +585,10 @@ async fn write_window(
                     counted.unwrap_or_default()
                 ));
             }
-            row.get::<_, Option<String>>(1)
+            // A count-level probe answers rows only.
+            (row.len() > 1)
+                .then(|| row.get::<_, Option<String>>(1))
+                .flatten()
         }
         None => None,
     };

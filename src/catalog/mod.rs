@@ -11,10 +11,10 @@ use tokio_postgres::{GenericClient, Row};
 
 use crate::pg::{QualifiedName, describe_error, quote_ident};
 
-/// Session settings every hypermove session uses, on both servers.
-/// Every setting that changes a value's text form is fixed, so the same data prints
-/// (and checksums) the same on PostgreSQL 17 and 18.
-pub const SESSION_SETUP: &str = "SET search_path = pg_catalog; SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 1; SET bytea_output = 'hex'; SET lc_monetary = 'C'";
+/// Session settings every hypermove session uses, on both servers: fixed text forms,
+/// and reads that see every row (compressed ones included) or fail.
+/// It ends with a newline, so it can be followed by `; more statements`.
+pub const SESSION_SETUP: &str = include_str!("sql/session_setup.sql");
 
 /// Errors while reading a catalog.
 #[derive(Debug, thiserror::Error)]
@@ -197,6 +197,9 @@ pub struct Dimension {
     pub column: String,
     /// What kind of dimension.
     pub kind: DimensionKind,
+    /// A custom partitioning function (`schema.name`), when the dimension has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partitioning_func: Option<String>,
 }
 
 /// Dimension kinds.
@@ -233,6 +236,10 @@ pub struct Chunk {
     /// Size estimate from `relpages`.
     #[serde(skip)]
     pub est_bytes: u64,
+    /// Whether the chunk is compressed (its rows then live in its compressed
+    /// companion, and only a decompressing read sees them).
+    #[serde(skip)]
+    pub compressed: bool,
 }
 
 /// What a hypertable adds to a table.
@@ -323,6 +330,10 @@ pub struct Table {
     pub comments: Vec<(Option<String>, String)>,
     /// Set when the table is a hypertable.
     pub hypertable: Option<Hypertable>,
+    /// Tables that inherit from this plain table (never a hypertable's chunks): a
+    /// query on it reads their rows too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inheritance_children: Vec<QualifiedName>,
     /// Row estimate for a plain table (hypertables estimate per chunk).
     #[serde(skip)]
     pub est_rows: Option<u64>,
@@ -693,6 +704,18 @@ pub async fn table(
     } else {
         None
     };
+    // A hypertable's children are its chunks; only a plain table's are asked for.
+    let inheritance_children = if hypertable.is_none() {
+        client
+            .query(include_str!("sql/inheritance_children.sql"), &[&oid])
+            .await
+            .map_err(query_err(format!("inheritance children of {name}")))?
+            .iter()
+            .map(|r| QualifiedName::new(r.get::<_, String>(0), r.get::<_, String>(1)))
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(Table {
         name: name.clone(),
         oid,
@@ -704,6 +727,7 @@ pub async fn table(
         sequences,
         comments,
         hypertable,
+        inheritance_children,
         est_rows: estimate(rel.get("reltuples")),
         est_bytes: rel.get::<_, i64>("est_bytes").max(0) as u64,
     })
@@ -844,6 +868,7 @@ async fn hypertable(
             Dimension {
                 column: r.get("column_name"),
                 kind,
+                partitioning_func: r.get("partitioning_func"),
             }
         })
         .collect();
@@ -865,6 +890,7 @@ async fn hypertable(
                 .filter(|v| *v != i64::MAX),
             est_rows: estimate(r.get("reltuples")),
             est_bytes: r.get::<_, i64>("est_bytes").max(0) as u64,
+            compressed: r.get::<_, Option<bool>>("is_compressed").unwrap_or(false),
         })
         .collect();
     let features = client

@@ -54,7 +54,13 @@ impl Slot {
         let client = connect(info, Role::Source, APP)
             .await
             .map_err(StepError::transient)?;
-        let mut setup = format!("{SESSION_SETUP}; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+        // The settings go in their own round trip: they end in a query, and a
+        // snapshot can be imported only before a transaction's first query.
+        client
+            .batch_execute(SESSION_SETUP)
+            .await
+            .map_err(|e| StepError::pg("setting up the source session", &e))?;
+        let mut setup = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY".to_string();
         if let Some(snapshot) = &cfg.snapshot {
             setup.push_str(&format!(
                 "; SET TRANSACTION SNAPSHOT {}",

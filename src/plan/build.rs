@@ -177,6 +177,7 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
                 ));
             }
         }
+        check_readable(table).map_err(|m| PlanError::table(spec, t, m))?;
         check_unique_keys(table, &shape).map_err(|m| PlanError::table(spec, t, m))?;
         check_filters(t, table, &shape).map_err(|m| PlanError::table(spec, t, m))?;
         shapes.push(shape);
@@ -450,7 +451,7 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
                     .map(|f| Window {
                         lo: f.bounds.lo,
                         hi: f.bounds.hi,
-                        relation: Relation::Only(t.source.clone()),
+                        relation: Relation::Table(t.source.clone()),
                         ranged: f.bounds.time.is_some(),
                         est_rows: Some(f.rows),
                         est_bytes: f.bytes,
@@ -569,6 +570,28 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
                 );
             }
         }
+        if spec.verify != VerifyLevel::None && needs_total(&windows) {
+            let probe = match archive {
+                Some(a) => {
+                    let time = a.files.first().and_then(|f| f.bounds.time.clone());
+                    let mut p = total_probe(t, time.as_ref());
+                    p.recorded = Some(vec![
+                        a.files.iter().map(|f| f.rows).sum::<u64>().to_string(),
+                    ]);
+                    p
+                }
+                None => total_probe(t, time.as_ref()),
+            };
+            b.add(
+                Step {
+                    id: total_id(t),
+                    kind: StepKind::Verify,
+                    table: Some(t.target.clone()),
+                    action: Action::Probe(probe),
+                },
+                &table_copies,
+            );
+        }
 
         let mut table_keys = Vec::new();
         for c in &table.constraints {
@@ -658,6 +681,7 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
             after: Layout {
                 description: describe_shape(shape),
                 chunks: None,
+                compressed_chunks: 0,
                 chunk_interval: match shape {
                     Shape::Plain => None,
                     Shape::Hypertable { interval, .. } => Some(
@@ -1113,20 +1137,59 @@ fn check_unique_keys(table: &Table, shape: &Shape) -> Result<(), String> {
     Ok(())
 }
 
+/// The column a table's windows are cut on, and its type family. A hypertable source
+/// is cut on its own primary dimension, the one its chunks' ranges are on, whatever
+/// the target partitions by: a range on any other column would leave out the chunk's
+/// rows that fall outside it. A plain source is cut on the target's time column.
 fn time_of(table: &Table, shape: &Shape) -> Option<(String, TimeType)> {
+    if let Some(h) = &table.hypertable {
+        let first = h.dimensions.first()?;
+        let tt = TimeType::from_oid(table.column(&first.column)?.type_oid)?;
+        return Some((first.column.clone(), tt));
+    }
     match shape {
         Shape::Hypertable {
             time_column,
             time_type,
             ..
         } => Some((time_column.clone(), *time_type)),
-        Shape::Plain => {
-            let h = table.hypertable.as_ref()?;
-            let first = h.dimensions.first()?;
-            let tt = TimeType::from_oid(table.column(&first.column)?.type_oid)?;
-            Some((first.column.clone(), tt))
-        }
+        Shape::Plain => None,
     }
+}
+
+/// Refuse sources whose windows could not be cut so that every row is read: a
+/// hypertable whose primary dimension is partitioned by a function (its chunk ranges
+/// are on the function's value, not the column's), and a plain table with
+/// inheritance children (a query on it reads theirs too, a move of it alone would not).
+fn check_readable(table: &Table) -> Result<(), String> {
+    if let Some(h) = &table.hypertable {
+        let Some(first) = h.dimensions.first() else {
+            return Ok(());
+        };
+        if let Some(f) = &first.partitioning_func {
+            return Err(format!(
+                "its time dimension `{}` is partitioned by function {f}; hypermove cuts copy windows on the column's own values and cannot yet cut them on a function's",
+                first.column
+            ));
+        }
+        if time_of(table, &Shape::Plain).is_none() {
+            return Err(format!(
+                "its time dimension `{}` is not of a time or integer type; hypermove cannot cut copy windows on it",
+                first.column
+            ));
+        }
+    } else if !table.inheritance_children.is_empty() {
+        return Err(format!(
+            "it has inheritance children ({}); a query on it reads their rows too, and hypermove moves single tables, not inheritance trees",
+            table
+                .inheritance_children
+                .iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    Ok(())
 }
 
 /// The copy windows of one table: per source chunk range (or per target chunk
@@ -1164,15 +1227,20 @@ fn windows_for(
     window::split(windows, spec.max_window_rows, spec.max_window_bytes)
 }
 
-/// Where one window's rows are, on each side. The source reads the chunk (or table)
-/// it came from; the target is read through the table itself over the same range,
-/// so a re-chunked or re-partitioned target is compared correctly.
+/// Where one window's rows are read. The copy reads the chunk (or table) the window
+/// came from; verification never reads that way. It reads the source through the
+/// table itself over the window's range, as a user's query would, so a copy that
+/// reads too few rows cannot also be the measure of how many there were. The target
+/// is read through its table over the same range, so a re-chunked or re-partitioned
+/// target is compared correctly.
 struct WindowRange {
     /// `:lo..hi` for a ranged window, empty for a whole table; shared by the copy
     /// and verify step IDs.
     suffix: String,
-    /// `ONLY chunk WHERE …` on the source.
+    /// `chunk WHERE …` (or `ONLY table WHERE …`) on the source: what the copy reads.
     source_from: String,
+    /// `table WHERE …` on the source: what verification reads.
+    verify_from: String,
     /// `target WHERE …` on the target.
     target_from: String,
 }
@@ -1204,17 +1272,62 @@ fn ranges_on(
                 _ => String::new(),
             };
             let predicate = range_predicate(w, time);
-            let source_from = match &w.relation {
-                Relation::Only(r) => format!("ONLY {}{predicate}", r.sql()),
-                Relation::Root(r) => format!("{}{predicate}", r.sql()),
-            };
             WindowRange {
                 suffix,
-                source_from,
+                source_from: format!("{}{predicate}", w.relation.sql()),
+                verify_from: format!("{}{predicate}", t.source.sql()),
                 target_from: format!("{}{predicate}", t.target.sql()),
             }
         })
         .collect()
+}
+
+/// Whether a table gets a row-total check besides its windows: whenever its windows
+/// are ranges, since rows outside every range (a chunk the catalog did not list, rows
+/// where no window looked) would escape the per-window checks.
+fn needs_total(windows: &[Window]) -> bool {
+    windows.len() > 1 || windows.iter().any(|w| w.ranged)
+}
+
+/// The row-total check of one table: every row of the source table (within
+/// `from:`/`until:`), counted through the table as a user's query would, against
+/// every row of the target table.
+fn total_probe(t: &TableSpec, time: Option<&(String, TimeType)>) -> Probe {
+    let value = |v: TimeValue| match v {
+        TimeValue::Micros(m) | TimeValue::Int(m) => m,
+    };
+    let bounds = Window {
+        lo: t.from.map(value),
+        hi: t.until.map(value),
+        relation: Relation::Table(t.source.clone()),
+        ranged: true,
+        est_rows: None,
+        est_bytes: 0,
+    };
+    let predicate = range_predicate(&bounds, time);
+    Probe {
+        level: VerifyLevel::Count,
+        table_total: true,
+        columns: vec!["rows".to_string()],
+        source_sql: format!("SELECT count(*)::text FROM {}{predicate}", t.source.sql()),
+        target_sql: format!("SELECT count(*)::text FROM {}{predicate}", t.target.sql()),
+        source_rows_sql: None,
+        target_rows_sql: None,
+        recorded: None,
+    }
+}
+
+/// The ID of a table's row-total check.
+fn total_id(t: &TableSpec) -> String {
+    format!("verify:{}{TOTAL_SUFFIX}", t.target)
+}
+
+/// How a row-total check's ID ends; no window's range label ends this way.
+const TOTAL_SUFFIX: &str = ":total";
+
+/// Whether a verify step ID is a table's row total rather than a window.
+pub fn is_table_total(step_id: &str) -> bool {
+    step_id.ends_with(TOTAL_SUFFIX)
 }
 
 /// The verification queries for one window. The checksum is a sum, over rows, of the
@@ -1260,11 +1373,12 @@ fn probe(level: VerifyLevel, table: &Table, r: &WindowRange) -> Option<Probe> {
         .unwrap_or_else(|| row.clone());
     Some(Probe {
         level,
+        table_total: false,
         columns,
-        source_sql: format!("SELECT {select} FROM {}", r.source_from),
+        source_sql: format!("SELECT {select} FROM {}", r.verify_from),
         target_sql: format!("SELECT {select} FROM {}", r.target_from),
-        source_rows_sql: format!("SELECT {key}, {row} FROM {}", r.source_from),
-        target_rows_sql: format!("SELECT {key}, {row} FROM {}", r.target_from),
+        source_rows_sql: Some(format!("SELECT {key}, {row} FROM {}", r.verify_from)),
+        target_rows_sql: Some(format!("SELECT {key}, {row} FROM {}", r.target_from)),
         recorded: None,
     })
 }
@@ -1284,7 +1398,7 @@ pub fn build_verification(
         .zip(&inputs.tables)
         .zip(&inputs.time_bounds)
     {
-        if !inputs.target_existing.contains(&t.target) {
+        if !inputs.target_present.contains(&t.target) {
             return Err(PlanError::table(
                 spec,
                 t,
@@ -1295,6 +1409,7 @@ pub fn build_verification(
             ));
         }
         let shape = shape_of(t, table, inputs).map_err(|m| PlanError::table(spec, t, m))?;
+        check_readable(table).map_err(|m| PlanError::table(spec, t, m))?;
         let windows = windows_for(spec, t, table, &shape, bounds.and_then(|b| b.range));
         for r in window_ranges(t, table, &shape, &windows) {
             if let Some(probe) = probe(level, table, &r) {
@@ -1308,6 +1423,17 @@ pub fn build_verification(
                     &[],
                 );
             }
+        }
+        if level != VerifyLevel::None && needs_total(&windows) {
+            b.add(
+                Step {
+                    id: total_id(t),
+                    kind: StepKind::Verify,
+                    table: Some(t.target.clone()),
+                    action: Action::Probe(total_probe(t, time_of(table, &shape).as_ref())),
+                },
+                &[],
+            );
         }
         table_plans.push(TablePlan {
             source: t.source.clone(),
@@ -1821,6 +1947,10 @@ fn source_layout(table: &Table) -> Layout {
     Layout {
         description: describe_source(table),
         chunks: table.hypertable.as_ref().map(|h| h.chunks.len()),
+        compressed_chunks: table
+            .hypertable
+            .as_ref()
+            .map_or(0, |h| h.chunks.iter().filter(|c| c.compressed).count()),
         chunk_interval,
         hash_partitions,
     }

@@ -23,8 +23,12 @@ pub struct Inputs {
     pub tables: Vec<Table>,
     /// For a plain source that becomes a hypertable: the range of its time column.
     pub time_bounds: Vec<Option<TimeBounds>>,
-    /// Target tables named by the selection that already exist on the target.
+    /// Target tables named by the selection that already exist on the target (for a
+    /// resumed run: those that existed when it began).
     pub target_existing: BTreeSet<QualifiedName>,
+    /// Target tables named by the selection that exist on the target now, whatever
+    /// a resumed run recorded; what `verify` reads.
+    pub target_present: BTreeSet<QualifiedName>,
     /// Schemas that exist on the target (only those the plan asked about).
     pub target_schemas: BTreeSet<String>,
     /// Tables referenced by foreign keys, not moved, that exist on the target.
@@ -428,6 +432,7 @@ pub async fn gather_target(
         selection,
         tables,
         time_bounds,
+        target_present: target_existing.clone(),
         target_existing,
         target_schemas,
         target_references,
@@ -524,6 +529,7 @@ pub async fn gather_source_only(
         tables,
         time_bounds,
         target_existing: BTreeSet::new(),
+        target_present: BTreeSet::new(),
         target_schemas: BTreeSet::new(),
         target_references,
         target_functions,
@@ -591,6 +597,7 @@ pub fn for_empty_target(selection: Vec<TableSpec>, side: SourceSide) -> Inputs {
         tables: side.tables,
         time_bounds: side.time_bounds,
         target_existing: BTreeSet::new(),
+        target_present: BTreeSet::new(),
         target_schemas: BTreeSet::from(["public".to_string()]),
         target_references,
         target_functions,

@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::pg::QualifiedName;
 use crate::spec::VerifyLevel;
 
-pub use build::{build, build_verification};
+pub use build::{build, build_verification, is_table_total};
 pub use fingerprint::{
     Fingerprints, combined as combined_fingerprint, differences, spec_fingerprint,
 };
@@ -257,16 +257,22 @@ pub struct ArchiveFile {
 pub struct Probe {
     /// `count` or `checksum`.
     pub level: VerifyLevel,
+    /// The check covers a whole table's rows (its row total) rather than one window.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub table_total: bool,
     /// What each answer column means (`rows`, `checksum`).
     pub columns: Vec<String>,
     /// Query on the source (read in the move's snapshot).
     pub source_sql: String,
     /// The same question on the target, over the same time range.
     pub target_sql: String,
-    /// `key, row` as text for every source row of the window (for `verify --diff`).
-    pub source_rows_sql: String,
+    /// `key, row` as text for every source row of the window (for `verify --diff`);
+    /// `None` for a table's row total, which has no rows of its own to list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_rows_sql: Option<String>,
     /// `key, row` as text for every target row of the window.
-    pub target_rows_sql: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_rows_sql: Option<String>,
     /// The source's answers, recorded earlier (a backup's manifest): the source is
     /// not asked.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -280,10 +286,17 @@ pub struct Layout {
     pub description: String,
     /// Chunks on the source (`None` for the target, which has none yet).
     pub chunks: Option<usize>,
+    /// How many of those chunks are compressed (read decompressed by the copy).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub compressed_chunks: usize,
     /// The primary dimension's chunk interval, e.g. `1 day`; `None` for a plain table.
     pub chunk_interval: Option<String>,
     /// Hash partitions over all hash dimensions; 0 when there are none.
     pub hash_partitions: u32,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// The per-table summary shown above the steps.

@@ -48,7 +48,13 @@ pub fn render_text(plan: &Plan) -> String {
         let chunks = t
             .before
             .chunks
-            .map(|c| format!(" ({c} chunk{})", if c == 1 { "" } else { "s" }))
+            .map(|c| {
+                let compressed = match t.before.compressed_chunks {
+                    0 => String::new(),
+                    n => format!(", {n} compressed"),
+                };
+                format!(" ({c} chunk{}{compressed})", if c == 1 { "" } else { "s" })
+            })
             .unwrap_or_default();
         let _ = writeln!(out, "  before: {}{chunks}", t.before.description);
         let _ = writeln!(out, "  after:  {}", t.after.description);
@@ -103,7 +109,12 @@ pub fn render_text(plan: &Plan) -> String {
                 } else {
                     "on both sides"
                 };
-                let _ = writeln!(out, "  = {}  ({} {side})", step.id, p.columns.join(" + "));
+                let what = if p.table_total {
+                    "all rows of the table".to_string()
+                } else {
+                    p.columns.join(" + ")
+                };
+                let _ = writeln!(out, "  = {}  ({what} {side})", step.id);
             }
         }
     }
@@ -289,11 +300,17 @@ pub fn render_dot(plan: &Plan) -> String {
     let mut clusters: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
     let mut loose: BTreeSet<(String, String)> = BTreeSet::new();
     let mut windows: BTreeMap<String, (usize, Option<u64>)> = BTreeMap::new();
+    let mut totals: BTreeSet<String> = BTreeSet::new();
     for n in plan.order() {
         let step = &graph[n];
         let est = match &step.action {
             Action::Copy(c) => c.est_rows,
             Action::Load(l) => Some(l.rows),
+            // A table's row total shares the node, but is not a window.
+            Action::Probe(p) if p.table_total => {
+                totals.insert(name(n));
+                continue;
+            }
             Action::Probe(_) => Some(0),
             Action::Sql(_) => continue,
         };
@@ -306,7 +323,12 @@ pub fn render_dot(plan: &Plan) -> String {
         let node = name(n);
         let label = match (windows.get(&node), step.kind) {
             (Some((count, _)), StepKind::Verify) => {
-                format!("{node}\n{count} window{}", plural(*count))
+                let total = if totals.contains(&node) {
+                    " + row total"
+                } else {
+                    ""
+                };
+                format!("{node}\n{count} window{}{total}", plural(*count))
             }
             (Some((count, est)), _) => format!(
                 "{node}\n{count} window{}, ≈ {} rows",

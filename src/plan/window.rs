@@ -10,13 +10,34 @@ use crate::pg::{QualifiedName, quote_literal};
 /// gain in parallelism.
 const MAX_ALIGNED_WINDOWS: i64 = 10_000;
 
-/// Where a window reads from.
+/// Where a window's copy reads from. Verification never reads this way: it reads
+/// through the table itself (see `plan::build`), so that a copy that reads too little
+/// cannot also be the measure of what there was to read.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Relation {
-    /// `FROM ONLY rel`: one chunk, or a plain table.
-    Only(QualifiedName),
+    /// `FROM chunk`: one chunk of a hypertable. Never `ONLY`: the rows of a compressed
+    /// chunk are not in the chunk's own heap, and only a plain `SELECT` on the chunk
+    /// lets TimescaleDB decompress them.
+    Chunk(QualifiedName),
+    /// `FROM ONLY table`: a plain table (one with inheritance children is refused).
+    Table(QualifiedName),
     /// `FROM hypertable`: several chunks (space partitions) share one time range.
     Root(QualifiedName),
+}
+
+impl Relation {
+    /// The `FROM` item the copy reads, without a predicate.
+    pub fn sql(&self) -> String {
+        match self {
+            Relation::Chunk(r)
+                if crate::fault::injected(crate::fault::COPY_READS_CHUNK_HEAP_ONLY) =>
+            {
+                format!("ONLY {}", r.sql())
+            }
+            Relation::Chunk(r) | Relation::Root(r) => r.sql(),
+            Relation::Table(r) => format!("ONLY {}", r.sql()),
+        }
+    }
 }
 
 /// One window before it becomes SQL.
@@ -52,7 +73,7 @@ pub fn from_chunks(root: &QualifiedName, chunks: &[Chunk]) -> Vec<Window> {
                 out.push(Window {
                     lo: chunk.range_start,
                     hi: chunk.range_end,
-                    relation: Relation::Only(chunk.name.clone()),
+                    relation: Relation::Chunk(chunk.name.clone()),
                     ranged: true,
                     est_rows: chunk.est_rows,
                     est_bytes: chunk.est_bytes,
@@ -90,7 +111,7 @@ pub fn aligned(
             Window {
                 lo: Some(lo),
                 hi: Some(hi),
-                relation: Relation::Only(table.clone()),
+                relation: Relation::Table(table.clone()),
                 ranged: true,
                 est_rows: est_rows.map(share),
                 est_bytes: share(est_bytes),
@@ -104,7 +125,7 @@ pub fn whole(table: &QualifiedName, est_rows: Option<u64>, est_bytes: u64) -> Wi
     Window {
         lo: None,
         hi: None,
-        relation: Relation::Only(table.clone()),
+        relation: Relation::Table(table.clone()),
         ranged: false,
         est_rows,
         est_bytes,

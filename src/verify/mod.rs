@@ -24,6 +24,9 @@ pub struct Check {
     pub table: String,
     /// `count` or `checksum`.
     pub level: VerifyLevel,
+    /// The check is a table's row total, not one window's.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub table_total: bool,
     /// What each answer means (`rows`, `checksum`).
     pub columns: Vec<String>,
     /// The source's answers, if the check ran.
@@ -99,6 +102,7 @@ pub fn judge(plan: &Plan, report: &RunReport) -> Verdict {
                 .map(|t| t.to_string())
                 .unwrap_or_default(),
             level: probe.level,
+            table_total: probe.table_total,
             columns: probe.columns.clone(),
             ok: error.is_none() && source.is_some() && source == target,
             source,
@@ -109,7 +113,8 @@ pub fn judge(plan: &Plan, report: &RunReport) -> Verdict {
     Verdict { checks }
 }
 
-/// The verdict for people: one line per table, one per failing window, a closing line.
+/// The verdict for people: one line per table, one per failing check, a closing line.
+/// A table's row total is part of its verdict but not counted as a window.
 pub fn render_text(verdict: &Verdict) -> String {
     let mut out = String::new();
     let mut tables: BTreeMap<&str, (usize, u64, bool)> = BTreeMap::new();
@@ -119,13 +124,17 @@ pub fn render_text(verdict: &Verdict) -> String {
             order.push(&c.table);
             (0, 0, true)
         });
-        entry.0 += 1;
-        entry.1 += Check::rows(&c.source);
+        if !c.table_total {
+            entry.0 += 1;
+            entry.1 += Check::rows(&c.source);
+        }
         entry.2 &= c.ok;
     }
     let level = verdict
         .checks
-        .first()
+        .iter()
+        .find(|c| !c.table_total)
+        .or(verdict.checks.first())
         .map(|c| c.level.label())
         .unwrap_or("none");
     for table in order {
@@ -155,25 +164,37 @@ pub fn render_text(verdict: &Verdict) -> String {
                     let _ = write!(out, " {name} source {a} / target {b}{mark};");
                 }
                 out.pop();
+                if c.table_total {
+                    out.push_str(" (the table's rows in all, read through the table)");
+                }
             }
             _ => {}
         }
         out.push('\n');
     }
-    let failing = verdict.mismatches().count();
-    let _ = if failing == 0 {
+    let windows = verdict.checks.iter().filter(|c| !c.table_total).count();
+    let plural = if windows == 1 { "" } else { "s" };
+    let failing = verdict.mismatches().filter(|c| !c.table_total).count();
+    let totals: Vec<&str> = verdict
+        .mismatches()
+        .filter(|c| c.table_total)
+        .map(|c| c.table.as_str())
+        .collect();
+    let _ = if failing == 0 && totals.is_empty() {
         writeln!(
             out,
-            "Verification ({level}): all {} window{} match.",
-            verdict.checks.len(),
-            if verdict.checks.len() == 1 { "" } else { "s" }
+            "Verification ({level}): all {windows} window{plural} match."
+        )
+    } else if totals.is_empty() {
+        writeln!(
+            out,
+            "Verification ({level}) FAILED: {failing} of {windows} window{plural} differ."
         )
     } else {
         writeln!(
             out,
-            "Verification ({level}) FAILED: {failing} of {} window{} differ.",
-            verdict.checks.len(),
-            if verdict.checks.len() == 1 { "" } else { "s" }
+            "Verification ({level}) FAILED: {failing} of {windows} window{plural} differ, and the row total of {} differs.",
+            totals.join(", ")
         )
     };
     out
@@ -241,8 +262,13 @@ pub async fn diff(
         let Some(probe) = probes.get(check.id.as_str()) else {
             continue;
         };
-        let s = key_rows(&src, &probe.source_rows_sql).await?;
-        let t = key_rows(&tgt, &probe.target_rows_sql).await?;
+        let (Some(source_rows), Some(target_rows)) =
+            (&probe.source_rows_sql, &probe.target_rows_sql)
+        else {
+            continue;
+        };
+        let s = key_rows(&src, source_rows).await?;
+        let t = key_rows(&tgt, target_rows).await?;
         out.push(compare_rows(&check.id, s, t, limit));
     }
     Ok(out)
