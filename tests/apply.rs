@@ -6,20 +6,32 @@ mod common;
 use common::*;
 use predicates::prelude::*;
 
-/// The walking skeleton's main case: the demo hypertable (1-day chunks) arrives
-/// re-chunked to 7 days with 4 hash partitions, every row intact.
+/// The walking skeleton's main case on Debian's builds: the demo hypertable (1-day
+/// chunks) arrives re-chunked to 7 days with 4 hash partitions, every row intact.
 #[test]
 fn demo_move_rechunks_and_repartitions_across_versions() {
-    let mut src = fresh_db(SOURCE_PORT, "hm_apply_demo");
+    demo_move(SOURCE_PORT, TARGET_PORT);
+}
+
+/// The same on the full builds: TimescaleDB 2.19.3/PG17 → 2.29.2/PG18.
+#[test]
+fn demo_move_on_the_full_builds() {
+    demo_move(FULL_SOURCE_PORT, FULL_TARGET_PORT);
+}
+
+fn demo_move(from: u16, to: u16) {
+    let db = "hm_apply_demo";
+    let mut src = fresh_db(from, db);
     load_demo(&mut src);
-    let mut dst = fresh_db(TARGET_PORT, "hm_apply_demo");
+    let mut dst = fresh_db(to, db);
     let dir = tempfile::tempdir().unwrap();
     let spec = write_spec(
         dir.path(),
         "demo.yaml",
         &std::fs::read_to_string(root().join("pipelines/demo.yaml"))
             .unwrap()
-            .replace("/demo\n", "/hm_apply_demo\n"),
+            .replace(":55417/demo\n", &format!(":{from}/{db}\n"))
+            .replace(":55418/demo\n", &format!(":{to}/{db}\n")),
     );
     hypermove()
         .args(["apply", "--yes", spec.to_str().unwrap()])

@@ -131,18 +131,25 @@ fn catalog(client: &mut postgres::Client) -> Vec<String> {
 #[test]
 fn every_object_arrives_intact_across_versions() {
     let db = "hm_schema_fidelity";
-    let mut src = fresh_db(SOURCE_PORT, db);
-    src.batch_execute(FIXTURE).unwrap();
-    // 2.19/PG17 → 2.31/PG18, and 17 → 17 between two databases.
-    for (port, target_db) in [
-        (TARGET_PORT, db.to_string()),
-        (SOURCE_PORT, format!("{db}_17")),
+    // On Debian's builds: 2.19/PG17 → 2.31/PG18, and 17 → 17 between two databases;
+    // on the full builds: 2.19/PG17 → 2.29/PG18.
+    for (from, port, target_db) in [
+        (SOURCE_PORT, TARGET_PORT, db.to_string()),
+        (SOURCE_PORT, SOURCE_PORT, format!("{db}_17")),
+        (FULL_SOURCE_PORT, FULL_TARGET_PORT, db.to_string()),
     ] {
-        move_and_compare(&mut src, db, port, &target_db);
+        let mut src = if from == SOURCE_PORT && port == SOURCE_PORT {
+            connect(from, db)
+        } else {
+            let mut src = fresh_db(from, db);
+            src.batch_execute(FIXTURE).unwrap();
+            src
+        };
+        move_and_compare(&mut src, from, db, port, &target_db);
     }
 }
 
-fn move_and_compare(src: &mut postgres::Client, db: &str, port: u16, target_db: &str) {
+fn move_and_compare(src: &mut postgres::Client, from: u16, db: &str, port: u16, target_db: &str) {
     let mut dst = fresh_db(port, target_db);
     let dir = tempfile::tempdir().unwrap();
     let spec = write_spec(
@@ -150,7 +157,7 @@ fn move_and_compare(src: &mut postgres::Client, db: &str, port: u16, target_db: 
         "schema.yaml",
         &format!(
             "version: 1\nsource: {}\ntarget: {}\ntables:\n  - name: app.regions\n  - name: app.sites\n  - name: app.metrics\n  - name: '\"Odd Schema\".\"Mixed Case\"'\n",
-            url(SOURCE_PORT, db),
+            url(from, db),
             url(port, target_db)
         ),
     );

@@ -209,23 +209,42 @@ fn checksums_agree_across_versions_for_every_type() {
         FROM generate_series(1, 500) AS i;
         INSERT INTO public.every_type (id) VALUES (0);
     "#;
-    let mut src = fresh_db(SOURCE_PORT, db);
-    src.batch_execute(schema).unwrap();
-    let mut dst = fresh_db(TARGET_PORT, db);
-    dst.batch_execute(schema).unwrap();
+    // Debian's 2.19 against the full build of 2.29 and against Debian's 2.31, and the
+    // full 2.19 against the full 2.29.
+    for (from, to) in [
+        (SOURCE_PORT, FULL_TARGET_PORT),
+        (FULL_SOURCE_PORT, FULL_TARGET_PORT),
+        (SOURCE_PORT, TARGET_PORT),
+    ] {
+        let mut src = fresh_db(from, db);
+        src.batch_execute(schema).unwrap();
+        let mut dst = fresh_db(to, db);
+        dst.batch_execute(schema).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_spec(
+            dir.path(),
+            "types.yaml",
+            &format!(
+                "version: 1\nsource: {}\ntarget: {}\ntables:\n  - name: public.every_type\n",
+                url(from, db),
+                url(to, db)
+            ),
+        );
+        hypermove()
+            .args(["verify", path.to_str().unwrap()])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains(
+                "ok   public.every_type: 1 window, 501 source rows, checksum matches",
+            ));
+    }
+    let mut dst = connect(TARGET_PORT, db);
     let dir = tempfile::tempdir().unwrap();
     let path = write_spec(
         dir.path(),
         "types.yaml",
         &spec(db, db, "  - name: public.every_type\n"),
     );
-    hypermove()
-        .args(["verify", path.to_str().unwrap()])
-        .assert()
-        .success()
-        .stdout(predicate::str::contains(
-            "ok   public.every_type: 1 window, 501 source rows, checksum matches",
-        ));
     // And it is not blind: one changed value in the last column flips it.
     dst.batch_execute(
         "UPDATE public.every_type SET tsv = to_tsvector('simple', 'changed') WHERE id = 250",

@@ -341,6 +341,12 @@ pub async fn dump(opts: &DumpOptions, progress: &dyn Fn(&str)) -> Result<Manifes
     let mut client = connect(&opts.source, Role::Source, APP_DUMP)
         .await
         .map_err(WholeDbError::Database)?;
+    // The counts the restore is checked against must see every row, compressed ones
+    // included, or fail; set before the snapshot, which must come first in its transaction.
+    client
+        .batch_execute(catalog::SESSION_SETUP)
+        .await
+        .map_err(db("setting up the session"))?;
     let tx = client
         .build_transaction()
         .isolation_level(IsolationLevel::RepeatableRead)
@@ -577,6 +583,11 @@ pub async fn restore(opts: &RestoreOptions, progress: &dyn Fn(&str)) -> Result<R
     let client = connect(&opts.target, Role::Target, APP_RESTORE)
         .await
         .map_err(WholeDbError::Database)?;
+    // Counts see every row, compressed ones included, or fail (as at dump time).
+    client
+        .batch_execute(catalog::SESSION_SETUP)
+        .await
+        .map_err(db("setting up the session"))?;
     let restoring: String = client
         .query_one(include_str!("sql/whole_db_restoring.sql"), &[])
         .await

@@ -537,6 +537,9 @@ pub struct Privileges {
     pub create_in_database: bool,
     /// Tables of those asked about that it may not SELECT.
     pub unreadable_tables: Vec<String>,
+    /// Tables of those asked about whose row-level security applies to it.
+    #[serde(default)]
+    pub rls_filtered_tables: Vec<String>,
     /// Existing schemas of those asked about that it may not create in.
     pub unwritable_schemas: Vec<String>,
 }
@@ -556,6 +559,7 @@ pub async fn privileges(
         superuser: row.get("superuser"),
         create_in_database: row.get("create_in_database"),
         unreadable_tables: row.get("unreadable_tables"),
+        rls_filtered_tables: row.get("rls_filtered_tables"),
         unwritable_schemas: row.get("unwritable_schemas"),
     })
 }

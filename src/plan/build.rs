@@ -148,8 +148,7 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
                     spec,
                     t,
                     format!(
-                        "{feature} on the source; a data move cannot carry it, and the target's TimescaleDB ({}) may not support it",
-                        license(&inputs.target_server)
+                        "{feature} on the source; hypermove does not carry it over yet (`on_unsupported: warn` moves every row without it, and lists it in the plan)"
                     ),
                 ));
             }
@@ -218,6 +217,13 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
         .iter()
         .map(|t| format!("source: SELECT on {t}"))
         .collect();
+    // A read through row-level security sees what the policies allow: a quiet loss.
+    missing.extend(sp.rls_filtered_tables.iter().map(|t| {
+        format!(
+            "source: reading all of {t}, whose row-level security applies to {} (connect as its owner, or as a role with BYPASSRLS)",
+            sp.role
+        )
+    }));
     if !tp.superuser && !tp.create_in_database {
         missing.push(format!(
             "target: CREATE on database {} (for new schemas and the journal schema hypermove)",
@@ -806,14 +812,6 @@ fn server_label(conn: &str, server: &ServerInfo) -> String {
         (Some(ts), _) => format!("{conn} (PostgreSQL {version}, TimescaleDB {ts})"),
         (None, Some(ts)) => format!("{conn} (PostgreSQL {version}, TimescaleDB {ts} available)"),
         (None, None) => format!("{conn} (PostgreSQL {version}, no TimescaleDB)"),
-    }
-}
-
-fn license(server: &ServerInfo) -> String {
-    match (&server.timescaledb_available, &server.timescaledb_license) {
-        (Some(v), Some(l)) => format!("{v}, {l} license"),
-        (Some(v), None) => v.clone(),
-        _ => "not installed".into(),
     }
 }
 

@@ -11,6 +11,11 @@ use postgres::{Client, NoTls};
 pub const SOURCE_PORT: u16 = 55417;
 /// PostgreSQL 18 + TimescaleDB 2.31, the usual target.
 pub const TARGET_PORT: u16 = 55418;
+/// PostgreSQL 17 + TimescaleDB 2.19.3 built from source with the community features
+/// (compression, continuous aggregates, jobs): the usual source of the full pair.
+pub const FULL_SOURCE_PORT: u16 = 55427;
+/// PostgreSQL 18 + TimescaleDB 2.29.2 built from source: the full pair's target.
+pub const FULL_TARGET_PORT: u16 = 55428;
 
 /// Connect to a database on a sandbox server, or fail the test with the fix.
 pub fn connect(port: u16, db: &str) -> Client {
