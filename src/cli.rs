@@ -102,6 +102,10 @@ enum Command {
         /// Exit 0 when there is nothing to do, 2 when there are changes, 1 on error.
         #[arg(long)]
         detailed_exitcode: bool,
+        /// List every copy and verify window in the text plan (by default each table
+        /// lists its first five of each, then how many more there are).
+        #[arg(long)]
+        detailed: bool,
         #[command(flatten)]
         overrides: Overrides,
     },
@@ -244,6 +248,13 @@ enum Command {
     },
     /// Print the JSON Schema of the spec format (for editors and CI checks).
     Schema,
+    /// Print a shell completion script: `hypermove completions bash > /etc/bash_completion.d/hypermove`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `hypermove man > hypermove.1; man ./hypermove.1`.
+    Man,
     /// Dump a whole database with pg_dump (custom format) into DIR, with a manifest:
     /// versions, the dump's SHA-256 and exact row counts taken in the dump's snapshot.
     DumpDb {
@@ -340,9 +351,10 @@ pub fn main() -> ExitCode {
                 format,
                 out,
                 detailed_exitcode,
+                detailed,
                 overrides,
             } => {
-                let result = cmd_plan(&spec, format, out.as_deref(), &overrides).await;
+                let result = cmd_plan(&spec, format, detailed, out.as_deref(), &overrides).await;
                 match (detailed_exitcode, result) {
                     (false, Ok(_)) => Ok(0),
                     (true, Ok(changes)) => Ok(if changes { 2 } else { 0 }),
@@ -413,6 +425,19 @@ pub fn main() -> ExitCode {
                 print!("{}", spec::json_schema());
                 Ok(0)
             }
+            Command::Completions { shell } => {
+                // Generated from the same clap definitions that parse the arguments.
+                let mut command = <Cli as clap::CommandFactory>::command();
+                clap_complete::generate(shell, &mut command, "hypermove", &mut std::io::stdout());
+                Ok(0)
+            }
+            Command::Man => {
+                let command = <Cli as clap::CommandFactory>::command();
+                clap_mangen::Man::new(command)
+                    .render(&mut std::io::stdout())
+                    .map_err(|e| Failure::runtime(format!("writing the manual page: {e}")))?;
+                Ok(0)
+            }
             Command::DumpDb {
                 source,
                 to,
@@ -477,6 +502,7 @@ async fn connect_both(spec: &Spec, app: &str) -> Result<(Client, Client), Failur
 async fn cmd_plan(
     path: &Path,
     format: Format,
+    detailed: bool,
     out: Option<&Path>,
     overrides: &Overrides,
 ) -> Result<bool, Failure> {
@@ -514,7 +540,7 @@ async fn cmd_plan(
         plan
     };
     match format {
-        Format::Text => print!("{}", plan::render_text(&plan)),
+        Format::Text => print!("{}", plan::render_text(&plan, detailed)),
         Format::Json => print!("{}", plan::render_json(&plan)),
         Format::Dot => print!("{}", plan::render_dot(&plan)),
     }
@@ -592,7 +618,7 @@ async fn cmd_apply(
     let (tx, _snapshot, shown) = plan_in_snapshot(&spec, &mut source, &target, false).await?;
     let _ = tx.rollback().await;
     drop((source, target));
-    print!("{}", plan::render_text(&shown));
+    print!("{}", plan::render_text(&shown, false));
     if !shown.has_changes() {
         return Ok(0);
     }
@@ -626,7 +652,7 @@ async fn execute(
             }
         }
         None => {
-            print!("{}", plan::render_text(&plan));
+            print!("{}", plan::render_text(&plan, false));
         }
     }
     let source_info = spec.source_db().map_err(Failure::input)?.clone();
@@ -670,6 +696,10 @@ async fn run_planned(
         spec: plan.fingerprints.spec.clone(),
         source: plan::combined_fingerprint(&plan.fingerprints.source),
     };
+    // One run of a spec at a time on a target: a second one stops here.
+    exec::lock_run(&target, &key.spec)
+        .await
+        .map_err(Failure::input)?;
     // The first write of the run: the journal, recording the target as planned.
     exec::journal_begin(&target, &key, &plan.target_inputs, plan.graph.node_count())
         .await
@@ -936,6 +966,10 @@ async fn cmd_status(path: &Path, format: ReportFormat) -> Result<u8, Failure> {
 /// on them stops the restart with the server's message instead of vanishing.
 async fn restart(spec: &Spec, yes: bool) -> Result<(), Failure> {
     let (mut source, target) = connect_both(spec, "hypermove restart").await?;
+    // Never drop the tables of a run that is in progress.
+    exec::lock_run(&target, &plan::spec_fingerprint(spec))
+        .await
+        .map_err(Failure::input)?;
     let (tx, _) = exec::begin_snapshot(&mut source, false)
         .await
         .map_err(Failure::runtime)?;
@@ -1018,6 +1052,10 @@ async fn cmd_clean(path: &Path) -> Result<u8, Failure> {
     )
     .await
     .map_err(Failure::runtime)?;
+    // Never forget the journal of a run that is in progress.
+    exec::lock_run(&target, &plan::spec_fingerprint(&spec))
+        .await
+        .map_err(Failure::input)?;
     let removed = exec::clean(&target, &plan::spec_fingerprint(&spec))
         .await
         .map_err(Failure::runtime)?;
@@ -1279,7 +1317,7 @@ async fn cmd_restore(
             e => Failure::input(e),
         })?;
     let plan = plan::build(&spec, &inputs)?;
-    print!("{}", plan::render_text(&plan));
+    print!("{}", plan::render_text(&plan, false));
     if !plan.has_changes() {
         println!("Nothing to do.");
         return Ok(0);
@@ -1325,7 +1363,13 @@ struct Progress {
 
 impl Progress {
     fn new(plan: &Plan) -> Self {
-        let total_steps = plan.graph.node_count() - plan.done.len();
+        // Counted over the graph, so a journal that names unknown steps cannot
+        // make the count wrap.
+        let total_steps = plan
+            .graph
+            .node_weights()
+            .filter(|s| !plan.done.contains(&s.id))
+            .count();
         let interactive = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
         let bars = interactive.then(|| {
             let multi = indicatif::MultiProgress::new();

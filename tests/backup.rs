@@ -533,3 +533,47 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// The library's backup runs on any tokio runtime, a current-thread one included:
+/// its file work goes to the blocking pool instead of stalling (or, with
+/// `block_in_place`, panicking on) the runtime's own thread.
+#[test]
+fn backup_runs_on_a_current_thread_runtime() {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+
+    use hypermove::archive::backup::{BackupOptions, backup};
+    use hypermove::archive::manifest::Compression;
+
+    let db = "hm_backup_current_thread";
+    drop(make_source(db, 3));
+    let dir = tempfile::tempdir().unwrap();
+    let to = dir.path().join("b");
+    let spec = write_spec(
+        dir.path(),
+        "b.yaml",
+        &format!(
+            "version: 1\nsource: {}\ntarget:\n  directory: {}\ntables:\n  - name: public.readings\n",
+            url(SOURCE_PORT, db),
+            to.display()
+        ),
+    );
+    let spec = hypermove::spec::load(&spec).expect("valid spec");
+    let opts = BackupOptions {
+        workers: 2,
+        compression: Compression::Zstd,
+        verify: hypermove::spec::VerifyLevel::Checksum,
+        stop: Arc::new(AtomicBool::new(false)),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let summary = runtime
+        .block_on(backup(&spec, &opts, &|_, _, _| {}))
+        .expect("backup on a current-thread runtime");
+    assert_eq!(summary.written, 3);
+    let rows: u64 = summary.manifest.tables[0].rows;
+    assert_eq!(rows, 3 * 288 * 8);
+    assert!(to.join("manifest.json").exists());
+}

@@ -167,6 +167,23 @@ fn demo_plan_matches_golden_files_and_is_deterministic() {
             assert_eq!(v.format_version, 1);
         }
     }
+    // The text plan lists five copy and five verify windows per table, then says how
+    // many more; --detailed lists all 60 of each, as JSON and DOT always do.
+    let short = plan_output(dir.path(), &["plan", "demo.yaml"]);
+    let detailed = plan_output(dir.path(), &["plan", "demo.yaml", "--detailed"]);
+    let count = |text: &str, marker: &str| {
+        text.lines()
+            .filter(|l| l.starts_with(marker) && l.contains(":public.conditions:2025"))
+            .count()
+    };
+    assert_eq!(count(&short, "  > copy:"), 5);
+    assert_eq!(count(&short, "  = verify:"), 5);
+    assert!(short.contains("  … and 55 more copy windows of public.conditions (`hypermove plan --detailed` lists every step)"));
+    assert!(short.contains("  … and 55 more verify windows of public.conditions"));
+    assert!(short.contains("  = verify:public.conditions:total"));
+    assert_eq!(count(&detailed, "  > copy:"), 60);
+    assert_eq!(count(&detailed, "  = verify:"), 60);
+    assert!(!detailed.contains("more copy windows"));
     assert_eq!(
         before,
         catalog_snapshot(&mut dst),
@@ -201,12 +218,12 @@ fn small_source(db: &str) -> postgres::Client {
     src
 }
 
-fn small_spec(dir: &Path, db: &str, workers: u32) {
+fn small_spec(dir: &Path, db: &str, settings: &str) {
     write_spec(
         dir,
         "small.yaml",
         &format!(
-            "version: 1\nsource: {}\ntarget: {}\nworkers: {workers}\ntables:\n  - name: public.metrics\n    hypertable:\n      time_column: time\n      chunk_time_interval: 2 days\n",
+            "version: 1\nsource: {}\ntarget: {}\n{settings}tables:\n  - name: public.metrics\n    hypertable:\n      time_column: time\n      chunk_time_interval: 2 days\n",
             url(SOURCE_PORT, db),
             url(TARGET_PORT, db)
         ),
@@ -222,7 +239,7 @@ fn saved_plan_goes_stale_and_detailed_exitcode() {
     let mut src = small_source(db);
     let mut dst = fresh_db(TARGET_PORT, db);
     let dir = tempfile::tempdir().unwrap();
-    small_spec(dir.path(), db, 2);
+    small_spec(dir.path(), db, "workers: 2\n");
     let before = catalog_snapshot(&mut dst);
 
     hypermove()
@@ -256,7 +273,7 @@ fn saved_plan_goes_stale_and_detailed_exitcode() {
         .args(["plan", "small.yaml", "--out", "plan.json"])
         .assert()
         .success();
-    small_spec(dir.path(), db, 3);
+    small_spec(dir.path(), db, "workers: 2\ngrants: true\n");
     hypermove()
         .current_dir(dir.path())
         .args(["apply", "plan.json"])
@@ -264,13 +281,20 @@ fn saved_plan_goes_stale_and_detailed_exitcode() {
         .code(2)
         .stderr(predicate::str::contains("the spec was edited"));
     assert_eq!(before, catalog_snapshot(&mut dst));
-
-    // Unchanged: it applies as reviewed, without asking.
+    // So does a new window size: the reviewed windows would not be the ones copied.
+    small_spec(dir.path(), db, "workers: 2\nmax_window_rows: 10\n");
     hypermove()
         .current_dir(dir.path())
-        .args(["plan", "small.yaml", "--out", "plan.json"])
+        .args(["apply", "plan.json"])
         .assert()
-        .success();
+        .code(2)
+        .stderr(predicate::str::contains(
+            "the spec's verify level or window sizes were edited",
+        ));
+    assert_eq!(before, catalog_snapshot(&mut dst));
+    // The worker count only shapes how the reviewed plan runs: the plan saved before
+    // these edits is not stale, and applies as reviewed, without asking.
+    small_spec(dir.path(), db, "workers: 3\n");
     hypermove()
         .current_dir(dir.path())
         .args(["apply", "plan.json"])
@@ -310,7 +334,7 @@ fn apply_without_confirmation_is_refused() {
     let mut dst = fresh_db(TARGET_PORT, db);
     let before = catalog_snapshot(&mut dst);
     let dir = tempfile::tempdir().unwrap();
-    small_spec(dir.path(), db, 2);
+    small_spec(dir.path(), db, "workers: 2\n");
     hypermove()
         .current_dir(dir.path())
         .args(["apply", "small.yaml"])
@@ -330,7 +354,7 @@ fn apply_asks_on_a_terminal() {
     let mut dst = fresh_db(TARGET_PORT, db);
     let before = catalog_snapshot(&mut dst);
     let dir = tempfile::tempdir().unwrap();
-    small_spec(dir.path(), db, 2);
+    small_spec(dir.path(), db, "workers: 2\n");
     let bin = assert_cmd::cargo::cargo_bin("hypermove");
     // `script` gives the command a pseudo-terminal and feeds it our stdin.
     let run = |answer: &str| {

@@ -406,3 +406,160 @@ fn twenty_seeded_kills_then_resume() {
         "seed {SEED}, kill points {points:?}"
     );
 }
+
+fn spec_with(dir: &std::path::Path, name: &str, src_db: &str, dst_db: &str, extra: &str) -> String {
+    write_spec(
+        dir,
+        name,
+        &format!(
+            "version: 1\nsource: {}\ntarget: {}\n{extra}tables:\n  - name: public.readings\n",
+            url(SOURCE_PORT, src_db),
+            url(TARGET_PORT, dst_db)
+        ),
+    )
+    .to_str()
+    .unwrap()
+    .to_string()
+}
+
+/// Settings that only shape how a move runs do not orphan an interrupted run:
+/// after a kill, the spec's `workers:` and `verify:` are edited and apply resumes.
+#[test]
+fn editing_workers_or_verify_keeps_the_run_resumable() {
+    let src_db = "hm_resume_edit_src";
+    source(src_db);
+    let dst_db = "hm_resume_edit_dst";
+    let mut dst = fresh_db(TARGET_PORT, dst_db);
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec_with(dir.path(), "edit.yaml", src_db, dst_db, "workers: 1\n");
+    apply_and_kill(&spec, 5);
+    let edited = spec_with(
+        dir.path(),
+        "edit.yaml",
+        src_db,
+        dst_db,
+        "workers: 3\nverify: count\n",
+    );
+    hypermove()
+        .args(["apply", "--yes", &edited])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Resuming an interrupted run"))
+        .stdout(predicate::str::contains(format!(
+            "ok   public.readings: {DAYS} windows, {} source rows, count matches",
+            DAYS * 14400
+        )));
+    assert_eq!(
+        rows_and_duplicates(&mut dst, "public.readings"),
+        format!("{} 0", DAYS * 14400)
+    );
+}
+
+/// Windows cut differently (a new `max_window_rows:`) cannot resume a run whose
+/// windows were others: their rows would be copied twice. Refused, nothing written.
+#[test]
+fn new_window_sizes_do_not_resume_into_duplicates() {
+    let src_db = "hm_resume_windows_src";
+    source(src_db);
+    let dst_db = "hm_resume_windows_dst";
+    let mut dst = fresh_db(TARGET_PORT, dst_db);
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec_with(dir.path(), "windows.yaml", src_db, dst_db, "");
+    apply_and_kill(&spec, 3);
+    let copied = scalar(&mut dst, "SELECT count(*)::text FROM public.readings");
+    let split = spec_with(
+        dir.path(),
+        "windows.yaml",
+        src_db,
+        dst_db,
+        "max_window_rows: 5000\n",
+    );
+    hypermove()
+        .args(["apply", "--yes", &split])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "the windows were cut differently when it began, so a resume would copy rows twice",
+        ));
+    assert_eq!(
+        scalar(&mut dst, "SELECT count(*)::text FROM public.readings"),
+        copied
+    );
+}
+
+/// A journal naming steps this plan does not have (another version's, or rows
+/// written by hand) neither breaks the resume nor its progress count.
+#[test]
+fn unknown_steps_in_the_journal_are_ignored() {
+    let src_db = "hm_resume_unknown_src";
+    source(src_db);
+    let dst_db = "hm_resume_unknown_dst";
+    let mut dst = fresh_db(TARGET_PORT, dst_db);
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec_with(dir.path(), "unknown.yaml", src_db, dst_db, "");
+    apply_and_kill(&spec, 2);
+    // More unknown "done" steps than the plan has steps at all.
+    dst.batch_execute(
+        "INSERT INTO hypermove.step
+         SELECT spec_fingerprint, source_fingerprint, 'index:from.another_version_' || i, 0, 0, now(), now()
+           FROM hypermove.run, generate_series(1, 500) AS i",
+    )
+    .unwrap();
+    hypermove()
+        .args(["apply", "--yes", &spec])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!(
+            "ok   public.readings: {DAYS} windows, {} source rows, checksum matches",
+            DAYS * 14400
+        )));
+    assert_eq!(
+        rows_and_duplicates(&mut dst, "public.readings"),
+        format!("{} 0", DAYS * 14400)
+    );
+}
+
+/// Two applies of one spec never run at once: while the first holds its run, the
+/// second stops before writing, naming the first (its run id and start).
+#[test]
+fn a_second_apply_of_the_same_spec_is_refused_while_one_runs() {
+    let src_db = "hm_resume_lock_src";
+    source(src_db);
+    let dst_db = "hm_resume_lock_dst";
+    let mut dst = fresh_db(TARGET_PORT, dst_db);
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec_with(dir.path(), "lock.yaml", src_db, dst_db, "");
+    let mut first = apply_started(&spec);
+    // Hold the first run inside its next window: its COPY waits for this lock.
+    let mut holder = connect(TARGET_PORT, dst_db);
+    let mut tx = holder.transaction().unwrap();
+    tx.batch_execute("LOCK TABLE public.readings IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let out = hypermove()
+        .args(["apply", "--yes", &spec])
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    assert!(
+        out.contains("another hypermove run of this spec is in progress on the target (run "),
+        "{out}"
+    );
+    assert!(out.contains(", started 20"), "{out}");
+    // `clean` would forget the running move's journal: refused as well.
+    hypermove()
+        .args(["clean", &spec])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "another hypermove run of this spec",
+        ));
+    tx.rollback().unwrap();
+    assert!(first.wait().unwrap().success());
+    assert_eq!(
+        rows_and_duplicates(&mut dst, "public.readings"),
+        format!("{} 0", DAYS * 14400)
+    );
+}

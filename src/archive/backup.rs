@@ -164,75 +164,30 @@ pub async fn backup(
     let fingerprint = plan::combined_fingerprint(&plan.fingerprints.source);
     let jobs = jobs(&plan, &inputs, opts.compression);
 
-    // Start, or resume the same backup.
-    let state_path = dir.join(STATE);
-    let state = match std::fs::read_to_string(&state_path) {
-        Ok(text) => {
-            let mut state: State = serde_json::from_str(&text).map_err(|e| {
-                BackupError::Refused(format!("{}: unreadable ({e})", state_path.display()))
-            })?;
-            if state.source_fingerprint != fingerprint
-                || state.windows != jobs.iter().map(|j| j.id.clone()).collect::<Vec<_>>()
-            {
-                return Err(BackupError::Refused(format!(
-                    "{} holds an interrupted backup of a different source state (tables, columns or chunks changed); back up into a new directory",
-                    dir.display()
-                )));
-            }
-            if state.compression != opts.compression || state.verify != opts.verify {
-                return Err(BackupError::Refused(format!(
-                    "{} holds an interrupted backup made with --compression {:?} and --verify {}; resume it with the same options",
-                    dir.display(),
-                    state.compression,
-                    state.verify.label()
-                )));
-            }
-            state.resumed_snapshots.push(snapshot_time.clone());
-            state
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_some()) {
-                return Err(BackupError::Refused(format!(
-                    "{} is not empty and holds no backup; choose an empty or new directory",
-                    dir.display()
-                )));
-            }
-            std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
-            State {
-                source_fingerprint: fingerprint.clone(),
-                compression: opts.compression,
-                verify: opts.verify,
-                snapshot_time: snapshot_time.clone(),
-                resumed_snapshots: Vec::new(),
-                windows: jobs.iter().map(|j| j.id.clone()).collect(),
-            }
-        }
-        Err(e) => return Err(io(&state_path, e)),
+    // Start, or resume the same backup. File work runs on the blocking pool, never on
+    // the runtime's own threads.
+    let opened = {
+        let (dir, fingerprint, snapshot_time) = (dir.clone(), fingerprint.clone(), snapshot_time);
+        let windows: Vec<String> = jobs.iter().map(|j| j.id.clone()).collect();
+        let (compression, verify) = (opts.compression, opts.verify);
+        blocking(move || {
+            open_directory(
+                &dir,
+                &fingerprint,
+                windows,
+                compression,
+                verify,
+                snapshot_time,
+            )
+        })
+        .await?
     };
-    manifest::write_atomically(
-        &state_path,
-        serde_json::to_string_pretty(&state)
-            .expect("state serializes")
-            .as_bytes(),
-    )
-    .map_err(|e| io(&state_path, e))?;
-
-    // Files finished earlier: listed in files.jsonl, and still there at full size.
-    let files_path = dir.join(FILES);
-    let mut done: BTreeMap<String, Done> = BTreeMap::new();
-    if let Ok(f) = std::fs::File::open(&files_path) {
-        for line in std::io::BufReader::new(f).lines() {
-            let Ok(line) = line else { break };
-            // A line cut short by a crash is not an entry.
-            let Ok(entry) = serde_json::from_str::<Done>(&line) else {
-                continue;
-            };
-            let size = std::fs::metadata(dir.join(&entry.file.path)).map(|m| m.len());
-            if size.is_ok_and(|s| s == entry.file.bytes) {
-                done.insert(entry.file.window.clone(), entry);
-            }
-        }
-    }
+    let Opened {
+        state,
+        mut done,
+        journal,
+    } = opened;
+    let (state_path, files_path) = (dir.join(STATE), dir.join(FILES));
     let todo: VecDeque<Job> = jobs
         .iter()
         .filter(|j| !done.contains_key(&j.id))
@@ -241,13 +196,7 @@ pub async fn backup(
     let total = jobs.len();
     let finished_before = done.len();
 
-    let journal = Arc::new(Mutex::new(
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&files_path)
-            .map_err(|e| io(&files_path, e))?,
-    ));
+    let journal = Arc::new(Mutex::new(journal));
     let queue = Arc::new(Mutex::new(todo));
     let results = Arc::new(Mutex::new(Vec::<Result<Done, String>>::new()));
     let mut workers = tokio::task::JoinSet::new();
@@ -280,12 +229,13 @@ pub async fn backup(
                         file,
                     };
                     let line = serde_json::to_string(&done).expect("entry serializes");
-                    {
+                    let journal = journal.clone();
+                    blocking(move || {
                         let mut j = journal.lock().expect("journal");
-                        writeln!(j, "{line}")
-                            .and_then(|_| j.sync_data())
-                            .map_err(|e| format!("{FILES}: {e}"))?;
-                    }
+                        writeln!(j, "{line}").and_then(|_| j.sync_data())
+                    })
+                    .await
+                    .map_err(|e| format!("{FILES}: {e}"))?;
                     Ok::<Done, String>(done)
                 }
                 .await;
@@ -335,7 +285,12 @@ pub async fn backup(
     // backup complete.
     let schema = schema_sql(&plan, &state.snapshot_time);
     let schema_path = dir.join(SCHEMA);
-    manifest::write_atomically(&schema_path, schema.as_bytes()).map_err(|e| io(&schema_path, e))?;
+    {
+        let (path, text) = (schema_path.clone(), schema.clone());
+        blocking(move || manifest::write_atomically(&path, text.as_bytes()))
+            .await
+            .map_err(|e| io(&schema_path, e))?;
+    }
     let mut tables: Vec<TableEntry> = inputs
         .tables
         .iter()
@@ -389,20 +344,128 @@ pub async fn backup(
         catalog: side,
     };
     let path = dir.join(MANIFEST);
-    manifest::write_atomically(
-        &path,
-        serde_json::to_string_pretty(&manifest)
-            .expect("manifest serializes")
-            .as_bytes(),
-    )
-    .map_err(|e| io(&path, e))?;
-    let _ = std::fs::remove_file(&files_path);
-    let _ = std::fs::remove_file(&state_path);
+    let text = serde_json::to_string_pretty(&manifest).expect("manifest serializes");
+    {
+        let to = path.clone();
+        blocking(move || {
+            manifest::write_atomically(&to, text.as_bytes())?;
+            // The manifest makes the backup complete; the run's own records go.
+            let _ = std::fs::remove_file(&files_path);
+            let _ = std::fs::remove_file(&state_path);
+            Ok(())
+        })
+        .await
+        .map_err(|e| io(&path, e))?;
+    }
     Ok(BackupSummary {
         manifest,
         written,
         bytes,
     })
+}
+
+/// A backup directory opened for writing: its state, the files an earlier run
+/// finished, and `files.jsonl` open for appending.
+struct Opened {
+    state: State,
+    done: BTreeMap<String, Done>,
+    journal: std::fs::File,
+}
+
+/// Start a backup in `dir`, or resume the same one (blocking file work).
+fn open_directory(
+    dir: &Path,
+    fingerprint: &str,
+    windows: Vec<String>,
+    compression: Compression,
+    verify: VerifyLevel,
+    snapshot_time: String,
+) -> Result<Opened, BackupError> {
+    let state_path = dir.join(STATE);
+    let state = match std::fs::read_to_string(&state_path) {
+        Ok(text) => {
+            let mut state: State = serde_json::from_str(&text).map_err(|e| {
+                BackupError::Refused(format!("{}: unreadable ({e})", state_path.display()))
+            })?;
+            if state.source_fingerprint != fingerprint || state.windows != windows {
+                return Err(BackupError::Refused(format!(
+                    "{} holds an interrupted backup of a different source state (tables, columns or chunks changed); back up into a new directory",
+                    dir.display()
+                )));
+            }
+            if state.compression != compression || state.verify != verify {
+                return Err(BackupError::Refused(format!(
+                    "{} holds an interrupted backup made with --compression {:?} and --verify {}; resume it with the same options",
+                    dir.display(),
+                    state.compression,
+                    state.verify.label()
+                )));
+            }
+            state.resumed_snapshots.push(snapshot_time);
+            state
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some()) {
+                return Err(BackupError::Refused(format!(
+                    "{} is not empty and holds no backup; choose an empty or new directory",
+                    dir.display()
+                )));
+            }
+            std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+            State {
+                source_fingerprint: fingerprint.to_string(),
+                compression,
+                verify,
+                snapshot_time,
+                resumed_snapshots: Vec::new(),
+                windows,
+            }
+        }
+        Err(e) => return Err(io(&state_path, e)),
+    };
+    manifest::write_atomically(
+        &state_path,
+        serde_json::to_string_pretty(&state)
+            .expect("state serializes")
+            .as_bytes(),
+    )
+    .map_err(|e| io(&state_path, e))?;
+
+    // Files finished earlier: listed in files.jsonl, and still there at full size.
+    let files_path = dir.join(FILES);
+    let mut done: BTreeMap<String, Done> = BTreeMap::new();
+    if let Ok(f) = std::fs::File::open(&files_path) {
+        for line in std::io::BufReader::new(f).lines() {
+            let Ok(line) = line else { break };
+            // A line cut short by a crash is not an entry.
+            let Ok(entry) = serde_json::from_str::<Done>(&line) else {
+                continue;
+            };
+            let size = std::fs::metadata(dir.join(&entry.file.path)).map(|m| m.len());
+            if size.is_ok_and(|s| s == entry.file.bytes) {
+                done.insert(entry.file.window.clone(), entry);
+            }
+        }
+    }
+    let journal = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&files_path)
+        .map_err(|e| io(&files_path, e))?;
+    Ok(Opened {
+        state,
+        done,
+        journal,
+    })
+}
+
+/// Run blocking work (files, fsync, compression) on tokio's blocking pool: the
+/// runtime's own threads keep serving the database connections, on any runtime.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(value) => value,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
 }
 
 fn io(path: &Path, e: std::io::Error) -> BackupError {
@@ -524,7 +587,9 @@ async fn join_snapshot(info: &ConnInfo, snapshot: &str) -> Result<Client, String
     Ok(client)
 }
 
-/// Write one window to its file: temporary name, then fsync and rename.
+/// Write one window to its file: temporary name, then fsync and rename. The rows
+/// stream from the source here; a thread of the blocking pool compresses, hashes and
+/// writes them, 1 MiB at a time, with at most two buffers in flight between the two.
 async fn write_window(
     client: &Client,
     dir: &Path,
@@ -533,44 +598,70 @@ async fn write_window(
 ) -> Result<FileEntry, String> {
     let path = dir.join(&job.path);
     let partial = PathBuf::from(format!("{}.partial", path.display()));
-    let err = |e: std::io::Error| format!("{}: {e}", partial.display());
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
-    }
-    let file = std::fs::File::create(&partial).map_err(err)?;
-    let hashing = Hashing::new(std::io::BufWriter::with_capacity(1 << 20, file));
-    let mut out: Box<dyn WriteFinish + Send> = match compression {
-        Compression::Zstd => Box::new(zstd::stream::write::Encoder::new(hashing, 3).map_err(err)?),
-        Compression::None => Box::new(hashing),
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(2);
+    let writer = {
+        let (path, partial) = (path.clone(), partial.clone());
+        tokio::task::spawn_blocking(move || -> Result<(u64, String), String> {
+            let err = |e: std::io::Error| format!("{}: {e}", partial.display());
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| format!("{}: {e}", parent.display()))?;
+            }
+            let file = std::fs::File::create(&partial).map_err(err)?;
+            let hashing = Hashing::new(std::io::BufWriter::with_capacity(1 << 20, file));
+            let mut out: Box<dyn WriteFinish + Send> = match compression {
+                Compression::Zstd => {
+                    Box::new(zstd::stream::write::Encoder::new(hashing, 3).map_err(err)?)
+                }
+                Compression::None => Box::new(hashing),
+            };
+            while let Some(buf) = rx.blocking_recv() {
+                out.write_all(&buf).map_err(err)?;
+            }
+            let hashing = out.finish().map_err(err)?;
+            let (bytes, sha256) = (hashing.byte_count(), hashing.sha256());
+            let file = hashing
+                .into_inner()
+                .into_inner()
+                .map_err(|e| err(e.into_error()))?;
+            file.sync_all().map_err(err)?;
+            Ok((bytes, sha256))
+        })
     };
-    let stream = client
-        .copy_out(&job.copy_sql)
-        .await
-        .map_err(|e| format!("{}: source: {}", job.id, describe_error(&e)))?;
-    futures_util::pin_mut!(stream);
-    let mut counter = RowCounter::default();
-    // The server sends one message per row; they are gathered into 1 MiB before
-    // the (blocking) compress-and-write, so the runtime is not asked to step aside
-    // for every row.
-    let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
-    while let Some(piece) = stream.next().await {
-        let piece = piece.map_err(|e| format!("{}: source: {}", job.id, describe_error(&e)))?;
-        counter.feed(&piece);
-        buf.extend_from_slice(&piece);
-        if buf.len() >= 1 << 20 {
-            tokio::task::block_in_place(|| out.write_all(&buf)).map_err(err)?;
-            buf.clear();
+    let streamed = async {
+        let stream = client
+            .copy_out(&job.copy_sql)
+            .await
+            .map_err(|e| format!("{}: source: {}", job.id, describe_error(&e)))?;
+        futures_util::pin_mut!(stream);
+        let mut counter = RowCounter::default();
+        // The server sends one message per row; they are gathered into 1 MiB before
+        // they go to the writer.
+        let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
+        while let Some(piece) = stream.next().await {
+            let piece = piece.map_err(|e| format!("{}: source: {}", job.id, describe_error(&e)))?;
+            counter.feed(&piece);
+            buf.extend_from_slice(&piece);
+            if buf.len() >= 1 << 20 {
+                let full = std::mem::replace(&mut buf, Vec::with_capacity(1 << 20));
+                if tx.send(full).await.is_err() {
+                    // The writer stopped: its own error says why.
+                    break;
+                }
+            }
         }
+        let _ = tx.send(buf).await;
+        Ok::<u64, String>(counter.rows())
     }
-    tokio::task::block_in_place(|| out.write_all(&buf)).map_err(err)?;
-    let hashing = tokio::task::block_in_place(|| out.finish()).map_err(err)?;
-    let (bytes, sha256) = (hashing.byte_count(), hashing.sha256());
-    let file = hashing
-        .into_inner()
-        .into_inner()
-        .map_err(|e| err(e.into_error()))?;
-    tokio::task::block_in_place(|| file.sync_all()).map_err(err)?;
-    let rows = counter.rows();
+    .await;
+    // Dropping the sender ends the writer's input; it finishes and syncs the file.
+    drop(tx);
+    let written = match writer.await {
+        Ok(result) => result,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    };
+    let rows = streamed?;
+    let (bytes, sha256) = written?;
     let checksum = match &job.probe_sql {
         Some(sql) => {
             let row = client
@@ -592,8 +683,15 @@ async fn write_window(
         }
         None => None,
     };
-    std::fs::rename(&partial, &path).map_err(err)?;
-    manifest::sync_dir(path.parent().unwrap_or(dir)).map_err(err)?;
+    {
+        let (dir, path, from) = (dir.to_path_buf(), path.clone(), partial.clone());
+        blocking(move || {
+            std::fs::rename(&from, &path)?;
+            manifest::sync_dir(path.parent().unwrap_or(&dir))
+        })
+        .await
+        .map_err(|e| format!("{}: {e}", partial.display()))?;
+    }
     Ok(FileEntry {
         window: job.id.clone(),
         path: job.path.clone(),

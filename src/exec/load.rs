@@ -18,6 +18,8 @@ use crate::plan::LoadFile;
 const BUFFER: usize = 1 << 20;
 
 /// Load one file in one target transaction. Returns rows written and bytes read.
+/// A thread of the blocking pool reads, hashes and decompresses the file, 1 MiB at a
+/// time, with at most two buffers in flight; this task sends them to the target.
 pub async fn load_file(
     slot: &mut Slot,
     f: &LoadFile,
@@ -26,9 +28,37 @@ pub async fn load_file(
     stall: Duration,
 ) -> Result<(u64, u64), StepError> {
     let name = f.path.display().to_string();
-    let io_err = |e: std::io::Error| StepError::permanent(format!("{name}: {e}"));
-    let file = std::fs::File::open(&f.path).map_err(io_err)?;
-    let mut hashing = Hashing::new(std::io::BufReader::with_capacity(BUFFER, file));
+    let (tx_data, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(2);
+    let reader = {
+        let (path, zstd, name) = (f.path.clone(), f.zstd, name.clone());
+        tokio::task::spawn_blocking(move || -> Result<(u64, String), String> {
+            let io_err = |e: std::io::Error| format!("{name}: {e}");
+            let file = std::fs::File::open(&path).map_err(io_err)?;
+            let mut hashing = Hashing::new(std::io::BufReader::with_capacity(BUFFER, file));
+            {
+                let mut reader: Box<dyn Read + '_> = if zstd {
+                    Box::new(zstd::stream::read::Decoder::new(&mut hashing).map_err(io_err)?)
+                } else {
+                    Box::new(&mut hashing)
+                };
+                loop {
+                    let mut buf = vec![0u8; BUFFER];
+                    let n = read_full(&mut reader, &mut buf).map_err(io_err)?;
+                    if n == 0 {
+                        break;
+                    }
+                    buf.truncate(n);
+                    if tx_data.blocking_send(bytes::Bytes::from(buf)).is_err() {
+                        // The load stopped: its own error says why.
+                        return Ok((0, String::new()));
+                    }
+                }
+            }
+            // Hash whatever follows the compressed stream too: the file is checked whole.
+            std::io::copy(&mut hashing, &mut std::io::sink()).map_err(io_err)?;
+            Ok((hashing.byte_count(), hashing.sha256()))
+        })
+    };
 
     let tx = progress(stall, "target", slot.target.transaction()).await?;
     let sink = progress(
@@ -38,28 +68,13 @@ pub async fn load_file(
     )
     .await?;
     futures_util::pin_mut!(sink);
-    {
-        let mut reader: Box<dyn Read + Send + '_> = if f.zstd {
-            Box::new(zstd::stream::read::Decoder::new(&mut hashing).map_err(io_err)?)
-        } else {
-            Box::new(&mut hashing)
-        };
-        loop {
-            let mut buf = vec![0u8; BUFFER];
-            // Reading and decompressing block this worker thread briefly; the
-            // runtime is told so, and its other tasks move on.
-            let n =
-                tokio::task::block_in_place(|| read_full(&mut reader, &mut buf)).map_err(io_err)?;
-            if n == 0 {
-                break;
-            }
-            buf.truncate(n);
-            progress(stall, "target", sink.send(bytes::Bytes::from(buf))).await?;
-        }
+    while let Some(buf) = rx.recv().await {
+        progress(stall, "target", sink.send(buf)).await?;
     }
-    tokio::task::block_in_place(|| std::io::copy(&mut hashing, &mut std::io::sink()))
-        .map_err(io_err)?;
-    let (bytes, sha256) = (hashing.byte_count(), hashing.sha256());
+    let (bytes, sha256) = match reader.await {
+        Ok(result) => result.map_err(StepError::permanent)?,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    };
     if bytes != f.bytes || sha256 != f.sha256 {
         // Dropping the transaction rolls the rows back.
         return Err(StepError::permanent(format!(

@@ -24,7 +24,7 @@ use crate::plan::{Action, Plan, Step, StepKind};
 use error::StepError;
 use session::Slot;
 pub use session::{
-    begin_snapshot, clean, drop_tables, ensure_journal, journal_begin, journal_finish,
+    begin_snapshot, clean, drop_tables, ensure_journal, journal_begin, journal_finish, lock_run,
     record_applied, record_failures,
 };
 

@@ -109,6 +109,68 @@ pub async fn begin_snapshot(
     Ok((tx, Some(row.get(0))))
 }
 
+/// Take the spec's run lock on the target, held for as long as this session lives, so
+/// that two runs of one spec (two `apply`s, or an `apply` and a `clean`) never work on
+/// the same target at once. When another session holds it, the error names that run:
+/// its id and when it began, and the server process holding the lock.
+pub async fn lock_run(target: &Client, spec_fingerprint: &str) -> Result<(), String> {
+    let err = |e: tokio_postgres::Error| {
+        format!("taking the run lock on the target: {}", describe_error(&e))
+    };
+    let locked: bool = target
+        .query_one(include_str!("sql/run_lock.sql"), &[&spec_fingerprint])
+        .await
+        .map_err(err)?
+        .get("locked");
+    if locked {
+        return Ok(());
+    }
+    let holder = target
+        .query_opt(
+            include_str!("sql/run_lock_holder.sql"),
+            &[&spec_fingerprint],
+        )
+        .await
+        .map_err(err)?;
+    let journal: bool = target
+        .query_one("SELECT to_regclass('hypermove.run') IS NOT NULL", &[])
+        .await
+        .map_err(err)?
+        .get(0);
+    let run = if journal {
+        target
+            .query_opt(include_str!("sql/run_latest.sql"), &[&spec_fingerprint])
+            .await
+            .map_err(err)?
+    } else {
+        None
+    };
+    let mut who = Vec::new();
+    if let Some(r) = &run {
+        who.push(format!(
+            "run {}, started {}",
+            r.get::<_, String>("run_id"),
+            r.get::<_, String>("started")
+        ));
+    }
+    if let Some(h) = &holder {
+        who.push(format!(
+            "server process {} from {}, connected since {}",
+            h.get::<_, i32>("pid"),
+            h.get::<_, String>("client"),
+            h.get::<_, String>("session_start")
+        ));
+    }
+    Err(format!(
+        "another hypermove run of this spec is in progress on the target{}; nothing was written: wait for it to finish, or stop it first",
+        if who.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", who.join("; "))
+        }
+    ))
+}
+
 /// Run DDL statements on the target in one transaction, with the step's journal row:
 /// all of them or none.
 pub async fn run_sql(

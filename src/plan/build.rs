@@ -764,6 +764,33 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
         );
     }
 
+    // The journal may name steps this plan does not have (written by another
+    // version of hypermove, or by hand): only the plan's own steps count as done.
+    let ids: BTreeSet<&str> = b.graph.node_weights().map(|s| s.id.as_str()).collect();
+    // But a copied window this plan does not have means the windows were cut
+    // differently when the run began (window sizes changed since): resuming would
+    // copy some of its rows a second time.
+    let copy_prefix = format!("{}:", StepKind::Copy.label());
+    let foreign: Vec<&String> = inputs
+        .resume
+        .iter()
+        .flatten()
+        .filter(|id| id.starts_with(&copy_prefix) && !ids.contains(id.as_str()))
+        .collect();
+    if let Some(first) = foreign.first() {
+        return Err(PlanError::Target(format!(
+            "the interrupted run of this spec copied {} window{} this plan does not have (such as {first}): the windows were cut differently when it began, so a resume would copy rows twice; run it with the max_window_rows/max_window_bytes it began with, or start over with `hypermove apply --restart`",
+            foreign.len(),
+            if foreign.len() == 1 { "" } else { "s" }
+        )));
+    }
+    let done = inputs
+        .resume
+        .iter()
+        .flatten()
+        .filter(|id| ids.contains(id.as_str()))
+        .cloned()
+        .collect();
     Ok(Plan {
         graph: b.graph,
         tables: table_plans,
@@ -773,7 +800,7 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
         spec_path: file,
         fingerprints,
         up_to_date: false,
-        done: inputs.resume.clone().unwrap_or_default(),
+        done,
         resumed: inputs.resume.is_some(),
         target_inputs: inputs.target_side_json(),
     })

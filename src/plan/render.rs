@@ -11,8 +11,15 @@ use serde_json::json;
 
 use super::{Action, FORMAT_VERSION, Fingerprints, Plan, StepKind};
 
+/// How many copy and verify steps of one table the text plan lists before it says
+/// how many more there are: a 10,000-chunk table must not print 20,000 lines before
+/// a confirmation prompt. `plan --detailed` (and JSON and DOT) list every step.
+pub const LISTED_PER_TABLE: usize = 5;
+
 /// Render the plan for a human reviewer. Deterministic: no clocks, no secrets.
-pub fn render_text(plan: &Plan) -> String {
+/// Unless `detailed`, each table's copy and verify windows are listed up to
+/// [`LISTED_PER_TABLE`] each, followed by a count of the rest.
+pub fn render_text(plan: &Plan, detailed: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "hypermove plan for {}", plan.spec_path);
     let _ = writeln!(out, "  source: {}", plan.source);
@@ -69,11 +76,67 @@ pub fn render_text(plan: &Plan) -> String {
     }
 
     let _ = writeln!(out, "\nSteps, in execution order:");
+    // Windows per (table, kind), and how many of them have been listed so far.
+    let windowed = |step: &super::Step| {
+        let window = match &step.action {
+            Action::Probe(p) => !p.table_total,
+            Action::Copy(_) | Action::Load(_) => true,
+            Action::Sql(_) => false,
+        };
+        window.then(|| (step.table.as_ref().map(|t| t.to_string()), step.kind))
+    };
+    let mut totals: BTreeMap<(Option<String>, StepKind), usize> = BTreeMap::new();
+    for step in plan.graph.node_weights() {
+        if let Some(key) = windowed(step) {
+            *totals.entry(key).or_default() += 1;
+        }
+    }
+    let mut listed: BTreeMap<(Option<String>, StepKind), usize> = BTreeMap::new();
     for n in plan.order() {
         let step = &plan.graph[n];
+        let mut more = None;
+        if let (false, Some(key)) = (detailed, windowed(step)) {
+            let count = listed.entry(key.clone()).or_default();
+            *count += 1;
+            if *count > LISTED_PER_TABLE {
+                continue;
+            }
+            let total = totals[&key];
+            if *count == LISTED_PER_TABLE && total > LISTED_PER_TABLE {
+                let what = match step.kind {
+                    StepKind::Verify => "verify windows",
+                    _ => "copy windows",
+                };
+                more = Some(format!(
+                    "  … and {} more {what} of {} (`hypermove plan --detailed` lists every step)",
+                    total - LISTED_PER_TABLE,
+                    key.0.as_deref().unwrap_or("")
+                ));
+            }
+        }
+        render_step(&mut out, plan, step);
+        if let Some(line) = more {
+            let _ = writeln!(out, "{line}");
+        }
+    }
+
+    if !plan.warnings.is_empty() {
+        let _ = writeln!(out, "\nWarnings:");
+        for w in &plan.warnings {
+            let _ = writeln!(out, "  ! {w}");
+        }
+    }
+
+    let _ = writeln!(out, "\n{}", summary(plan));
+    out
+}
+
+/// One step of the text plan: its marker, its ID, and its SQL or estimate.
+fn render_step(out: &mut String, plan: &Plan, step: &super::Step) {
+    {
         if plan.done.contains(&step.id) {
             let _ = writeln!(out, "  ✓ {}", step.id);
-            continue;
+            return;
         }
         match &step.action {
             Action::Sql(statements) => {
@@ -118,16 +181,6 @@ pub fn render_text(plan: &Plan) -> String {
             }
         }
     }
-
-    if !plan.warnings.is_empty() {
-        let _ = writeln!(out, "\nWarnings:");
-        for w in &plan.warnings {
-            let _ = writeln!(out, "  ! {w}");
-        }
-    }
-
-    let _ = writeln!(out, "\n{}", summary(plan));
-    out
 }
 
 /// The closing line, e.g.

@@ -243,7 +243,7 @@ impl Pattern {
 }
 
 /// Defaults for every table, from `defaults:`.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct TableDefaults {
     /// Chunk width for hypertable targets that do not set one.
     pub chunk_time_interval: Option<ChunkInterval>,
@@ -287,7 +287,7 @@ pub struct TableSpec {
 }
 
 /// The shape a table must have on the target.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum TargetShape {
     /// As on the source: a plain table stays plain, a hypertable keeps its
     /// dimensions (with the default chunk interval, when one applies).
@@ -299,7 +299,7 @@ pub enum TargetShape {
 }
 
 /// A target hypertable, in `create_hypertable`'s own terms.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HypertableSpec {
     /// The column TimescaleDB partitions by time.
     pub time_column: String,
@@ -318,7 +318,7 @@ pub struct HypertableSpec {
 }
 
 /// A dimension after the primary time dimension.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum DimensionSpec {
     /// `by_hash(column, number_partitions, partitioning_func)`.
     Hash {
@@ -339,7 +339,7 @@ pub enum DimensionSpec {
 }
 
 /// A bound of `from:`/`until:`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub enum TimeValue {
     /// A point in time, in microseconds since the Unix epoch (UTC).
     Micros(i64),
