@@ -1,0 +1,319 @@
+//! `plan`, `apply`, `verify`, `status` and `clean`: the use cases of `ops`, shown.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use super::progress::Shown;
+use super::{Format, Overrides, ReportFormat, confirm, connect_target, load, watch_ctrl_c};
+use crate::Error;
+use crate::ops::{self, Settings, apply::RunEnd};
+use crate::pg::{Role, connect};
+use crate::plan;
+use crate::spec::{Spec, VerifyLevel};
+use crate::{exec, verify};
+
+/// `plan`: print the plan; returns whether it has changes.
+pub(super) async fn cmd_plan(
+    path: &Path,
+    format: Format,
+    detailed: bool,
+    out: Option<&Path>,
+    overrides: &Overrides,
+) -> Result<bool, Error> {
+    let mut spec = load(path)?;
+    overrides.apply(&mut spec);
+    let plan = if spec.target.directory().is_some() {
+        // A backup's plan: what `hypermove backup` would write.
+        let source_info = spec.source_db().map_err(Error::refused)?;
+        let mut source = connect(source_info, Role::Source, "hypermove plan")
+            .await
+            .map_err(Error::runtime)?;
+        let (tx, _) = exec::begin_snapshot(&mut source, false)
+            .await
+            .map_err(Error::runtime)?;
+        let planned = crate::archive::backup::plan_backup(&spec, &tx, spec.verify).await;
+        let _ = tx.rollback().await;
+        match planned {
+            Ok((_, _, plan)) => plan,
+            Err(crate::archive::backup::BackupError::Plan(e)) => return Err(e.into()),
+            Err(e) => return Err(Error::refused(e)),
+        }
+    } else if spec.source.directory().is_some() {
+        // A restore's plan: what `hypermove restore` would run.
+        let target =
+            connect_target(spec.target_db().map_err(Error::refused)?, "hypermove plan").await?;
+        match crate::archive::restore::plan_restore(&spec, &target).await {
+            Ok(plan) => plan,
+            Err(crate::archive::restore::RestoreError::Plan(e)) => return Err(e.into()),
+            Err(e) => return Err(Error::refused(e)),
+        }
+    } else {
+        ops::apply::plan(&spec, "hypermove plan").await?
+    };
+    match format {
+        Format::Text => print!("{}", plan::render_text(&plan, detailed)),
+        Format::Json => print!("{}", plan::render_json(&plan)),
+        Format::Dot => print!("{}", plan::render_dot(&plan)),
+    }
+    if let Some(out) = out {
+        crate::archive::manifest::write_atomically(out, plan::render_json(&plan).as_bytes())
+            .map_err(|e| {
+                Error::runtime(format!("cannot save the plan to {}: {e}", out.display()))
+            })?;
+        eprintln!(
+            "Saved the plan to {0}. To run exactly this plan: hypermove apply {0}",
+            out.display()
+        );
+    }
+    Ok(plan.has_changes())
+}
+
+/// How `apply` runs, beyond what the plan says.
+pub(super) struct RunOptions {
+    pub(super) workers: Option<u16>,
+    pub(super) stall_timeout: Duration,
+    pub(super) no_snapshot: bool,
+    pub(super) restart: bool,
+}
+
+/// `apply`: from a saved plan (checked for staleness), or from a spec (confirmed).
+pub(super) async fn cmd_apply(
+    path: &Path,
+    yes: bool,
+    run: &RunOptions,
+    overrides: &Overrides,
+) -> Result<u8, Error> {
+    if path.extension().is_some_and(|e| e == "json") {
+        if overrides.any() || run.restart {
+            return Err(Error::refused(
+                "--verify, --max-window-* and --restart cannot change a saved plan; make the plan again with them",
+            ));
+        }
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::refused(format!("cannot read {}: {e}", path.display())))?;
+        let saved: plan::SavedPlan = serde_json::from_str(&text).map_err(|e| {
+            Error::refused(format!("{} is not a hypermove plan: {e}", path.display()))
+        })?;
+        if saved.format_version != plan::FORMAT_VERSION
+            || saved.hypermove_version != env!("CARGO_PKG_VERSION")
+        {
+            return Err(Error::refused(format!(
+                "{} was made by hypermove {} (plan format {}); this is hypermove {} (format {}): make the plan again",
+                path.display(),
+                saved.hypermove_version,
+                saved.format_version,
+                env!("CARGO_PKG_VERSION"),
+                plan::FORMAT_VERSION
+            )));
+        }
+        let spec = load(Path::new(&saved.spec))?;
+        return execute(&spec, Some(&saved.fingerprints), run).await;
+    }
+
+    let mut spec = load(path)?;
+    overrides.apply(&mut spec);
+    if run.restart {
+        restart(&spec, yes).await?;
+    }
+    if yes {
+        return execute(&spec, None, run).await;
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::refused(
+            "refusing to apply without confirmation: standard input is not a terminal; review with `hypermove plan`, then pass --yes or apply a saved plan",
+        ));
+    }
+    // Show the plan without holding a snapshot while a person reads it; after the
+    // `yes`, the plan is made again in a fresh snapshot and must match what was shown.
+    let shown = ops::apply::plan(&spec, "hypermove plan").await?;
+    print!("{}", plan::render_text(&shown, false));
+    if !shown.has_changes() {
+        return Ok(0);
+    }
+    if !confirm(
+        "\nDo you want to apply this plan? Only 'yes' will be accepted: ",
+        "yes",
+    )? {
+        return Err(Error::runtime("apply cancelled; nothing was written"));
+    }
+    execute(&spec, Some(&shown.fingerprints), run).await
+}
+
+/// Run the apply use case with the terminal as its observer; 3 on a mismatch.
+async fn execute(
+    spec: &Spec,
+    reviewed: Option<&plan::Fingerprints>,
+    run: &RunOptions,
+) -> Result<u8, Error> {
+    let settings = Settings::resolve(spec, run.workers, run.stall_timeout, run.no_snapshot);
+    let stop = Arc::new(AtomicBool::new(false));
+    watch_ctrl_c(Arc::clone(&stop));
+    let shown = Shown::default();
+    let end = ops::apply::apply(spec, reviewed, &settings, stop, &shown).await?;
+    Ok(exit_of(end))
+}
+
+/// The exit code of a run that did not fail, with the closing line it needs.
+pub(super) fn exit_of(end: RunEnd) -> u8 {
+    match end {
+        RunEnd::NothingToDo => {
+            println!("Nothing to do.");
+            0
+        }
+        RunEnd::Applied(_) => 0,
+        RunEnd::Mismatch(_) => {
+            eprintln!("hypermove: verification failed: the target does not match the source");
+            3
+        }
+    }
+}
+
+/// `verify`: the same windows and queries as apply's verification, on their own.
+pub(super) async fn cmd_verify(
+    path: &Path,
+    level: Option<VerifyLevel>,
+    format: ReportFormat,
+    diff: Option<usize>,
+    workers: Option<u16>,
+) -> Result<u8, Error> {
+    let spec = load(path)?;
+    let settings = Settings::resolve(&spec, workers, Duration::from_secs(300), false);
+    let shown = super::progress::Counting::new("windows verified");
+    let found =
+        ops::verify::verify(&spec, level.unwrap_or(spec.verify), diff, &settings, &shown).await?;
+    match format {
+        ReportFormat::Text => {
+            print!("{}", verify::render_text(&found.verdict));
+            print!("{}", verify::render_diffs(&found.diffs));
+        }
+        ReportFormat::Json => print!("{}", verify::render_json(&found.verdict, &found.diffs)),
+    }
+    if found.incomplete {
+        return Err(Error::runtime("some windows could not be verified"));
+    }
+    Ok(if found.verdict.ok() { 0 } else { 3 })
+}
+
+/// `status`: what the target's journal says about this spec.
+pub(super) async fn cmd_status(path: &Path, format: ReportFormat) -> Result<u8, Error> {
+    let spec = load(path)?;
+    let ops::status::Status {
+        applied,
+        unfinished: runs,
+        checks,
+    } = ops::status::status(&spec).await?;
+    match format {
+        ReportFormat::Json => {
+            let value = serde_json::json!({
+                "format_version": 1,
+                "spec": path.display().to_string(),
+                "target": spec.target.to_string(),
+                "applied": applied,
+                "unfinished_runs": runs.iter().map(|r| serde_json::json!({
+                    "steps": r.steps,
+                    "done": r.done.len(),
+                    "failures": r.failures,
+                })).collect::<Vec<_>>(),
+                "verification": checks,
+            });
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&value).expect("status serializes")
+            );
+        }
+        ReportFormat::Text => {
+            println!("hypermove status for {} on {}", path.display(), spec.target);
+            println!(
+                "  move: {}",
+                if applied {
+                    "completed and verified"
+                } else {
+                    "not recorded as complete"
+                }
+            );
+            for r in &runs {
+                println!(
+                    "  interrupted run: {} of {} steps done; `hypermove apply` resumes it",
+                    r.done.len(),
+                    r.steps
+                );
+                for f in &r.failures {
+                    println!("    failed: {f}");
+                }
+            }
+            if checks.is_empty() {
+                println!("  verification: none recorded");
+            } else {
+                let failed: Vec<&verify::Recorded> = checks.iter().filter(|c| !c.ok).collect();
+                let last = checks
+                    .iter()
+                    .map(|c| c.verified_at.as_str())
+                    .max()
+                    .unwrap_or("");
+                let totals = checks
+                    .iter()
+                    .filter(|c| plan::is_table_total(&c.step_id))
+                    .count();
+                println!(
+                    "  verification: {} windows and {totals} row total{}, {} ok, {} failed (latest {last})",
+                    checks.len() - totals,
+                    if totals == 1 { "" } else { "s" },
+                    checks.len() - failed.len(),
+                    failed.len()
+                );
+                for c in failed {
+                    println!(
+                        "    FAIL {} ({}): source {} / target {}",
+                        c.step_id,
+                        c.level,
+                        c.source.as_deref().unwrap_or("-"),
+                        c.target.as_deref().unwrap_or("-")
+                    );
+                }
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// `apply --restart`: name the tables it drops, ask for a typed `restart`, then drop
+/// them and forget the journal (on the connection that holds the run lock).
+async fn restart(spec: &Spec, yes: bool) -> Result<(), Error> {
+    let (target, existing) = ops::apply::restart_candidates(spec).await?;
+    eprintln!(
+        "--restart drops {} table{} on {} and forgets this spec's journal:",
+        existing.len(),
+        if existing.len() == 1 { "" } else { "s" },
+        spec.target
+    );
+    for t in &existing {
+        eprintln!("  {t}");
+    }
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(Error::refused(
+                "refusing to restart without confirmation: standard input is not a terminal; pass --yes",
+            ));
+        }
+        if !confirm("Type `restart` to go on: ", "restart")? {
+            return Err(Error::runtime("restart cancelled; nothing was dropped"));
+        }
+    }
+    ops::apply::restart(spec, &target, &existing).await
+}
+
+/// `clean`: forget the spec's journal on the target.
+pub(super) async fn cmd_clean(path: &Path) -> Result<u8, Error> {
+    let spec = load(path)?;
+    let removed = ops::apply::clean(&spec).await?;
+    println!(
+        "Removed {removed} journal row{} of {} from {}; the moved tables are untouched.",
+        if removed == 1 { "" } else { "s" },
+        path.display(),
+        spec.target
+    );
+    Ok(0)
+}

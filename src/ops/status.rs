@@ -1,0 +1,40 @@
+//! `status`: what the target's journal records about a spec.
+
+use crate::Error;
+use crate::catalog::{self, Run};
+use crate::plan;
+use crate::spec::Spec;
+use crate::verify::{self, Recorded};
+
+/// The journal's record of one spec on its target.
+#[derive(Debug)]
+pub struct Status {
+    /// The move completed and verified.
+    pub applied: bool,
+    /// Runs that began and did not finish.
+    pub unfinished: Vec<Run>,
+    /// The latest verdict of every window and table total.
+    pub checks: Vec<Recorded>,
+}
+
+/// Read the spec's journal on its target. Writes nothing.
+pub async fn status(spec: &Spec) -> Result<Status, Error> {
+    let target = super::connect_target(spec, "hypermove status").await?;
+    let fingerprint = plan::spec_fingerprint(spec);
+    let applied = catalog::applied_moves(&target)
+        .await
+        .map_err(Error::runtime)?
+        .iter()
+        .any(|(s, _)| *s == fingerprint);
+    let checks = verify::recorded(&target, &fingerprint)
+        .await
+        .map_err(Error::runtime)?;
+    let unfinished = catalog::unfinished_runs(&target, &fingerprint)
+        .await
+        .map_err(Error::runtime)?;
+    Ok(Status {
+        applied,
+        unfinished,
+        checks,
+    })
+}
