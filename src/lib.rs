@@ -14,6 +14,7 @@ pub mod datafile;
 pub mod error;
 pub mod exec;
 pub mod fault;
+pub mod journal;
 pub mod ops;
 pub mod pg;
 pub mod plan;

@@ -376,59 +376,6 @@ pub async fn server_info(client: &impl GenericClient) -> Result<ServerInfo> {
     })
 }
 
-/// Completed moves recorded on a target: (spec fingerprint, source fingerprint).
-pub async fn applied_moves(client: &impl GenericClient) -> Result<Vec<(String, String)>> {
-    let journal = QualifiedName::new("hypermove", "applied");
-    if !relation_exists(client, &journal).await? {
-        return Ok(Vec::new());
-    }
-    Ok(client
-        .query(include_str!("sql/applied.sql"), &[])
-        .await
-        .map_err(query_err("hypermove.applied"))?
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect())
-}
-
-/// An unfinished run of a spec recorded on a target.
-#[derive(Debug, Clone)]
-pub struct Run {
-    /// The source state the run began from.
-    pub source_fingerprint: String,
-    /// The target as the plan saw it when the run began (JSON).
-    pub target_inputs: String,
-    /// Steps in the run's plan.
-    pub steps: i32,
-    /// IDs of the steps it finished.
-    pub done: Vec<String>,
-    /// `step: error` for steps that failed and are not done since.
-    pub failures: Vec<String>,
-}
-
-/// Unfinished runs of a spec, oldest first; none when there is no journal.
-pub async fn unfinished_runs(
-    client: &impl GenericClient,
-    spec_fingerprint: &str,
-) -> Result<Vec<Run>> {
-    if !relation_exists(client, &QualifiedName::new("hypermove", "run")).await? {
-        return Ok(Vec::new());
-    }
-    Ok(client
-        .query(include_str!("sql/runs.sql"), &[&spec_fingerprint])
-        .await
-        .map_err(query_err("hypermove.run"))?
-        .iter()
-        .map(|r| Run {
-            source_fingerprint: r.get("source_fingerprint"),
-            target_inputs: r.get("target_inputs"),
-            steps: r.get("steps"),
-            done: r.get("done"),
-            failures: r.get("failures"),
-        })
-        .collect())
-}
-
 /// Every ordinary table outside system and TimescaleDB schemas, by name.
 pub async fn list_tables(client: &impl GenericClient) -> Result<Vec<QualifiedName>> {
     Ok(client

@@ -21,12 +21,10 @@ use tokio::task::JoinSet;
 use crate::pg::ConnInfo;
 use crate::plan::{Action, Plan, Step, StepKind};
 
+pub use crate::journal::JournalKey;
 use error::StepError;
 use session::Slot;
-pub use session::{
-    begin_snapshot, clean, drop_tables, ensure_journal, journal_begin, journal_finish, lock_run,
-    record_applied, record_failures,
-};
+pub use session::{begin_snapshot, drop_tables};
 
 /// What the executor needs besides the plan.
 #[derive(Debug, Clone)]
@@ -46,15 +44,6 @@ pub struct ExecConfig {
     pub stall_timeout: Duration,
     /// Set (by Ctrl-C) to stop starting steps; running ones finish or roll back.
     pub stop: Arc<std::sync::atomic::AtomicBool>,
-}
-
-/// Which run a step belongs to in the target's journal.
-#[derive(Debug, Clone)]
-pub struct JournalKey {
-    /// The spec's fingerprint.
-    pub spec: String,
-    /// The source state's fingerprint.
-    pub source: String,
 }
 
 /// How one step ended.

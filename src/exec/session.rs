@@ -109,68 +109,6 @@ pub async fn begin_snapshot(
     Ok((tx, Some(row.get(0))))
 }
 
-/// Take the spec's run lock on the target, held for as long as this session lives, so
-/// that two runs of one spec (two `apply`s, or an `apply` and a `clean`) never work on
-/// the same target at once. When another session holds it, the error names that run:
-/// its id and when it began, and the server process holding the lock.
-pub async fn lock_run(target: &Client, spec_fingerprint: &str) -> Result<(), String> {
-    let err = |e: tokio_postgres::Error| {
-        format!("taking the run lock on the target: {}", describe_error(&e))
-    };
-    let locked: bool = target
-        .query_one(include_str!("sql/run_lock.sql"), &[&spec_fingerprint])
-        .await
-        .map_err(err)?
-        .get("locked");
-    if locked {
-        return Ok(());
-    }
-    let holder = target
-        .query_opt(
-            include_str!("sql/run_lock_holder.sql"),
-            &[&spec_fingerprint],
-        )
-        .await
-        .map_err(err)?;
-    let journal: bool = target
-        .query_one("SELECT to_regclass('hypermove.run') IS NOT NULL", &[])
-        .await
-        .map_err(err)?
-        .get(0);
-    let run = if journal {
-        target
-            .query_opt(include_str!("sql/run_latest.sql"), &[&spec_fingerprint])
-            .await
-            .map_err(err)?
-    } else {
-        None
-    };
-    let mut who = Vec::new();
-    if let Some(r) = &run {
-        who.push(format!(
-            "run {}, started {}",
-            r.get::<_, String>("run_id"),
-            r.get::<_, String>("started")
-        ));
-    }
-    if let Some(h) = &holder {
-        who.push(format!(
-            "server process {} from {}, connected since {}",
-            h.get::<_, i32>("pid"),
-            h.get::<_, String>("client"),
-            h.get::<_, String>("session_start")
-        ));
-    }
-    Err(format!(
-        "another hypermove run of this spec is in progress on the target{}; nothing was written: wait for it to finish, or stop it first",
-        if who.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", who.join("; "))
-        }
-    ))
-}
-
 /// Run DDL statements on the target in one transaction, with the step's journal row:
 /// all of them or none.
 pub async fn run_sql(
@@ -204,19 +142,9 @@ pub async fn step_done(
     let Some(key) = journal else {
         return Ok(());
     };
-    tx.execute(
-        include_str!("sql/step_done.sql"),
-        &[
-            &key.spec,
-            &key.source,
-            &step_id,
-            &(rows as i64),
-            &(bytes as i64),
-        ],
-    )
-    .await
-    .map(|_| ())
-    .map_err(|e| StepError::pg("target: recording the step", &e))
+    crate::journal::step_done(tx, key, step_id, rows, bytes)
+        .await
+        .map_err(|e| StepError::pg(e.what, &e.source))
 }
 
 /// Whether the journal holds the step: after a connection was lost during COMMIT,
@@ -229,81 +157,9 @@ pub async fn already_done(
     let Some(key) = journal else {
         return Ok(false);
     };
-    slot.target
-        .query_opt(
-            include_str!("sql/step_exists.sql"),
-            &[&key.spec, &key.source, &step_id],
-        )
+    crate::journal::step_recorded(&slot.target, key, step_id)
         .await
-        .map(|row| row.is_some())
-        .map_err(|e| StepError::pg("target: reading the journal", &e))
-}
-
-/// Create the journal if needed and record that a run began (a resumed run keeps
-/// its original record).
-pub async fn journal_begin(
-    target: &Client,
-    key: &JournalKey,
-    target_inputs: &str,
-    steps: usize,
-) -> Result<(), String> {
-    let err = |e: tokio_postgres::Error| {
-        format!("starting the journal on the target: {}", describe_error(&e))
-    };
-    target
-        .batch_execute(include_str!("sql/journal.sql"))
-        .await
-        .map_err(err)?;
-    target
-        .execute(
-            include_str!("sql/run_begin.sql"),
-            &[&key.spec, &key.source, &target_inputs, &(steps as i32)],
-        )
-        .await
-        .map_err(err)?;
-    Ok(())
-}
-
-/// Mark a run finished: every step done and verified.
-pub async fn journal_finish(target: &Client, key: &JournalKey) -> Result<(), String> {
-    target
-        .execute(
-            include_str!("sql/run_finish.sql"),
-            &[&key.spec, &key.source],
-        )
-        .await
-        .map(|_| ())
-        .map_err(|e| format!("finishing the journal: {}", describe_error(&e)))
-}
-
-/// Create the journal's schema and tables if they are missing.
-pub async fn ensure_journal(target: &Client) -> Result<(), String> {
-    target
-        .batch_execute(include_str!("sql/journal.sql"))
-        .await
-        .map_err(|e| format!("creating the journal on the target: {}", describe_error(&e)))
-}
-
-/// Forget a spec on the target: runs, steps, completion and verdicts. Returns the
-/// number of journal rows removed; the moved tables are not touched.
-pub async fn clean(target: &Client, spec_fingerprint: &str) -> Result<i64, String> {
-    let exists: bool = target
-        .query_one("SELECT to_regclass('hypermove.run') IS NOT NULL", &[])
-        .await
-        .map_err(|e| describe_error(&e))?
-        .get(0);
-    if !exists {
-        return Ok(0);
-    }
-    target
-        .batch_execute(include_str!("sql/journal.sql"))
-        .await
-        .map_err(|e| describe_error(&e))?;
-    Ok(target
-        .query_one(include_str!("sql/clean.sql"), &[&spec_fingerprint])
-        .await
-        .map_err(|e| describe_error(&e))?
-        .get(0))
+        .map_err(|e| StepError::pg(e.what, &e.source))
 }
 
 /// Ask both sides the same one-row question; every column comes back as text.
@@ -336,43 +192,6 @@ pub async fn probe(
         }
     };
     Ok((s, text(&t)))
-}
-
-/// Record on the target that this plan's move completed and verified, so the same
-/// spec planned against the same source again has nothing to do.
-pub async fn record_applied(target: &Client, plan: &crate::plan::Plan) -> Result<(), String> {
-    let tables: Vec<String> = plan.tables.iter().map(|t| t.target.to_string()).collect();
-    let source = crate::plan::combined_fingerprint(&plan.fingerprints.source);
-    target
-        .batch_execute(include_str!("sql/journal.sql"))
-        .await
-        .map_err(|e| format!("recording the move on the target: {}", describe_error(&e)))?;
-    target
-        .execute(
-            include_str!("sql/applied_insert.sql"),
-            &[&plan.fingerprints.spec, &source, &tables],
-        )
-        .await
-        .map_err(|e| format!("recording the move on the target: {}", describe_error(&e)))?;
-    Ok(())
-}
-
-/// Keep the root causes of a run's failures in the journal, for `status`.
-pub async fn record_failures(
-    target: &Client,
-    key: &JournalKey,
-    failures: &[(&str, &str)],
-) -> Result<(), String> {
-    for (step, error) in failures {
-        target
-            .execute(
-                include_str!("sql/failure.sql"),
-                &[&key.spec, &key.source, step, error],
-            )
-            .await
-            .map_err(|e| format!("recording a failure in the journal: {}", describe_error(&e)))?;
-    }
-    Ok(())
 }
 
 /// Drop tables (for `apply --restart`), in one transaction and without CASCADE:

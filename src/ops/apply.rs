@@ -10,6 +10,7 @@ use tokio_postgres::{Client, Transaction};
 use super::{Observer, Settings, connect_both};
 use crate::Error;
 use crate::exec::{self, Event, ExecConfig, Outcome};
+use crate::journal;
 use crate::pg::{ConnInfo, QualifiedName, Role, connect};
 use crate::plan::{self, Plan};
 use crate::spec::Spec;
@@ -120,11 +121,9 @@ pub async fn run(
         source: plan::combined_fingerprint(&plan.fingerprints.source),
     };
     // One run of a spec at a time on a target: a second one stops here.
-    exec::lock_run(&target, &key.spec)
-        .await
-        .map_err(Error::refused)?;
+    lock(&target, &key.spec).await?;
     // The first write of the run: the journal, recording the target as planned.
-    exec::journal_begin(&target, &key, &plan.target_inputs, plan.graph.node_count())
+    journal::begin(&target, &key, &plan.target_inputs, plan.graph.node_count())
         .await
         .map_err(Error::runtime)?;
     if snapshot.is_none() && source.is_some() {
@@ -161,7 +160,7 @@ pub async fn run(
         target
     };
     let failures: Vec<(&str, &str)> = report.failures().collect();
-    exec::record_failures(&target, &key, &failures)
+    journal::record_failures(&target, &key, &failures)
         .await
         .map_err(Error::runtime)?;
     if report.interrupted && failures.is_empty() {
@@ -202,10 +201,11 @@ pub async fn run(
     if !verdict.ok() {
         return Ok(RunEnd::Mismatch(verdict));
     }
-    exec::journal_finish(&target, &key)
+    journal::finish(&target, &key)
         .await
         .map_err(Error::runtime)?;
-    exec::record_applied(&target, plan)
+    let tables: Vec<String> = plan.tables.iter().map(|t| t.target.to_string()).collect();
+    journal::record_applied(&target, &key, &tables)
         .await
         .map_err(Error::runtime)?;
     Ok(RunEnd::Applied(verdict))
@@ -216,9 +216,7 @@ pub async fn run(
 /// for dropping. The lock lives as long as the returned connection.
 pub async fn restart_candidates(spec: &Spec) -> Result<(Client, Vec<QualifiedName>), Error> {
     let (mut source, target) = connect_both(spec, "hypermove restart").await?;
-    exec::lock_run(&target, &plan::spec_fingerprint(spec))
-        .await
-        .map_err(Error::refused)?;
+    lock(&target, &plan::spec_fingerprint(spec)).await?;
     let (tx, _) = exec::begin_snapshot(&mut source, false)
         .await
         .map_err(Error::runtime)?;
@@ -243,7 +241,7 @@ pub async fn restart(spec: &Spec, target: &Client, tables: &[QualifiedName]) -> 
     exec::drop_tables(target, tables)
         .await
         .map_err(Error::runtime)?;
-    exec::clean(target, &plan::spec_fingerprint(spec))
+    journal::clean(target, &plan::spec_fingerprint(spec))
         .await
         .map_err(Error::runtime)?;
     Ok(())
@@ -253,10 +251,17 @@ pub async fn restart(spec: &Spec, target: &Client, tables: &[QualifiedName]) -> 
 /// a run of the spec is in progress. Returns the journal rows removed.
 pub async fn clean(spec: &Spec) -> Result<i64, Error> {
     let target = super::connect_target(spec, "hypermove clean").await?;
-    exec::lock_run(&target, &plan::spec_fingerprint(spec))
-        .await
-        .map_err(Error::refused)?;
-    exec::clean(&target, &plan::spec_fingerprint(spec))
+    lock(&target, &plan::spec_fingerprint(spec)).await?;
+    journal::clean(&target, &plan::spec_fingerprint(spec))
         .await
         .map_err(Error::runtime)
+}
+
+/// Take the spec's run lock on the target for this connection's life, or refuse,
+/// naming the run that holds it.
+async fn lock(target: &Client, spec_fingerprint: &str) -> Result<(), Error> {
+    journal::lock(target, spec_fingerprint)
+        .await
+        .map_err(Error::runtime)?
+        .map_err(Error::refused)
 }

@@ -1,10 +1,10 @@
 //! `status`: what the target's journal records about a spec.
 
 use crate::Error;
-use crate::catalog::{self, Run};
+use crate::journal::Recorded;
+use crate::journal::{self, Run};
 use crate::plan;
 use crate::spec::Spec;
-use crate::verify::{self, Recorded};
 
 /// The journal's record of one spec on its target.
 #[derive(Debug)]
@@ -21,15 +21,15 @@ pub struct Status {
 pub async fn status(spec: &Spec) -> Result<Status, Error> {
     let target = super::connect_target(spec, "hypermove status").await?;
     let fingerprint = plan::spec_fingerprint(spec);
-    let applied = catalog::applied_moves(&target)
+    let applied = journal::applied(&target)
         .await
         .map_err(Error::runtime)?
         .iter()
         .any(|(s, _)| *s == fingerprint);
-    let checks = verify::recorded(&target, &fingerprint)
+    let checks = journal::verdicts(&target, &fingerprint)
         .await
         .map_err(Error::runtime)?;
-    let unfinished = catalog::unfinished_runs(&target, &fingerprint)
+    let unfinished = journal::unfinished_runs(&target, &fingerprint)
         .await
         .map_err(Error::runtime)?;
     Ok(Status {

@@ -276,6 +276,13 @@ pub async fn gather_target(
         role: Role::Target,
         source,
     };
+    let journal_err = |e: crate::journal::JournalError| PlanError::Catalog {
+        role: Role::Target,
+        source: CatalogError::Query {
+            what: "the journal".into(),
+            message: e.to_string(),
+        },
+    };
     let target_server = catalog::server_info(target).await.map_err(tgt_err)?;
     let SourceSide {
         source_server,
@@ -417,7 +424,7 @@ pub async fn gather_target(
         .await
         .map_err(tgt_err)?;
 
-    let applied = catalog::applied_moves(target).await.map_err(tgt_err)?;
+    let applied = crate::journal::applied(target).await.map_err(journal_err)?;
 
     let mut inputs = Inputs {
         source_privileges,
@@ -447,9 +454,9 @@ pub async fn gather_target(
     // plan is rebuilt from the target as it was when that run began.
     let spec_fp = super::fingerprint::spec_fingerprint(spec);
     let source_fp = super::fingerprint::combined(&super::fingerprint::source_fingerprint(&inputs));
-    let runs = catalog::unfinished_runs(target, &spec_fp)
+    let runs = crate::journal::unfinished_runs(target, &spec_fp)
         .await
-        .map_err(tgt_err)?;
+        .map_err(journal_err)?;
     if let Some(run) = runs.iter().find(|r| r.source_fingerprint == source_fp) {
         let side: TargetSide = serde_json::from_str(&run.target_inputs).map_err(|e| {
             tgt_err(CatalogError::Query {

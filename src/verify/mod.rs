@@ -383,87 +383,30 @@ pub fn render_diffs(diffs: &[RowDiff]) -> String {
     out
 }
 
+/// One recorded verdict, as `status` shows it (kept by the journal).
+pub use crate::journal::Recorded;
+
 /// Keep the verdict in the target's journal, for `status`.
 pub async fn record(
     target: &Client,
     spec_fingerprint: &str,
     verdict: &Verdict,
-) -> Result<(), String> {
-    let err = |e: tokio_postgres::Error| {
-        format!(
-            "recording the verification on the target: {}",
-            describe_error(&e)
-        )
-    };
-    crate::exec::ensure_journal(target).await?;
-    let insert = target
-        .prepare(include_str!("sql/record_check.sql"))
-        .await
-        .map_err(err)?;
+) -> Result<(), crate::journal::JournalError> {
+    crate::journal::ensure(target).await?;
     for c in &verdict.checks {
         let answer = |side: &Option<Vec<String>>| side.as_ref().map(|a| a.join(" "));
-        target
-            .execute(
-                &insert,
-                &[
-                    &spec_fingerprint,
-                    &c.id,
-                    &c.level.label(),
-                    &c.ok,
-                    &answer(&c.source),
-                    &answer(&c.target),
-                ],
-            )
-            .await
-            .map_err(err)?;
+        crate::journal::record_verdict(
+            target,
+            spec_fingerprint,
+            &c.id,
+            c.level.label(),
+            c.ok,
+            answer(&c.source).as_deref(),
+            answer(&c.target).as_deref(),
+        )
+        .await?;
     }
     Ok(())
-}
-
-/// One recorded verdict, as `status` shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Recorded {
-    /// The verify step.
-    pub step_id: String,
-    /// `count` or `checksum`.
-    pub level: String,
-    /// Whether it matched.
-    pub ok: bool,
-    /// The source's answers, space-separated.
-    pub source: Option<String>,
-    /// The target's answers, space-separated.
-    pub target: Option<String>,
-    /// When, in UTC.
-    pub verified_at: String,
-}
-
-/// The recorded verdicts of a spec, or none if nothing was recorded yet.
-pub async fn recorded(target: &Client, spec_fingerprint: &str) -> Result<Vec<Recorded>, String> {
-    let exists = target
-        .query_one(
-            "SELECT to_regclass('hypermove.verification') IS NOT NULL",
-            &[],
-        )
-        .await
-        .map_err(|e| describe_error(&e))?
-        .get::<_, bool>(0);
-    if !exists {
-        return Ok(Vec::new());
-    }
-    Ok(target
-        .query(include_str!("sql/recorded.sql"), &[&spec_fingerprint])
-        .await
-        .map_err(|e| describe_error(&e))?
-        .iter()
-        .map(|r| Recorded {
-            step_id: r.get("step_id"),
-            level: r.get("level"),
-            ok: r.get("ok"),
-            source: r.get("source_answer"),
-            target: r.get("target_answer"),
-            verified_at: r.get("verified_at"),
-        })
-        .collect())
 }
 
 #[cfg(test)]
