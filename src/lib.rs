@@ -3,7 +3,8 @@
 //! The layers depend one way only:
 //! `spec` (YAML → validated types) → `catalog` (introspect a database) →
 //! `plan` (the DAG as plain data) → `exec` (run it) → `verify` (judge the result).
-//! `pg` underneath holds quoting and connections; `cli` on top wires the layers.
+//! `pg` underneath holds quoting, connections and the client tools; `cli` on top
+//! wires the layers; `interrupt` is the two-step Ctrl-C for commands that write.
 
 pub mod archive;
 pub mod catalog;
@@ -11,6 +12,7 @@ pub mod cli;
 pub mod datafile;
 pub mod exec;
 pub mod fault;
+pub mod interrupt;
 pub mod pg;
 pub mod plan;
 pub mod spec;
