@@ -60,9 +60,11 @@ impl Interrupt {
         Arc::clone(&self.flag)
     }
 
-    /// Keep watching until the process ends, however long this value lives.
-    pub fn detach(mut self) {
+    /// Keep watching until the process ends, and hand back the flag: for a command
+    /// that checks only the flag and never stops watching.
+    pub fn detach(mut self) -> Arc<AtomicBool> {
         self.task = None;
+        Arc::clone(&self.flag)
     }
 }
 
@@ -71,5 +73,33 @@ impl Drop for Interrupt {
         if let Some(task) = self.task.take() {
             task.abort();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn dropping_stops_the_watching_and_detaching_keeps_it() {
+        let watching = Interrupt::watch("first", None);
+        assert!(!watching.is_set());
+        let task = watching.task.as_ref().map(JoinHandle::abort_handle);
+        drop(watching);
+        let task = task.expect("a task");
+        for _ in 0..100 {
+            if task.is_finished() {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert!(task.is_finished());
+
+        let watching = Interrupt::watch("first", Some("second"));
+        let task = watching.task.as_ref().map(JoinHandle::abort_handle);
+        let flag = watching.detach();
+        tokio::task::yield_now().await;
+        assert!(!flag.load(Ordering::Relaxed));
+        assert!(task.is_some_and(|t| !t.is_finished()));
     }
 }

@@ -307,3 +307,61 @@ pub enum StepError {
     #[error("interrupted")]
     Interrupted,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spawn_error() -> ToolError {
+        ToolError::Spawn {
+            tool: "pg_restore",
+            program: "pg_restore".into(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "not found"),
+        }
+    }
+
+    #[test]
+    fn messages_read_as_the_cli_prints_them() {
+        let missing = WholeDbError::ToolMissing {
+            flag: "--pg-restore",
+            source: spawn_error(),
+        };
+        assert_eq!(
+            missing.to_string(),
+            "cannot run pg_restore (`pg_restore`): not found; install PostgreSQL's client tools or pass --pg-restore PATH"
+        );
+        assert_eq!(missing.exit_code(), 2);
+        let failed = WholeDbError::RestoreFailed {
+            step: "pre-data".into(),
+            cause: Box::new(StepError::Tool(spawn_error())),
+            post_restore: Some(Box::new(StepError::Connect("cannot connect".into()))),
+            database: "db".into(),
+            server: "u@h:5432".into(),
+        };
+        assert_eq!(
+            failed.to_string(),
+            "pre-data failed: cannot run pg_restore (`pg_restore`): not found; timescaledb_post_restore() failed too: cannot connect; database db on u@h:5432 is incomplete: drop it before restoring again"
+        );
+        assert_eq!(failed.exit_code(), 1);
+        let interrupted = WholeDbError::RestoreFailed {
+            step: "TimescaleDB catalog data (serial)".into(),
+            cause: Box::new(StepError::Interrupted),
+            post_restore: None,
+            database: "db".into(),
+            server: "u@h:5432".into(),
+        };
+        assert_eq!(
+            interrupted.to_string(),
+            "TimescaleDB catalog data (serial) failed: interrupted; database db on u@h:5432 is incomplete: drop it before restoring again"
+        );
+        let io = WholeDbError::io("rename", "d/database.dump.partial")(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            "denied",
+        ));
+        assert_eq!(
+            io.to_string(),
+            "cannot rename d/database.dump.partial: denied"
+        );
+        assert!(std::error::Error::source(&io).is_some());
+    }
+}

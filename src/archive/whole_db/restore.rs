@@ -180,7 +180,7 @@ pub(super) async fn write(
     }
     drop(client);
 
-    let outcome = run_phases(opts, toc, database, dump_path, interrupt, progress).await?;
+    let phases = run_phases(opts, toc, database, dump_path, interrupt, progress).await?;
 
     // Always, even after a failed phase: otherwise the database stays in restore
     // mode, with TimescaleDB's planner hooks and background workers off.
@@ -199,14 +199,13 @@ pub(super) async fn write(
             Err(e) => post_error = Some(e),
         }
     }
-    let phases = match outcome {
-        Ok(phases) => phases,
-        Err((step, cause)) => return Err(failed(&step, cause, post_error)),
-    };
+    if let Some((step, cause)) = phases.failed {
+        return Err(failed(&step, cause, post_error));
+    }
     if let Some(e) = post_error {
         return Err(failed("timescaledb_post_restore()", e, None));
     }
-    Ok(phases)
+    Ok(phases.done)
 }
 
 /// The extension in exactly the dump's version (in its schema), then
@@ -235,9 +234,17 @@ fn prepare_sql(version: &str, schema: &str) -> String {
     sql
 }
 
-/// One pg_restore run per phase, stopping at the first failure or Ctrl-C. The outer
-/// error is the scratch directory's (before any phase ran); the inner one names the
-/// phase that failed, so that post_restore still runs.
+/// How the pg_restore phases went.
+struct Phases {
+    /// Each finished phase and how long it took.
+    done: Vec<(String, Duration)>,
+    /// The phase that failed (or was not started after a Ctrl-C), and why.
+    failed: Option<(String, StepError)>,
+}
+
+/// One pg_restore run per phase, stopping at the first failure or Ctrl-C. A failed
+/// phase is an outcome, not an error, so that post_restore still runs; the only
+/// error is the scratch directory's, before any phase ran.
 async fn run_phases(
     opts: &RestoreOptions,
     toc: &Toc,
@@ -245,22 +252,24 @@ async fn run_phases(
     dump_path: &Path,
     interrupt: &Interrupt,
     progress: &dyn Fn(&str),
-) -> Result<std::result::Result<Vec<(String, Duration)>, (String, StepError)>> {
+) -> Result<Phases> {
     let work = ScratchDir::new()?;
-    let mut phases = Vec::new();
+    let mut done = Vec::new();
+    let fail = |name: String, cause: StepError, done: Vec<(String, Duration)>| Phases {
+        done,
+        failed: Some((name, cause)),
+    };
     for phase in toc.phases(opts.jobs) {
         if interrupt.is_set() {
-            return Ok(Err((phase.name, StepError::Interrupted)));
+            return Ok(fail(phase.name, StepError::Interrupted, done));
         }
         if phase.entries.is_empty() {
             continue;
         }
         let list = work.path.join(format!("{}.list", phase.file));
         if let Err(source) = std::fs::write(&list, phase.entries.join("\n") + "\n") {
-            return Ok(Err((
-                phase.name,
-                StepError::WriteList { path: list, source },
-            )));
+            let cause = StepError::WriteList { path: list, source };
+            return Ok(fail(phase.name, cause, done));
         }
         let started = Instant::now();
         let mut cmd = tools::command(&opts.pg_restore, Some((&opts.target, APP_RESTORE)));
@@ -291,13 +300,16 @@ async fn run_phases(
                     phase.name,
                     took.as_secs_f64()
                 ));
-                phases.push((phase.name, took));
+                done.push((phase.name, took));
             }
-            Ok(out) => return Ok(Err((phase.name, tools::failure(&out, password).into()))),
-            Err(e) => return Ok(Err((phase.name, e.into()))),
+            Ok(out) => {
+                let cause = tools::failure(&out, password).into();
+                return Ok(fail(phase.name, cause, done));
+            }
+            Err(e) => return Ok(fail(phase.name, e.into(), done)),
         }
     }
-    Ok(Ok(phases))
+    Ok(Phases { done, failed: None })
 }
 
 /// Count every manifest table on the restored database, on a new session: it sees
