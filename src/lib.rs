@@ -3,9 +3,11 @@
 //! The layers depend one way only:
 //! `spec` (YAML → validated types) → `catalog` (introspect a database) →
 //! `plan` (the DAG as plain data) → `exec` (run it) → `verify` (judge the result).
-//! `ops` holds the use cases (apply, verify, status, clean) over those layers;
-//! `archive` holds backup and restore. `pg` underneath holds quoting and
-//! connections; `cli` on top parses arguments and prints, and decides nothing.
+//! `journal` owns hypermove's own schema on the target. `ops` holds the use cases
+//! (apply, verify, status, clean) over those layers; `archive` holds backup and
+//! restore. `pg` underneath holds quoting, connections and the client tools;
+//! `interrupt` is the two-step Ctrl-C for commands that write; `cli` on top parses
+//! arguments and prints, and decides nothing.
 
 pub mod archive;
 pub mod catalog;
@@ -14,6 +16,7 @@ pub mod datafile;
 pub mod error;
 pub mod exec;
 pub mod fault;
+pub mod interrupt;
 pub mod journal;
 pub mod ops;
 pub mod pg;

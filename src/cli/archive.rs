@@ -2,14 +2,12 @@
 
 use std::io::IsTerminal;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use super::progress::Shown;
 use super::run::exit_of;
 use super::specs::{generated_spec, yaml_dir, yaml_text};
-use super::{confirm, connect_target, load, watch_ctrl_c};
+use super::{confirm, connect_target, load, stop_on_ctrl_c};
 use crate::Error;
 use crate::ops::{self, Settings};
 use crate::plan;
@@ -23,8 +21,7 @@ pub(super) async fn cmd_backup(
     workers: Option<u16>,
 ) -> Result<u8, Error> {
     use crate::archive::backup::{self, BackupError, BackupOptions};
-    let stop = Arc::new(AtomicBool::new(false));
-    watch_ctrl_c(Arc::clone(&stop));
+    let stop = stop_on_ctrl_c();
     let opts = BackupOptions {
         workers: workers.map(usize::from).unwrap_or(spec.workers),
         compression,
@@ -156,8 +153,7 @@ pub(super) async fn cmd_restore(
     }
     // The rows come from the files: there is no source snapshot to share.
     let settings = Settings::resolve(&spec, workers, Duration::from_secs(300), true);
-    let stop = Arc::new(AtomicBool::new(false));
-    watch_ctrl_c(Arc::clone(&stop));
+    let stop = stop_on_ctrl_c();
     let end = ops::apply::run(
         &target_info,
         None,

@@ -14,7 +14,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
@@ -456,23 +456,16 @@ fn confirm(prompt: &str, expected: &str) -> Result<bool, Error> {
     Ok(answer.trim() == expected)
 }
 
-/// First Ctrl-C: stop starting steps and let running ones finish or roll back.
-/// Second: exit at once; the server rolls back open transactions, so the journal
-/// stays consistent either way.
-fn watch_ctrl_c(stop: Arc<AtomicBool>) {
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_err() {
-            return;
-        }
-        stop.store(true, Ordering::Relaxed);
-        eprintln!(
-            "hypermove: stopping: running steps finish or roll back; press Ctrl-C again to abort now"
-        );
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("hypermove: aborted; open transactions roll back; `hypermove apply` resumes");
-            std::process::exit(130);
-        }
-    });
+/// Watch Ctrl-C for a command that writes: the first stops new steps and lets
+/// running ones finish or roll back (the returned flag is set); the second exits at
+/// once, and the server rolls back open transactions, so the journal stays
+/// consistent either way.
+fn stop_on_ctrl_c() -> Arc<AtomicBool> {
+    crate::interrupt::Interrupt::watch(
+        "hypermove: stopping: running steps finish or roll back; press Ctrl-C again to abort now",
+        Some("hypermove: aborted; open transactions roll back; `hypermove apply` resumes"),
+    )
+    .detach()
 }
 
 /// A target session with the settings that make text forms equal on both sides,

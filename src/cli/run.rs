@@ -2,12 +2,10 @@
 
 use std::io::IsTerminal;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use super::progress::Shown;
-use super::{Format, Overrides, ReportFormat, confirm, connect_target, load, watch_ctrl_c};
+use super::{Format, Overrides, ReportFormat, confirm, connect_target, load, stop_on_ctrl_c};
 use crate::Error;
 use crate::ops::{self, Settings, apply::RunEnd};
 use crate::pg::{Role, connect};
@@ -149,8 +147,7 @@ async fn execute(
     run: &RunOptions,
 ) -> Result<u8, Error> {
     let settings = Settings::resolve(spec, run.workers, run.stall_timeout, run.no_snapshot);
-    let stop = Arc::new(AtomicBool::new(false));
-    watch_ctrl_c(Arc::clone(&stop));
+    let stop = stop_on_ctrl_c();
     let shown = Shown::default();
     let end = ops::apply::apply(spec, reviewed, &settings, stop, &shown).await?;
     Ok(exit_of(end))

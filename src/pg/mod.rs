@@ -1,4 +1,5 @@
-//! The PostgreSQL foundation every layer stands on: identifier quoting and connections.
+//! The PostgreSQL foundation every layer stands on: identifier quoting, connections,
+//! and running the client tools (pg_dump, pg_restore) over the same connection.
 //!
 //! This module knows nothing about specs, plans or TimescaleDB. It is the only
 //! place that turns names into SQL text, so quoting is done exactly once.
@@ -6,6 +7,7 @@
 mod conn;
 mod quote;
 mod tls;
+pub mod tools;
 
 pub use conn::{ConnInfo, Defaults, Role, SslMode, connect, describe_error};
 pub use quote::{QualifiedName, display_ident, quote_ident, quote_literal};
