@@ -11,6 +11,10 @@ use tokio_postgres::{GenericClient, Row};
 
 use crate::pg::{QualifiedName, describe_error, quote_ident};
 
+mod model;
+
+pub use model::*;
+
 /// Session settings every hypermove session uses, on both servers: fixed text forms,
 /// and reads that see every row (compressed ones included) or fail.
 /// It ends with a newline, so it can be followed by `; more statements`.
@@ -49,10 +53,6 @@ pub enum CatalogError {
 }
 
 type Result<T> = std::result::Result<T, CatalogError>;
-
-mod model;
-
-pub use model::*;
 
 fn query_err(what: impl Into<String>) -> impl FnOnce(tokio_postgres::Error) -> CatalogError {
     let what = what.into();
