@@ -22,9 +22,8 @@ use super::manifest::{
     self, ColumnEntry, Compression, FILES, FileEntry, FileRef, MANIFEST, Manifest, SCHEMA, STATE,
     SourceInfo, TableEntry,
 };
-use crate::catalog::SESSION_SETUP;
 use crate::datafile::{Hashing, RowCounter};
-use crate::pg::{ConnInfo, Role, connect, describe_error, quote_literal};
+use crate::pg::{ConnInfo, Role, connect, describe_error};
 use crate::plan::{self, Action, Plan, PlanError, StepKind, WindowBounds};
 use crate::spec::{Spec, VerifyLevel};
 
@@ -149,7 +148,7 @@ pub async fn backup(
     let mut client = connect(&info, Role::Source, "hypermove backup")
         .await
         .map_err(BackupError::Source)?;
-    let (tx, snapshot) = crate::exec::begin_snapshot(&mut client, true)
+    let (tx, snapshot) = crate::pg::session::begin_snapshot(&mut client, true)
         .await
         .map_err(BackupError::Source)?;
     let snapshot = snapshot.expect("exported");
@@ -571,17 +570,7 @@ fn file_safe(name: &str) -> String {
 /// A worker's source session, inside the backup's snapshot.
 async fn join_snapshot(info: &ConnInfo, snapshot: &str) -> Result<Client, String> {
     let client = connect(info, Role::Source, "hypermove backup").await?;
-    // The settings go in their own round trip: they end in a query, and a snapshot
-    // can be imported only before a transaction's first query.
-    client
-        .batch_execute(SESSION_SETUP)
-        .await
-        .map_err(|e| format!("setting up the source session: {}", describe_error(&e)))?;
-    client
-        .batch_execute(&format!(
-            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT {}",
-            quote_literal(snapshot)
-        ))
+    crate::pg::session::join_snapshot(&client, Some(snapshot))
         .await
         .map_err(|e| format!("joining the source snapshot: {}", describe_error(&e)))?;
     Ok(client)

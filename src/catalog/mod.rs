@@ -4,7 +4,7 @@
 //! caller's transaction, so with `apply` it sees the same snapshot the copy reads.
 //! Sessions reading the catalog must run with `search_path = pg_catalog` (so every
 //! rendered name is schema-qualified) and `TimeZone = UTC` (so chunk ranges read
-//! back in TimescaleDB's internal units); [`SESSION_SETUP`] does both.
+//! back in TimescaleDB's internal units); `pg::session::setup` does both.
 
 use serde::Serialize;
 use tokio_postgres::{GenericClient, Row};
@@ -14,11 +14,6 @@ use crate::pg::{QualifiedName, describe_error, quote_ident};
 mod model;
 
 pub use model::*;
-
-/// Session settings every hypermove session uses, on both servers: fixed text forms,
-/// and reads that see every row (compressed ones included) or fail.
-/// It ends with a newline, so it can be followed by `; more statements`.
-pub const SESSION_SETUP: &str = include_str!("sql/session_setup.sql");
 
 /// Errors while reading a catalog.
 #[derive(Debug, thiserror::Error)]

@@ -475,7 +475,7 @@ async fn connect_target(info: &crate::pg::ConnInfo, app: &str) -> Result<Client,
         .await
         .map_err(Error::runtime)?;
     target
-        .batch_execute(crate::catalog::SESSION_SETUP)
+        .batch_execute(crate::pg::session::SETUP)
         .await
         .map_err(|e| Error::runtime(crate::pg::describe_error(&e)))?;
     Ok(target)

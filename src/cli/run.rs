@@ -11,7 +11,7 @@ use crate::ops::{self, Settings, apply::RunEnd};
 use crate::pg::{Role, connect};
 use crate::plan;
 use crate::spec::{Spec, VerifyLevel};
-use crate::{exec, verify};
+use crate::verify;
 
 /// `plan`: print the plan; returns whether it has changes.
 pub(super) async fn cmd_plan(
@@ -29,7 +29,7 @@ pub(super) async fn cmd_plan(
         let mut source = connect(source_info, Role::Source, "hypermove plan")
             .await
             .map_err(Error::runtime)?;
-        let (tx, _) = exec::begin_snapshot(&mut source, false)
+        let (tx, _) = crate::pg::session::begin_snapshot(&mut source, false)
             .await
             .map_err(Error::runtime)?;
         let planned = crate::archive::backup::plan_backup(&spec, &tx, spec.verify).await;

@@ -3,7 +3,6 @@
 use std::path::{Path, PathBuf};
 
 use crate::Error;
-use crate::exec;
 use crate::pg::{Role, connect};
 use crate::plan;
 use crate::spec::{self, Spec};
@@ -31,7 +30,7 @@ pub(super) async fn cmd_validate(paths: &[PathBuf], online: bool) -> Result<u8, 
                 )
                 .await
                 .map_err(Error::runtime)?;
-                let (tx, _) = exec::begin_snapshot(&mut source, false)
+                let (tx, _) = crate::pg::session::begin_snapshot(&mut source, false)
                     .await
                     .map_err(Error::runtime)?;
                 let inputs = plan::gather_source_only(&spec, &tx).await?;
@@ -69,7 +68,7 @@ pub(super) async fn cmd_init(source: &str, target: &str, include: &[String]) -> 
     let mut client = connect(&info, Role::Source, "hypermove init")
         .await
         .map_err(Error::runtime)?;
-    let (tx, _) = exec::begin_snapshot(&mut client, false)
+    let (tx, _) = crate::pg::session::begin_snapshot(&mut client, false)
         .await
         .map_err(Error::runtime)?;
     let text = plan::init_spec(&tx, &info, target, &patterns).await?;

@@ -24,7 +24,7 @@ use crate::plan::{Action, Plan, Step, StepKind};
 pub use crate::journal::JournalKey;
 use error::StepError;
 use session::Slot;
-pub use session::{begin_snapshot, drop_tables};
+pub use session::drop_tables;
 
 /// What the executor needs besides the plan.
 #[derive(Debug, Clone)]

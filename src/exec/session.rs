@@ -1,12 +1,12 @@
 //! Worker sessions: one target connection per worker, and a source connection that
 //! reads inside the coordinator's exported snapshot.
 
-use tokio_postgres::{Client, IsolationLevel, Transaction};
+use tokio_postgres::{Client, Transaction};
 
 use super::error::StepError;
 use super::{ExecConfig, JournalKey};
-use crate::catalog::SESSION_SETUP;
-use crate::pg::{Role, connect, describe_error, quote_literal};
+use crate::pg::session;
+use crate::pg::{Role, connect, describe_error};
 use crate::plan::Probe;
 
 const APP: &str = "hypermove";
@@ -32,7 +32,7 @@ impl Slot {
             .await
             .map_err(StepError::transient)?;
         target
-            .batch_execute(&format!("{SESSION_SETUP}; {TARGET_SETUP}"))
+            .batch_execute(&format!("{}; {TARGET_SETUP}", session::SETUP))
             .await
             .map_err(|e| StepError::pg("setting up the target session", &e))?;
         Ok(Self {
@@ -54,59 +54,12 @@ impl Slot {
         let client = connect(info, Role::Source, APP)
             .await
             .map_err(StepError::transient)?;
-        // The settings go in their own round trip: they end in a query, and a
-        // snapshot can be imported only before a transaction's first query.
-        client
-            .batch_execute(SESSION_SETUP)
-            .await
-            .map_err(|e| StepError::pg("setting up the source session", &e))?;
-        let mut setup = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY".to_string();
-        if let Some(snapshot) = &cfg.snapshot {
-            setup.push_str(&format!(
-                "; SET TRANSACTION SNAPSHOT {}",
-                quote_literal(snapshot)
-            ));
-        }
-        client
-            .batch_execute(&setup)
+        session::join_snapshot(&client, cfg.snapshot.as_deref())
             .await
             .map_err(|e| StepError::pg("joining the source snapshot", &e))?;
         self.source = Some(client);
         Ok(())
     }
-}
-
-/// Open the coordinator's transaction on the source and, when `export` is set,
-/// export its snapshot. Keep the transaction open until every window has been read:
-/// the snapshot lives only as long as it does.
-pub async fn begin_snapshot(
-    client: &mut Client,
-    export: bool,
-) -> Result<(Transaction<'_>, Option<String>), String> {
-    client
-        .batch_execute(SESSION_SETUP)
-        .await
-        .map_err(|e| format!("setting up the source session: {}", describe_error(&e)))?;
-    let tx = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await
-        .map_err(|e| format!("starting the source snapshot: {}", describe_error(&e)))?;
-    if !export {
-        return Ok((tx, None));
-    }
-    let row = tx
-        .query_one("SELECT pg_export_snapshot()", &[])
-        .await
-        .map_err(|e| {
-            format!(
-                "exporting the source snapshot: {} (--no-snapshot does without one)",
-                describe_error(&e)
-            )
-        })?;
-    Ok((tx, Some(row.get(0))))
 }
 
 /// Run DDL statements on the target in one transaction, with the step's journal row:

@@ -36,11 +36,11 @@ pub async fn plan_in_snapshot<'a>(
     target: &Client,
     export: bool,
 ) -> Result<(Transaction<'a>, Option<String>, Plan), Error> {
-    let (tx, snapshot) = exec::begin_snapshot(source, export)
+    let (tx, snapshot) = crate::pg::session::begin_snapshot(source, export)
         .await
         .map_err(Error::runtime)?;
     target
-        .batch_execute(crate::catalog::SESSION_SETUP)
+        .batch_execute(crate::pg::session::SETUP)
         .await
         .map_err(|e| Error::runtime(crate::pg::describe_error(&e)))?;
     let inputs = plan::gather(spec, &tx, target).await?;
@@ -217,7 +217,7 @@ pub async fn run(
 pub async fn restart_candidates(spec: &Spec) -> Result<(Client, Vec<QualifiedName>), Error> {
     let (mut source, target) = connect_both(spec, "hypermove restart").await?;
     lock(&target, &plan::spec_fingerprint(spec)).await?;
-    let (tx, _) = exec::begin_snapshot(&mut source, false)
+    let (tx, _) = crate::pg::session::begin_snapshot(&mut source, false)
         .await
         .map_err(Error::runtime)?;
     let inputs = plan::gather(spec, &tx, &target).await?;

@@ -39,11 +39,11 @@ pub async fn verify(
         other => other,
     };
     let (mut source, target) = connect_both(spec, "hypermove verify").await?;
-    let (tx, snapshot) = exec::begin_snapshot(&mut source, true)
+    let (tx, snapshot) = crate::pg::session::begin_snapshot(&mut source, true)
         .await
         .map_err(Error::runtime)?;
     target
-        .batch_execute(crate::catalog::SESSION_SETUP)
+        .batch_execute(crate::pg::session::SETUP)
         .await
         .map_err(|e| Error::runtime(crate::pg::describe_error(&e)))?;
     let inputs = plan::gather(spec, &tx, &target).await?;

@@ -1,11 +1,12 @@
 //! The PostgreSQL foundation every layer stands on: identifier quoting, connections,
-//! and running the client tools (pg_dump, pg_restore) over the same connection.
+//! session setup and snapshots, and running the client tools (pg_dump, pg_restore).
 //!
 //! This module knows nothing about specs, plans or TimescaleDB. It is the only
 //! place that turns names into SQL text, so quoting is done exactly once.
 
 mod conn;
 mod quote;
+pub mod session;
 mod tls;
 pub mod tools;
 

@@ -245,7 +245,7 @@ pub async fn diff(
     let src = connect(source, Role::Source, "hypermove verify --diff").await?;
     let tgt = connect(target, Role::Target, "hypermove verify --diff").await?;
     for c in [&src, &tgt] {
-        c.batch_execute(crate::catalog::SESSION_SETUP)
+        c.batch_execute(crate::pg::session::SETUP)
             .await
             .map_err(|e| describe_error(&e))?;
     }

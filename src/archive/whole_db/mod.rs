@@ -97,7 +97,7 @@ pub async fn dump(opts: &DumpOptions, progress: &dyn Fn(&str)) -> Result<Manifes
     // The counts the restore is checked against must see every row, compressed ones
     // included, or fail; set before the snapshot, which must come first in its transaction.
     client
-        .batch_execute(catalog::SESSION_SETUP)
+        .batch_execute(crate::pg::session::SETUP)
         .await
         .map_err(WholeDbError::query("setting up the session"))?;
     let tx = client

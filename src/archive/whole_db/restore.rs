@@ -325,7 +325,7 @@ pub(super) async fn check_counts(
         .map_err(WholeDbError::Connect)?;
     // Counts see every row, compressed ones included, or fail (as at dump time).
     client
-        .batch_execute(catalog::SESSION_SETUP)
+        .batch_execute(crate::pg::session::SETUP)
         .await
         .map_err(WholeDbError::query("setting up the session"))?;
     let restoring: String = client
