@@ -14,6 +14,12 @@ mod preflight;
 mod probe;
 mod render;
 mod shape;
+#[cfg(test)]
+mod testkit;
+#[cfg(test)]
+mod tests_build;
+#[cfg(test)]
+mod tests_refusals;
 mod window;
 
 use petgraph::graph::{DiGraph, NodeIndex};
