@@ -390,3 +390,104 @@ fn verification_plans_use_the_same_windows_and_queries() {
         assert_eq!(probe(&v, id).source_sql, probe(&apply, id).source_sql);
     }
 }
+
+#[test]
+fn a_restore_loads_the_backup_files_and_checks_against_their_manifest() {
+    use super::{Action, ArchiveFile, ArchiveTable, WindowBounds};
+    let s = spec("verify: checksum\n", T);
+    let mut i = inputs(&s, vec![hyper("public.t", 1, 2)]);
+    let file = |d: i64, checksum: Option<&str>| ArchiveFile {
+        bounds: WindowBounds {
+            time: Some(("time".into(), TimeType::TimestampTz)),
+            lo: Some(JAN1 + d * DAY),
+            hi: Some(JAN1 + (d + 1) * DAY),
+        },
+        path: format!("public.t/{d}.csv.zst").into(),
+        zstd: true,
+        rows: 10 + d as u64,
+        bytes: 100,
+        sha256: format!("sha{d}"),
+        checksum: checksum.map(str::to_string),
+    };
+    i.archive = Some(vec![ArchiveTable {
+        header: vec!["value".into(), "time".into()],
+        files: vec![file(0, Some("42")), file(1, None)],
+    }]);
+    let p = plan(&s, &i);
+    let first = "public.t:2025-01-01T00:00:00Z..2025-01-02T00:00:00Z";
+    let second = "public.t:2025-01-02T00:00:00Z..2025-01-03T00:00:00Z";
+    let Action::Load(load) = &step(&p, &format!("copy:{first}")).action else {
+        panic!("not a load")
+    };
+    assert_eq!(
+        load.target_sql,
+        "COPY \"public\".\"t\" (\"value\", \"time\") FROM STDIN (FORMAT csv, HEADER true)"
+    );
+    assert_eq!((load.rows, load.sha256.as_str()), (10, "sha0"));
+    // The source is not asked: the manifest's answers stand for it.
+    let checked = probe(&p, &format!("verify:{first}"));
+    assert_eq!(checked.level, VerifyLevel::Checksum);
+    assert_eq!(checked.recorded, Some(vec!["10".into(), "42".into()]));
+    // A file without a checksum can still be counted.
+    let counted = probe(&p, &format!("verify:{second}"));
+    assert_eq!(counted.level, VerifyLevel::Count);
+    assert_eq!(counted.recorded, Some(vec!["11".into()]));
+    let total = probe(&p, "verify:public.t:total");
+    assert_eq!(total.recorded, Some(vec!["21".into()]));
+    assert_eq!(p.tables[0].est_rows, Some(21));
+}
+
+#[test]
+fn what_does_not_carry_over_is_said_in_warnings() {
+    let s = spec(
+        "",
+        "  - name: public.a\n  - name: public.b\n    target: public.b2\n",
+    );
+    let mut a = plain("public.a", 1);
+    a.triggers = vec!["audit".into()];
+    a.columns[2].default = Some("nextval('shared'::regclass)".into());
+    let mut b = hyper("public.b", 2, 1);
+    b.hypertable.as_mut().unwrap().dimensions[0].kind = DimensionKind::Range {
+        width: DAY,
+        integer: false,
+        integer_now_func: Some("now_int".into()),
+    };
+    b.types.push(crate::catalog::UserType {
+        name: qn("public.mood"),
+        kind: 'e',
+        depth: 0,
+        extension: None,
+        labels: vec!["ok".into()],
+        base_type: None,
+        not_null: false,
+        default: None,
+        checks: Vec::new(),
+        attributes: Vec::new(),
+    });
+    let mut i = inputs(&s, vec![a, b]);
+    i.target_types.insert(qn("public.mood"));
+    let view = |name: &str, reads: Vec<u32>| crate::catalog::View {
+        name: qn(name),
+        definition: "SELECT 1".into(),
+        reads,
+    };
+    i.views = vec![
+        view("public.both", vec![1, 3]),
+        view("public.renamed", vec![2]),
+        view("public.fine", vec![1]),
+    ];
+    let p = plan(&s, &i);
+    assert_eq!(
+        p.warnings,
+        vec![
+            "view public.both reads tables that are not moved; it is not carried over",
+            "view public.renamed reads a renamed table; it is not carried over (its text names the old name)",
+            "type public.mood already exists on the target and is used as it is",
+            "public.a: trigger audit is not carried over",
+            "public.a: column device default `nextval('shared'::regclass)` uses a sequence the column does not own; it is not carried over",
+            "public.b: integer_now_func now_int is not carried over (it does not exist on the target)",
+        ]
+    );
+    assert_eq!(ids(&p, StepKind::View), vec!["view:public.fine"]);
+    assert_eq!(p.count(StepKind::Type), 0);
+}
