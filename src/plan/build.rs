@@ -13,7 +13,7 @@ use super::copy::WindowSource;
 use super::fingerprint::{self, Fingerprints};
 use super::preflight;
 use super::probe;
-use super::shape::{Shape, shape_of, source_layout, target_layout, time_of};
+use super::shape::{Shape, source_layout, target_layout, time_of};
 use super::window::{self, Window};
 use super::{Action, Inputs, Plan, PlanError, Step, StepKind, TablePlan, ddl};
 use crate::catalog::{ConstraintKind, ServerInfo, Table, UserType, View};
@@ -569,18 +569,7 @@ pub fn build_verification(
         .zip(&inputs.tables)
         .zip(&inputs.time_bounds)
     {
-        if !inputs.target_present.contains(&t.target) {
-            return Err(PlanError::table(
-                spec,
-                t,
-                format!(
-                    "{} does not exist on the target; nothing to verify",
-                    t.target
-                ),
-            ));
-        }
-        let shape = shape_of(t, table, inputs).map_err(|m| PlanError::table(spec, t, m))?;
-        preflight::check_readable(table).map_err(|m| PlanError::table(spec, t, m))?;
+        let shape = preflight::check_verifiable(spec, inputs, t, table)?;
         let windows = window::for_table(spec, t, table, &shape, bounds.and_then(|b| b.range));
         for r in probe::window_ranges(t, table, &shape, &windows) {
             if let Some(probe) = probe::probe(level, table, &r) {

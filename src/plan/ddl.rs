@@ -9,7 +9,7 @@ use crate::pg::{QualifiedName, quote_ident, quote_literal};
 use crate::spec::{ChunkInterval, TableSpec};
 
 /// The options of a sequence, as CREATE SEQUENCE and identity columns write them.
-pub(super) fn sequence_options(seq: &OwnedSequence) -> String {
+fn sequence_options(seq: &OwnedSequence) -> String {
     format!(
         "INCREMENT BY {} MINVALUE {} MAXVALUE {} START WITH {} CACHE {}{}",
         seq.increment,

@@ -274,6 +274,26 @@ pub(super) fn check_type_extensions(types: &[&UserType], inputs: &Inputs) -> Res
     Ok(())
 }
 
+/// `verify` reads a target table that is there, and the source the way `apply`
+/// would have: its shape and windows must be decidable as for a move.
+pub(super) fn check_verifiable(
+    spec: &Spec,
+    inputs: &Inputs,
+    t: &TableSpec,
+    table: &Table,
+) -> Result<Shape, PlanError> {
+    let at = |m| PlanError::table(spec, t, m);
+    if !inputs.target_present.contains(&t.target) {
+        return Err(at(format!(
+            "{} does not exist on the target; nothing to verify",
+            t.target
+        )));
+    }
+    let shape = shape_of(t, table, inputs).map_err(at)?;
+    check_readable(table).map_err(at)?;
+    Ok(shape)
+}
+
 /// A resumed run skips the steps it finished. The journal may name steps this plan
 /// does not have (written by another version of hypermove, or by hand): only the
 /// plan's own steps count as done. But a copied window this plan does not have
@@ -307,7 +327,7 @@ pub(super) fn check_resume(
 }
 
 /// `from:`/`until:` need a time column of the matching kind.
-pub(super) fn check_filters(t: &TableSpec, table: &Table, shape: &Shape) -> Result<(), String> {
+fn check_filters(t: &TableSpec, table: &Table, shape: &Shape) -> Result<(), String> {
     if t.from.is_none() && t.until.is_none() {
         return Ok(());
     }
@@ -342,7 +362,7 @@ pub(super) fn check_filters(t: &TableSpec, table: &Table, shape: &Shape) -> Resu
 
 /// TimescaleDB refuses unique keys that leave out a partitioning column; say so
 /// at plan time instead of failing after the data is copied.
-pub(super) fn check_unique_keys(table: &Table, shape: &Shape) -> Result<(), String> {
+fn check_unique_keys(table: &Table, shape: &Shape) -> Result<(), String> {
     let Shape::Hypertable {
         time_column, extra, ..
     } = shape
@@ -381,7 +401,7 @@ pub(super) fn check_unique_keys(table: &Table, shape: &Shape) -> Result<(), Stri
 /// hypertable whose primary dimension is partitioned by a function (its chunk ranges
 /// are on the function's value, not the column's), and a plain table with
 /// inheritance children (a query on it reads theirs too, a move of it alone would not).
-pub(super) fn check_readable(table: &Table) -> Result<(), String> {
+fn check_readable(table: &Table) -> Result<(), String> {
     if let Some(h) = &table.hypertable {
         let Some(first) = h.dimensions.first() else {
             return Ok(());

@@ -105,7 +105,7 @@ pub(super) fn total_id(t: &TableSpec) -> String {
 }
 
 /// How a row-total check's ID ends; no window's range label ends this way.
-pub(super) const TOTAL_SUFFIX: &str = ":total";
+const TOTAL_SUFFIX: &str = ":total";
 
 /// Whether a verify step ID is a table's row total rather than a window.
 pub fn is_table_total(step_id: &str) -> bool {
@@ -166,7 +166,7 @@ pub(super) fn probe(level: VerifyLevel, table: &Table, r: &WindowRange) -> Optio
 }
 
 /// ` WHERE column >= lo AND column < hi` for a ranged window; empty otherwise.
-pub(super) fn range_predicate(w: &Window, time: Option<&(String, TimeType)>) -> String {
+fn range_predicate(w: &Window, time: Option<&(String, TimeType)>) -> String {
     let Some((column, tt)) = time else {
         return String::new();
     };

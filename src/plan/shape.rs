@@ -178,7 +178,7 @@ pub(super) fn shape_of(t: &TableSpec, table: &Table, inputs: &Inputs) -> Result<
 
 /// The source hypertable's own layout, dimension for dimension; `interval`, when
 /// given (from `defaults:`) and of the column's kind, replaces the primary chunk width.
-pub(super) fn keep_layout(
+fn keep_layout(
     table: &Table,
     src: &Hypertable,
     interval: Option<ChunkInterval>,
@@ -301,7 +301,7 @@ pub(super) fn source_layout(table: &Table) -> Layout {
 }
 
 /// `plain table`, or the source hypertable's dimensions.
-pub(super) fn describe_source(table: &Table) -> String {
+fn describe_source(table: &Table) -> String {
     match &table.hypertable {
         None => "plain table".into(),
         Some(h) => {
@@ -328,7 +328,7 @@ pub(super) fn describe_source(table: &Table) -> String {
 }
 
 /// `plain table`, or the target hypertable's dimensions.
-pub(super) fn describe_shape(shape: &Shape) -> String {
+fn describe_shape(shape: &Shape) -> String {
     match shape {
         Shape::Plain => "plain table".into(),
         Shape::Hypertable {
