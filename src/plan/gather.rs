@@ -310,19 +310,13 @@ pub async fn gather_target(
         }
     }
 
-    let moved: BTreeSet<&QualifiedName> = selection.iter().map(|t| &t.source).collect();
     let mut target_references = BTreeSet::new();
-    for table in &tables {
-        for c in &table.constraints {
-            if let ConstraintKind::ForeignKey(fk) = &c.kind {
-                if !moved.contains(&fk.ref_table)
-                    && catalog::relation_exists(target, &fk.ref_table)
-                        .await
-                        .map_err(tgt_err)?
-                {
-                    target_references.insert(fk.ref_table.clone());
-                }
-            }
+    for r in references_not_moved(&selection, &tables) {
+        if catalog::relation_exists(target, &r)
+            .await
+            .map_err(tgt_err)?
+        {
+            target_references.insert(r);
         }
     }
 
@@ -514,18 +508,8 @@ pub async fn gather_source_only(
         tables.push(table);
         time_bounds.push(bounds);
     }
-    let moved: BTreeSet<QualifiedName> = selection.iter().map(|t| t.source.clone()).collect();
     // Tables referenced but not moved would be looked up on the target; assume present.
-    let target_references = tables
-        .iter()
-        .flat_map(|t| t.constraints.iter())
-        .filter_map(|c| match &c.kind {
-            ConstraintKind::ForeignKey(fk) if !moved.contains(&fk.ref_table) => {
-                Some(fk.ref_table.clone())
-            }
-            _ => None,
-        })
-        .collect();
+    let target_references = references_not_moved(&selection, &tables);
     // The target is not consulted: its facts are unknown, not the source's.
     let mut target_server = source_server.clone();
     target_server.instance = String::new();
@@ -563,18 +547,7 @@ pub async fn gather_source_only(
 /// than `public`, types and extensions are created; tables that foreign keys
 /// reference but that are not selected are assumed to be there.
 pub fn for_empty_target(selection: Vec<TableSpec>, side: SourceSide) -> Inputs {
-    let moved: BTreeSet<QualifiedName> = selection.iter().map(|t| t.source.clone()).collect();
-    let target_references = side
-        .tables
-        .iter()
-        .flat_map(|t| t.constraints.iter())
-        .filter_map(|c| match &c.kind {
-            ConstraintKind::ForeignKey(fk) if !moved.contains(&fk.ref_table) => {
-                Some(fk.ref_table.clone())
-            }
-            _ => None,
-        })
-        .collect();
+    let target_references = references_not_moved(&selection, &side.tables);
     let mut target_functions = BTreeSet::new();
     let mut target_extensions = std::collections::BTreeMap::new();
     for table in &side.tables {
@@ -624,4 +597,20 @@ pub fn for_empty_target(selection: Vec<TableSpec>, side: SourceSide) -> Inputs {
         stale_run: false,
         archive: None,
     }
+}
+
+/// Tables the selected tables' foreign keys reference that are not moved with them:
+/// the target must already hold them.
+fn references_not_moved(selection: &[TableSpec], tables: &[Table]) -> BTreeSet<QualifiedName> {
+    let moved: BTreeSet<&QualifiedName> = selection.iter().map(|t| &t.source).collect();
+    tables
+        .iter()
+        .flat_map(|t| t.constraints.iter())
+        .filter_map(|c| match &c.kind {
+            ConstraintKind::ForeignKey(fk) if !moved.contains(&fk.ref_table) => {
+                Some(fk.ref_table.clone())
+            }
+            _ => None,
+        })
+        .collect()
 }

@@ -5,10 +5,21 @@
 //! and the exact SQL it will run, so what a reviewer reads is what runs.
 
 mod build;
+mod copy;
+mod ddl;
 mod fingerprint;
 mod gather;
 mod init;
+mod preflight;
+mod probe;
 mod render;
+mod shape;
+#[cfg(test)]
+mod testkit;
+#[cfg(test)]
+mod tests_build;
+#[cfg(test)]
+mod tests_refusals;
 mod window;
 
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -17,7 +28,7 @@ use serde::Serialize;
 use crate::pg::QualifiedName;
 use crate::spec::VerifyLevel;
 
-pub use build::{build, build_verification, is_table_total};
+pub use build::{build, build_verification};
 pub use fingerprint::{
     Fingerprints, combined as combined_fingerprint, differences, spec_fingerprint,
 };
@@ -26,6 +37,7 @@ pub use gather::{
     gather_target, select, select_from,
 };
 pub use init::init_spec;
+pub use probe::is_table_total;
 pub use render::{
     SavedPlan, bytes as render_bytes, render_dot, render_json, render_text, rows as render_rows,
     summary,

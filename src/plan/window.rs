@@ -1,9 +1,13 @@
 //! Copy windows: which rows one COPY moves, and how its bounds are written.
 
+use std::collections::BTreeMap;
+
 use chrono::DateTime;
 
-use crate::catalog::{Chunk, TimeType};
+use super::shape::Shape;
+use crate::catalog::{Chunk, Table, TimeType};
 use crate::pg::{QualifiedName, quote_literal};
+use crate::spec::{Spec, TableSpec, TimeValue};
 
 /// Above this many windows for a plain table, windows widen to whole multiples of
 /// the chunk interval: thousands of tiny COPYs cost more in round trips than they
@@ -11,7 +15,7 @@ use crate::pg::{QualifiedName, quote_literal};
 const MAX_ALIGNED_WINDOWS: i64 = 10_000;
 
 /// Where a window's copy reads from. Verification never reads this way: it reads
-/// through the table itself (see `plan::build`), so that a copy that reads too little
+/// through the table itself (see `plan::probe`), so that a copy that reads too little
 /// cannot also be the measure of what there was to read.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Relation {
@@ -246,6 +250,83 @@ pub fn literal(value: i64, time_type: TimeType) -> String {
             )
         }
     }
+}
+
+/// Order windows so that neighbours land in different target chunks, largest first.
+/// When several source chunks feed one target chunk (1-day windows into 7-day
+/// chunks), copying consecutive days at once makes every worker insert into the same
+/// chunk and queue on its locks; timescaledb-backfill measured this. Round-robin over
+/// target chunks keeps parallel windows apart; taking the biggest target chunks, and
+/// within each the biggest windows, first keeps a long window from finishing last.
+/// The set of windows, and their IDs, do not change.
+pub(super) fn spread_over_target_chunks(windows: Vec<Window>, shape: &Shape) -> Vec<Window> {
+    let Shape::Hypertable {
+        interval: Some(interval),
+        ..
+    } = shape
+    else {
+        return windows;
+    };
+    let width = interval.width();
+    let mut groups: BTreeMap<Option<i64>, Vec<Window>> = BTreeMap::new();
+    for w in windows {
+        groups
+            .entry(w.lo.map(|lo| lo.div_euclid(width)))
+            .or_default()
+            .push(w);
+    }
+    let mut groups: Vec<Vec<Window>> = groups.into_values().collect();
+    for g in &mut groups {
+        // Stable sorts: equal estimates keep time order, so the plan stays deterministic.
+        g.sort_by_key(|w| std::cmp::Reverse(w.est_bytes));
+    }
+    groups.sort_by_key(|g| std::cmp::Reverse(g.iter().map(|w| w.est_bytes).sum::<u64>()));
+    let mut queues: Vec<std::collections::VecDeque<Window>> =
+        groups.into_iter().map(Into::into).collect();
+    let mut out = Vec::new();
+    while queues.iter().any(|q| !q.is_empty()) {
+        for q in &mut queues {
+            if let Some(w) = q.pop_front() {
+                out.push(w);
+            }
+        }
+    }
+    out
+}
+
+/// The copy windows of one table: per source chunk range (or per target chunk
+/// width for a plain source), clipped to `from:`/`until:`, and split where the
+/// spec's `max_window_rows`/`max_window_bytes` ask for smaller windows.
+pub(super) fn for_table(
+    spec: &Spec,
+    t: &TableSpec,
+    table: &Table,
+    shape: &Shape,
+    bounds: Option<(i64, i64)>,
+) -> Vec<Window> {
+    let windows = if let Some(h) = &table.hypertable {
+        let w = from_chunks(&t.source, &h.chunks);
+        if w.is_empty() {
+            // An empty hypertable has no chunks; one window still proves it empty.
+            vec![whole(&t.source, Some(0), 0)]
+        } else {
+            w
+        }
+    } else {
+        match shape {
+            Shape::Hypertable { interval, .. } => {
+                // TimescaleDB's default chunk interval is 7 days.
+                let width = interval.map(|i| i.width()).unwrap_or(7 * 86_400_000_000);
+                aligned(&t.source, bounds, width, table.est_rows, table.est_bytes)
+            }
+            Shape::Plain => vec![whole(&t.source, table.est_rows, table.est_bytes)],
+        }
+    };
+    let value = |v: TimeValue| match v {
+        TimeValue::Micros(m) | TimeValue::Int(m) => m,
+    };
+    let windows = clip(windows, t.from.map(value), t.until.map(value));
+    split(windows, spec.max_window_rows, spec.max_window_bytes)
 }
 
 #[cfg(test)]

@@ -1,0 +1,189 @@
+//! Verification probes: the queries that compare one window, or one table's row
+//! total, between source and target.
+
+use super::Probe;
+use super::shape::{Shape, time_of};
+use super::window::{self, Relation, Window};
+use crate::catalog::{ConstraintKind, Table, TimeType};
+use crate::pg::quote_ident;
+use crate::spec::{TableSpec, TimeValue, VerifyLevel};
+
+/// Where one window's rows are read. The copy reads the chunk (or table) the window
+/// came from; verification never reads that way. It reads the source through the
+/// table itself over the window's range, as a user's query would, so a copy that
+/// reads too few rows cannot also be the measure of how many there were. The target
+/// is read through its table over the same range, so a re-chunked or re-partitioned
+/// target is compared correctly.
+pub(super) struct WindowRange {
+    /// `:lo..hi` for a ranged window, empty for a whole table; shared by the copy
+    /// and verify step IDs.
+    pub(super) suffix: String,
+    /// `chunk WHERE …` (or `ONLY table WHERE …`) on the source: what the copy reads.
+    pub(super) source_from: String,
+    /// `table WHERE …` on the source: what verification reads.
+    pub(super) verify_from: String,
+    /// `target WHERE …` on the target.
+    pub(super) target_from: String,
+}
+
+/// The ranges of a table's windows, over the column its windows are cut on.
+pub(super) fn window_ranges(
+    t: &TableSpec,
+    table: &Table,
+    shape: &Shape,
+    windows: &[Window],
+) -> Vec<WindowRange> {
+    ranges_on(t, time_of(table, shape).as_ref(), windows)
+}
+
+/// Window ranges over a given time column.
+pub(super) fn ranges_on(
+    t: &TableSpec,
+    time: Option<&(String, TimeType)>,
+    windows: &[Window],
+) -> Vec<WindowRange> {
+    windows
+        .iter()
+        .map(|w| {
+            let suffix = match (&time, w.ranged) {
+                (Some((_, tt)), true) => format!(
+                    ":{}..{}",
+                    window::label(w.lo, *tt, "-inf"),
+                    window::label(w.hi, *tt, "+inf")
+                ),
+                _ => String::new(),
+            };
+            let predicate = range_predicate(w, time);
+            WindowRange {
+                suffix,
+                source_from: format!("{}{predicate}", w.relation.sql()),
+                verify_from: format!("{}{predicate}", t.source.sql()),
+                target_from: format!("{}{predicate}", t.target.sql()),
+            }
+        })
+        .collect()
+}
+
+/// Whether a table gets a row-total check besides its windows: whenever its windows
+/// are ranges, since rows outside every range (a chunk the catalog did not list, rows
+/// where no window looked) would escape the per-window checks.
+pub(super) fn needs_total(windows: &[Window]) -> bool {
+    windows.len() > 1 || windows.iter().any(|w| w.ranged)
+}
+
+/// The row-total check of one table: every row of the source table (within
+/// `from:`/`until:`), counted through the table as a user's query would, against
+/// every row of the target table.
+pub(super) fn total_probe(t: &TableSpec, time: Option<&(String, TimeType)>) -> Probe {
+    let value = |v: TimeValue| match v {
+        TimeValue::Micros(m) | TimeValue::Int(m) => m,
+    };
+    let bounds = Window {
+        lo: t.from.map(value),
+        hi: t.until.map(value),
+        relation: Relation::Table(t.source.clone()),
+        ranged: true,
+        est_rows: None,
+        est_bytes: 0,
+    };
+    let predicate = range_predicate(&bounds, time);
+    Probe {
+        level: VerifyLevel::Count,
+        table_total: true,
+        columns: vec!["rows".to_string()],
+        source_sql: format!("SELECT count(*)::text FROM {}{predicate}", t.source.sql()),
+        target_sql: format!("SELECT count(*)::text FROM {}{predicate}", t.target.sql()),
+        source_rows_sql: None,
+        target_rows_sql: None,
+        recorded: None,
+    }
+}
+
+/// The ID of a table's row-total check.
+pub(super) fn total_id(t: &TableSpec) -> String {
+    format!("verify:{}{TOTAL_SUFFIX}", t.target)
+}
+
+/// How a row-total check's ID ends; no window's range label ends this way.
+const TOTAL_SUFFIX: &str = ":total";
+
+/// Whether a verify step ID is a table's row total rather than a window.
+pub fn is_table_total(step_id: &str) -> bool {
+    step_id.ends_with(TOTAL_SUFFIX)
+}
+
+/// The verification queries for one window. The checksum is a sum, over rows, of the
+/// first 64 bits of the MD5 of each row's text form: independent of row order and of
+/// the physical layout, and computed on each server so no row crosses the network.
+/// Text forms are made equal across servers by the session settings in
+/// `catalog::SESSION_SETUP` (time zone, date, interval, float and bytea output).
+pub(super) fn probe(level: VerifyLevel, table: &Table, r: &WindowRange) -> Option<Probe> {
+    let row = format!(
+        "ROW({})::text",
+        table
+            .columns
+            .iter()
+            .map(|c| quote_ident(&c.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let (columns, select) = match level {
+        VerifyLevel::None => return None,
+        VerifyLevel::Count => (vec!["rows".to_string()], "count(*)::text".to_string()),
+        VerifyLevel::Checksum => (
+            vec!["rows".to_string(), "checksum".to_string()],
+            format!(
+                "count(*)::text, coalesce(sum(('x' || left(md5({row}), 16))::bit(64)::int8::numeric), 0)::text"
+            ),
+        ),
+    };
+    // Rows are paired by primary key for --diff; without one, the row is its own key.
+    let key = table
+        .constraints
+        .iter()
+        .find(|c| c.kind == ConstraintKind::PrimaryKey)
+        .map(|pk| {
+            format!(
+                "ROW({})::text",
+                pk.columns
+                    .iter()
+                    .map(|c| quote_ident(c))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+        .unwrap_or_else(|| row.clone());
+    Some(Probe {
+        level,
+        table_total: false,
+        columns,
+        source_sql: format!("SELECT {select} FROM {}", r.verify_from),
+        target_sql: format!("SELECT {select} FROM {}", r.target_from),
+        source_rows_sql: Some(format!("SELECT {key}, {row} FROM {}", r.verify_from)),
+        target_rows_sql: Some(format!("SELECT {key}, {row} FROM {}", r.target_from)),
+        recorded: None,
+    })
+}
+
+/// ` WHERE column >= lo AND column < hi` for a ranged window; empty otherwise.
+fn range_predicate(w: &Window, time: Option<&(String, TimeType)>) -> String {
+    let Some((column, tt)) = time else {
+        return String::new();
+    };
+    if !w.ranged {
+        return String::new();
+    }
+    let col = quote_ident(column);
+    let mut parts = Vec::new();
+    if let Some(lo) = w.lo {
+        parts.push(format!("{col} >= {}", window::literal(lo, *tt)));
+    }
+    if let Some(hi) = w.hi {
+        parts.push(format!("{col} < {}", window::literal(hi, *tt)));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", parts.join(" AND "))
+    }
+}
