@@ -116,7 +116,7 @@ pub fn is_table_total(step_id: &str) -> bool {
 /// first 64 bits of the MD5 of each row's text form: independent of row order and of
 /// the physical layout, and computed on each server so no row crosses the network.
 /// Text forms are made equal across servers by the session settings in
-/// `catalog::SESSION_SETUP` (time zone, date, interval, float and bytea output).
+/// `pg::session::SETUP` (time zone, date, interval, float and bytea output).
 pub(super) fn probe(level: VerifyLevel, table: &Table, r: &WindowRange) -> Option<Probe> {
     let row = format!(
         "ROW({})::text",
