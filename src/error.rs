@@ -12,6 +12,10 @@ pub enum Error {
     /// Something failed while running: a server, a connection, a file (exit 1).
     #[error("{0}")]
     Runtime(String),
+    /// The move ran, but the target does not match the source (exit 3). The verdict
+    /// itself has been shown and recorded; this says so in one line.
+    #[error("{0}")]
+    Mismatch(String),
     /// The run ended by request (Ctrl-C) with every finished step recorded (exit 130).
     #[error("{0}")]
     Interrupted(String),
@@ -28,12 +32,12 @@ impl Error {
         Error::Runtime(message.to_string())
     }
 
-    /// The process exit code for this kind. A verification mismatch is not an error
-    /// but an outcome, and exits 3 (see `ops`).
+    /// The process exit code for this kind: the one place exit codes are chosen.
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Refused(_) => 2,
             Error::Runtime(_) => 1,
+            Error::Mismatch(_) => 3,
             Error::Interrupted(_) => 130,
         }
     }

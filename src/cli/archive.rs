@@ -166,7 +166,7 @@ pub(super) async fn cmd_restore(
         &Shown::default(),
     )
     .await?;
-    Ok(exit_of(end))
+    exit_of(end)
 }
 
 /// `dump-db`: pg_dump of a whole database plus its manifest.
@@ -205,8 +205,9 @@ pub(super) async fn cmd_restore_db(
         .map_err(whole_db_error)?;
     print!("{}", whole_db::render_restore(&report, dir));
     if !report.ok() {
-        eprintln!("hypermove: verification failed: the restored database does not match the dump");
-        return Ok(3);
+        return Err(Error::Mismatch(
+            "verification failed: the restored database does not match the dump".into(),
+        ));
     }
     Ok(0)
 }

@@ -150,22 +150,24 @@ async fn execute(
     let stop = stop_on_ctrl_c();
     let shown = Shown::default();
     let end = ops::apply::apply(spec, reviewed, &settings, stop, &shown).await?;
-    Ok(exit_of(end))
+    exit_of(end)
 }
 
-/// The exit code of a run that did not fail, with the closing line it needs.
-pub(super) fn exit_of(end: RunEnd) -> u8 {
+/// How a run that did not fail ends for the person who ran it.
+pub(super) fn exit_of(end: RunEnd) -> Result<u8, Error> {
     match end {
         RunEnd::NothingToDo => {
             println!("Nothing to do.");
-            0
+            Ok(0)
         }
-        RunEnd::Applied(_) => 0,
-        RunEnd::Mismatch(_) => {
-            eprintln!("hypermove: verification failed: the target does not match the source");
-            3
-        }
+        RunEnd::Applied(_) => Ok(0),
+        RunEnd::Mismatch(_) => Err(mismatch()),
     }
+}
+
+/// The one line a verification mismatch ends with (exit 3).
+fn mismatch() -> Error {
+    Error::Mismatch("verification failed: the target does not match the source".into())
 }
 
 /// `verify`: the same windows and queries as apply's verification, on their own.
@@ -191,7 +193,10 @@ pub(super) async fn cmd_verify(
     if found.incomplete {
         return Err(Error::runtime("some windows could not be verified"));
     }
-    Ok(if found.verdict.ok() { 0 } else { 3 })
+    if !found.verdict.ok() {
+        return Err(mismatch());
+    }
+    Ok(0)
 }
 
 /// `status`: what the target's journal says about this spec.

@@ -152,7 +152,7 @@ pub async fn probe(
 pub async fn drop_tables(
     target: &Client,
     tables: &[crate::pg::QualifiedName],
-) -> Result<(), String> {
+) -> Result<(), DropError> {
     if tables.is_empty() {
         return Ok(());
     }
@@ -160,5 +160,10 @@ pub async fn drop_tables(
     target
         .batch_execute(&format!("DROP TABLE {}", list.join(", ")))
         .await
-        .map_err(|e| format!("dropping the moved tables: {}", describe_error(&e)))
+        .map_err(DropError)
 }
+
+/// The moved tables could not be dropped (something else depends on them, say).
+#[derive(Debug, thiserror::Error)]
+#[error("dropping the moved tables: {}", describe_error(.0))]
+pub struct DropError(#[source] pub tokio_postgres::Error);

@@ -93,14 +93,24 @@ pub async fn ensure(target: &Client) -> Result<()> {
         .map_err(failed("creating the journal on the target"))
 }
 
+/// Another session holds a spec's run lock: `who` names that run (its id and when it
+/// began) and the server process holding the lock, as far as they can be found.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "another hypermove run of this spec is in progress on the target{who}; nothing was written: wait for it to finish, or stop it first"
+)]
+pub struct RunLocked {
+    /// ` (run …, started …; server process … from …)`, or empty.
+    pub who: String,
+}
+
 /// Take the spec's run lock on the target, held for as long as this session lives, so
 /// that two runs of one spec (two `apply`s, or an `apply` and a `clean`) never work on
-/// the same target at once. `Ok(Err(who))` when another session holds it: `who` names
-/// that run (its id and when it began) and the server process holding the lock.
+/// the same target at once. `Ok(Err(_))` when another session holds it.
 pub async fn lock(
     target: &Client,
     spec_fingerprint: &str,
-) -> Result<std::result::Result<(), String>> {
+) -> Result<std::result::Result<(), RunLocked>> {
     let locked: bool = target
         .query_one(include_str!("sql/run_lock.sql"), &[&spec_fingerprint])
         .await
@@ -140,14 +150,13 @@ pub async fn lock(
             h.get::<_, String>("session_start")
         ));
     }
-    Ok(Err(format!(
-        "another hypermove run of this spec is in progress on the target{}; nothing was written: wait for it to finish, or stop it first",
-        if who.is_empty() {
+    Ok(Err(RunLocked {
+        who: if who.is_empty() {
             String::new()
         } else {
             format!(" ({})", who.join("; "))
-        }
-    )))
+        },
+    }))
 }
 
 /// Create the journal if needed and record that a run began (a resumed run keeps

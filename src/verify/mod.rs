@@ -237,17 +237,21 @@ pub async fn diff(
     source: &ConnInfo,
     target: &ConnInfo,
     limit: usize,
-) -> Result<Vec<RowDiff>, String> {
+) -> Result<Vec<RowDiff>, DiffError> {
     let failing: Vec<&Check> = verdict.mismatches().filter(|c| c.error.is_none()).collect();
     if failing.is_empty() {
         return Ok(Vec::new());
     }
-    let src = connect(source, Role::Source, "hypermove verify --diff").await?;
-    let tgt = connect(target, Role::Target, "hypermove verify --diff").await?;
+    let src = connect(source, Role::Source, "hypermove verify --diff")
+        .await
+        .map_err(|e| DiffError::Connect(e.to_string()))?;
+    let tgt = connect(target, Role::Target, "hypermove verify --diff")
+        .await
+        .map_err(|e| DiffError::Connect(e.to_string()))?;
     for c in [&src, &tgt] {
-        c.batch_execute(crate::pg::session::SETUP)
+        crate::pg::session::setup(c)
             .await
-            .map_err(|e| describe_error(&e))?;
+            .map_err(DiffError::Query)?;
     }
     let probes: BTreeMap<&str, &Probe> = plan
         .graph
@@ -274,7 +278,18 @@ pub async fn diff(
     Ok(out)
 }
 
-async fn key_rows(client: &Client, sql: &str) -> Result<Vec<(String, String)>, String> {
+/// The rows of a failing window could not be listed.
+#[derive(Debug, thiserror::Error)]
+pub enum DiffError {
+    /// A side could not be reached.
+    #[error("{0}")]
+    Connect(String),
+    /// A side's query failed.
+    #[error("{}", describe_error(.0))]
+    Query(#[source] tokio_postgres::Error),
+}
+
+async fn key_rows(client: &Client, sql: &str) -> Result<Vec<(String, String)>, DiffError> {
     client
         .query(sql, &[])
         .await
@@ -283,7 +298,7 @@ async fn key_rows(client: &Client, sql: &str) -> Result<Vec<(String, String)>, S
                 .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
                 .collect()
         })
-        .map_err(|e| describe_error(&e))
+        .map_err(DiffError::Query)
 }
 
 /// Pair rows by key and list what differs, at most `limit` entries per kind.
