@@ -242,8 +242,12 @@ pub async fn diff(
     if failing.is_empty() {
         return Ok(Vec::new());
     }
-    let src = connect(source, Role::Source, "hypermove verify --diff").await?;
-    let tgt = connect(target, Role::Target, "hypermove verify --diff").await?;
+    let src = connect(source, Role::Source, "hypermove verify --diff")
+        .await
+        .map_err(|e| e.to_string())?;
+    let tgt = connect(target, Role::Target, "hypermove verify --diff")
+        .await
+        .map_err(|e| e.to_string())?;
     for c in [&src, &tgt] {
         c.batch_execute(crate::pg::session::SETUP)
             .await
