@@ -147,10 +147,10 @@ pub async fn backup(
 
     let mut client = connect(&info, Role::Source, "hypermove backup")
         .await
-        .map_err(BackupError::Source)?;
+        .map_err(|e| BackupError::Source(e.to_string()))?;
     let (tx, snapshot) = crate::pg::session::begin_snapshot(&mut client, true)
         .await
-        .map_err(BackupError::Source)?;
+        .map_err(|e| BackupError::Source(e.to_string()))?;
     let snapshot = snapshot.expect("exported");
     let src =
         |e: tokio_postgres::Error| BackupError::Source(format!("source: {}", describe_error(&e)));
@@ -569,7 +569,9 @@ fn file_safe(name: &str) -> String {
 
 /// A worker's source session, inside the backup's snapshot.
 async fn join_snapshot(info: &ConnInfo, snapshot: &str) -> Result<Client, String> {
-    let client = connect(info, Role::Source, "hypermove backup").await?;
+    let client = connect(info, Role::Source, "hypermove backup")
+        .await
+        .map_err(|e| e.to_string())?;
     crate::pg::session::join_snapshot(&client, Some(snapshot))
         .await
         .map_err(|e| format!("joining the source snapshot: {}", describe_error(&e)))?;

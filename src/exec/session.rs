@@ -30,7 +30,7 @@ impl Slot {
         // being busy or restarting: worth a retry.
         let target = connect(&cfg.target, Role::Target, APP)
             .await
-            .map_err(StepError::transient)?;
+            .map_err(|e| StepError::transient(e.to_string()))?;
         target
             .batch_execute(&format!("{}; {TARGET_SETUP}", session::SETUP))
             .await
@@ -53,7 +53,7 @@ impl Slot {
         };
         let client = connect(info, Role::Source, APP)
             .await
-            .map_err(StepError::transient)?;
+            .map_err(|e| StepError::transient(e.to_string()))?;
         session::join_snapshot(&client, cfg.snapshot.as_deref())
             .await
             .map_err(|e| StepError::pg("joining the source snapshot", &e))?;

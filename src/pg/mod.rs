@@ -5,10 +5,14 @@
 //! place that turns names into SQL text, so quoting is done exactly once.
 
 mod conn;
+mod conninfo;
 mod quote;
 pub mod session;
 mod tls;
 pub mod tools;
 
-pub use conn::{ConnInfo, Defaults, Role, SslMode, connect, describe_error};
+pub use conn::{ConnError, Role, connect, describe_error};
+pub use conninfo::{ConnInfo, ConnInfoError, Defaults, SslMode};
 pub use quote::{QualifiedName, display_ident, quote_ident, quote_literal};
+pub use session::SessionError;
+pub use tls::TlsError;

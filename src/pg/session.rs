@@ -6,6 +6,23 @@ use tokio_postgres::{Client, IsolationLevel, Transaction};
 
 use super::{describe_error, quote_literal};
 
+/// Why the coordinator's snapshot could not be opened on the source.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// Applying [`SETUP`] failed.
+    #[error("setting up the source session: {}", describe_error(.0))]
+    Setup(#[source] tokio_postgres::Error),
+    /// The `REPEATABLE READ READ ONLY` transaction could not start.
+    #[error("starting the source snapshot: {}", describe_error(.0))]
+    Begin(#[source] tokio_postgres::Error),
+    /// `pg_export_snapshot()` failed.
+    #[error(
+        "exporting the source snapshot: {} (--no-snapshot does without one)",
+        describe_error(.0)
+    )]
+    Export(#[source] tokio_postgres::Error),
+}
+
 /// Settings every hypermove session uses, on both servers: fixed text forms, and
 /// reads that see every row (compressed ones included) or fail. See the file for why.
 /// It ends with a newline, so it can be followed by `; more statements`.
@@ -23,29 +40,22 @@ pub async fn setup(client: &Client) -> Result<(), tokio_postgres::Error> {
 pub async fn begin_snapshot(
     client: &mut Client,
     export: bool,
-) -> Result<(Transaction<'_>, Option<String>), String> {
-    setup(client)
-        .await
-        .map_err(|e| format!("setting up the source session: {}", describe_error(&e)))?;
+) -> Result<(Transaction<'_>, Option<String>), SessionError> {
+    setup(client).await.map_err(SessionError::Setup)?;
     let tx = client
         .build_transaction()
         .isolation_level(IsolationLevel::RepeatableRead)
         .read_only(true)
         .start()
         .await
-        .map_err(|e| format!("starting the source snapshot: {}", describe_error(&e)))?;
+        .map_err(SessionError::Begin)?;
     if !export {
         return Ok((tx, None));
     }
     let row = tx
         .query_one("SELECT pg_export_snapshot()", &[])
         .await
-        .map_err(|e| {
-            format!(
-                "exporting the source snapshot: {} (--no-snapshot does without one)",
-                describe_error(&e)
-            )
-        })?;
+        .map_err(SessionError::Export)?;
     Ok((tx, Some(row.get(0))))
 }
 

@@ -11,14 +11,60 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{VerifierBuilderError, WebPkiServerVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 use super::SslMode;
+
+/// Why no TLS configuration could be built for a connection.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// The `sslrootcert` file could not be opened or read.
+    #[error("cannot read sslrootcert {}: {source}", .path.display())]
+    ReadRoot {
+        /// The file.
+        path: PathBuf,
+        /// What reading it said.
+        #[source]
+        source: rustls::pki_types::pem::Error,
+    },
+    /// A PEM block in the `sslrootcert` file is not a certificate that parses.
+    #[error("sslrootcert {}: {source}", .path.display())]
+    BadRoot {
+        /// The file.
+        path: PathBuf,
+        /// What parsing it said.
+        #[source]
+        source: rustls::pki_types::pem::Error,
+    },
+    /// A certificate in the `sslrootcert` file cannot serve as a trusted root.
+    #[error("sslrootcert {}: {source}", .path.display())]
+    RejectedRoot {
+        /// The file.
+        path: PathBuf,
+        /// Why rustls refused it.
+        #[source]
+        source: rustls::Error,
+    },
+    /// The `sslrootcert` file holds no certificate at all.
+    #[error("sslrootcert {} holds no certificate", .0.display())]
+    NoRoot(PathBuf),
+    /// `verify-ca`/`verify-full` without any root to verify against.
+    #[error(
+        "sslmode=verify-ca/verify-full needs a trusted root: give sslrootcert, or put it in ~/.postgresql/root.crt"
+    )]
+    NoTrustedRoot,
+    /// rustls refused the protocol versions.
+    #[error("TLS setup: {0}")]
+    Protocols(#[source] rustls::Error),
+    /// rustls could not build the certificate verifier from the roots.
+    #[error("TLS setup: {0}")]
+    Verifier(#[source] VerifierBuilderError),
+}
 
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
@@ -28,21 +74,24 @@ fn default_root() -> Option<PathBuf> {
     std::env::var_os("HOME").map(|h| Path::new(&h).join(".postgresql/root.crt"))
 }
 
-fn roots(path: &Path) -> Result<RootCertStore, String> {
+fn roots(path: &Path) -> Result<RootCertStore, TlsError> {
     let mut store = RootCertStore::empty();
-    let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| format!("cannot read sslrootcert {}: {e}", path.display()))?;
+    let certs = CertificateDer::pem_file_iter(path).map_err(|source| TlsError::ReadRoot {
+        path: path.to_path_buf(),
+        source,
+    })?;
     for cert in certs {
-        let cert = cert.map_err(|e| format!("sslrootcert {}: {e}", path.display()))?;
-        store
-            .add(cert)
-            .map_err(|e| format!("sslrootcert {}: {e}", path.display()))?;
+        let cert = cert.map_err(|source| TlsError::BadRoot {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        store.add(cert).map_err(|source| TlsError::RejectedRoot {
+            path: path.to_path_buf(),
+            source,
+        })?;
     }
     if store.is_empty() {
-        return Err(format!(
-            "sslrootcert {} holds no certificate",
-            path.display()
-        ));
+        return Err(TlsError::NoRoot(path.to_path_buf()));
     }
     Ok(store)
 }
@@ -51,7 +100,7 @@ fn roots(path: &Path) -> Result<RootCertStore, String> {
 pub fn client_config(
     mode: SslMode,
     rootcert: Option<&Path>,
-) -> Result<Option<ClientConfig>, String> {
+) -> Result<Option<ClientConfig>, TlsError> {
     let given = rootcert.map(Path::to_path_buf);
     let found = given
         .clone()
@@ -64,10 +113,7 @@ pub fn client_config(
             None => Arc::new(NoVerification(provider())),
         },
         SslMode::VerifyCa | SslMode::VerifyFull => {
-            let path = found.ok_or_else(|| {
-                "sslmode=verify-ca/verify-full needs a trusted root: give sslrootcert, or put it in ~/.postgresql/root.crt"
-                    .to_string()
-            })?;
+            let path = found.ok_or(TlsError::NoTrustedRoot)?;
             let full = webpki(&path)?;
             if mode == SslMode::VerifyFull {
                 full
@@ -78,17 +124,17 @@ pub fn client_config(
     };
     let config = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS setup: {e}"))?
+        .map_err(TlsError::Protocols)?
         .dangerous()
         .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
     Ok(Some(config))
 }
 
-fn webpki(path: &Path) -> Result<Arc<WebPkiServerVerifier>, String> {
+fn webpki(path: &Path) -> Result<Arc<WebPkiServerVerifier>, TlsError> {
     WebPkiServerVerifier::builder_with_provider(Arc::new(roots(path)?), provider())
         .build()
-        .map_err(|e| format!("TLS setup: {e}"))
+        .map_err(TlsError::Verifier)
 }
 
 /// `verify-ca`: the full check, except that the certificate need not name the host.

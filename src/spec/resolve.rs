@@ -279,7 +279,10 @@ impl Resolver<'_> {
                 .map(Into::into)
                 .or_else(|| env("HOME").map(|h| Path::new(&h).join(".pgpass"))),
         };
-        self.ok(path, ConnInfo::parse_with(&expanded, &defaults))
+        self.ok(
+            path,
+            ConnInfo::parse_with(&expanded, &defaults).map_err(|e| e.to_string()),
+        )
     }
 
     fn positive(&mut self, path: &str, v: Option<i64>) -> Option<u64> {

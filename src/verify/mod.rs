@@ -244,10 +244,10 @@ pub async fn diff(
     }
     let src = connect(source, Role::Source, "hypermove verify --diff")
         .await
-        .map_err(|e| DiffError::Connect(e.to_string()))?;
+        .map_err(DiffError::Connect)?;
     let tgt = connect(target, Role::Target, "hypermove verify --diff")
         .await
-        .map_err(|e| DiffError::Connect(e.to_string()))?;
+        .map_err(DiffError::Connect)?;
     for c in [&src, &tgt] {
         crate::pg::session::setup(c)
             .await
@@ -283,7 +283,7 @@ pub async fn diff(
 pub enum DiffError {
     /// A side could not be reached.
     #[error("{0}")]
-    Connect(String),
+    Connect(#[source] crate::pg::ConnError),
     /// A side's query failed.
     #[error("{}", describe_error(.0))]
     Query(#[source] tokio_postgres::Error),

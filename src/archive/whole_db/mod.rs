@@ -93,7 +93,7 @@ pub async fn dump(opts: &DumpOptions, progress: &dyn Fn(&str)) -> Result<Manifes
     let pg_dump = tool_version(&opts.pg_dump, "pg_dump", "--pg-dump").await?;
     let mut client = connect(&opts.source, Role::Source, APP_DUMP)
         .await
-        .map_err(WholeDbError::Connect)?;
+        .map_err(|e| WholeDbError::Connect(e.to_string()))?;
     // The counts the restore is checked against must see every row, compressed ones
     // included, or fail; set before the snapshot, which must come first in its transaction.
     client

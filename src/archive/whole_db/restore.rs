@@ -40,7 +40,7 @@ pub(super) async fn check_target(
     let admin_info = opts.target.with_dbname("postgres");
     let admin = connect(&admin_info, Role::Target, APP_RESTORE)
         .await
-        .map_err(WholeDbError::Connect)?;
+        .map_err(|e| WholeDbError::Connect(e.to_string()))?;
     let target = catalog::server_info(&admin).await?;
     let ts_version = &manifest.source.timescaledb;
     let row = admin
@@ -149,7 +149,7 @@ pub(super) async fn write(
         .map_err(|e| {
             failed(
                 "connecting to the new database",
-                StepError::Connect(e),
+                StepError::Connect(e.to_string()),
                 None,
             )
         })?;
@@ -192,7 +192,7 @@ pub(super) async fn write(
         );
         let done = match connect(&opts.target, Role::Target, APP_RESTORE).await {
             Ok(c) => c.batch_execute(&post).await.map_err(StepError::Query),
-            Err(e) => Err(StepError::Connect(e)),
+            Err(e) => Err(StepError::Connect(e.to_string())),
         };
         match done {
             Ok(()) => progress("ran timescaledb_post_restore()"),
@@ -322,7 +322,7 @@ pub(super) async fn check_counts(
 ) -> Result<(Vec<TableCheck>, String)> {
     let client = connect(&opts.target, Role::Target, APP_RESTORE)
         .await
-        .map_err(WholeDbError::Connect)?;
+        .map_err(|e| WholeDbError::Connect(e.to_string()))?;
     // Counts see every row, compressed ones included, or fail (as at dump time).
     client
         .batch_execute(crate::pg::session::SETUP)
