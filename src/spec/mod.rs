@@ -23,10 +23,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::pg::{ConnInfo, QualifiedName};
 
-pub use interval::ChunkInterval;
-pub use name::parse_qualified_name;
+pub use interval::{ChunkInterval, IntervalError};
+pub use name::{NameError, parse_qualified_name};
 pub use positions::Positions;
-pub use resolve::interpolate;
+pub use resolve::{InterpolateError, interpolate};
 
 /// The largest `workers` value accepted; each worker holds two connections.
 pub const MAX_WORKERS: usize = 64;
@@ -222,13 +222,26 @@ pub struct Pattern {
     matcher: globset::GlobMatcher,
 }
 
+/// A glob that does not compile.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("invalid pattern `{text}`: {}", .source.kind())]
+pub struct PatternError {
+    /// The pattern as written.
+    pub text: String,
+    /// What globset found wrong.
+    pub source: globset::Error,
+}
+
 impl Pattern {
     /// Compile a glob over `schema.table`.
-    pub fn new(text: &str) -> Result<Self, String> {
+    pub fn new(text: &str) -> Result<Self, PatternError> {
         let glob = globset::GlobBuilder::new(text)
             .literal_separator(false)
             .build()
-            .map_err(|e| format!("invalid pattern `{text}`: {}", e.kind()))?;
+            .map_err(|source| PatternError {
+                text: text.to_string(),
+                source,
+            })?;
         Ok(Pattern {
             text: text.to_string(),
             matcher: glob.compile_matcher(),

@@ -17,7 +17,7 @@ use super::raw::RawSpec;
 use super::{Endpoint, MAX_WORKERS, Pattern, Positions, Spec, SpecError, SpecErrors};
 use crate::pg::QualifiedName;
 
-pub use endpoint::interpolate;
+pub use endpoint::{InterpolateError, interpolate};
 
 /// PostgreSQL's identifier length limit, in bytes.
 const MAX_IDENT_BYTES: usize = 63;
@@ -112,8 +112,9 @@ impl Resolver<'_> {
         });
     }
 
-    fn ok<T>(&mut self, path: &str, r: Result<T, String>) -> Option<T> {
-        r.map_err(|m| self.err(path, m)).ok()
+    /// The value, or `None` with the error's message recorded at `path`.
+    fn ok<T, E: std::fmt::Display>(&mut self, path: &str, r: Result<T, E>) -> Option<T> {
+        r.map_err(|e| self.err(path, e.to_string())).ok()
     }
 
     fn spec(&mut self, raw: RawSpec) -> Option<Spec> {
@@ -239,13 +240,20 @@ impl Resolver<'_> {
     }
 }
 
-fn ident(s: &str) -> Result<String, String> {
+/// Why a schema name or prefix is not a PostgreSQL identifier.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum IdentError {
+    #[error("must not be empty")]
+    Empty,
+    #[error("`{0}` is longer than PostgreSQL's {max}-byte limit", max = MAX_IDENT_BYTES)]
+    TooLong(String),
+}
+
+fn ident(s: &str) -> Result<String, IdentError> {
     if s.is_empty() {
-        Err("must not be empty".into())
+        Err(IdentError::Empty)
     } else if s.len() > MAX_IDENT_BYTES {
-        Err(format!(
-            "`{s}` is longer than PostgreSQL's {MAX_IDENT_BYTES}-byte limit"
-        ))
+        Err(IdentError::TooLong(s.to_string()))
     } else {
         Ok(s.to_string())
     }

@@ -8,17 +8,32 @@ use crate::pg::{ConnInfo, Defaults};
 use crate::spec::Endpoint;
 use crate::spec::raw::RawEndpoint;
 
+/// Why `${VAR}` interpolation failed. Messages name the variable, never a value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InterpolateError {
+    /// `${` without its `}`.
+    #[error("unterminated `${{` (write ${{NAME}} or ${{NAME:-default}})")]
+    Unterminated,
+    /// `${}` or a name with characters an environment variable cannot have.
+    #[error("`${{{0}}}` is not a valid environment variable name")]
+    InvalidName(String),
+    /// The variable is unset or empty, and no default is given.
+    #[error("environment variable {0} is not set (write ${{{0}:-default}} to give a default)")]
+    Unset(String),
+}
+
 /// Replace `${VAR}` and `${VAR:-default}` with values from `env`. A missing variable
 /// is an error that names the variable, never a value.
-pub fn interpolate(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+pub fn interpolate(
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, InterpolateError> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("${") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
-        let end = after
-            .find('}')
-            .ok_or("unterminated `${` (write ${NAME} or ${NAME:-default})")?;
+        let end = after.find('}').ok_or(InterpolateError::Unterminated)?;
         let body = &after[..end];
         let (name, default) = match body.split_once(":-") {
             Some((n, d)) => (n, Some(d)),
@@ -28,9 +43,7 @@ pub fn interpolate(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<S
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
             && !name.starts_with(|c: char| c.is_ascii_digit());
         if !valid {
-            return Err(format!(
-                "`${{{name}}}` is not a valid environment variable name"
-            ));
+            return Err(InterpolateError::InvalidName(name.to_string()));
         }
         match env(name)
             .filter(|v| !v.is_empty())
@@ -38,9 +51,7 @@ pub fn interpolate(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<S
         {
             Some(v) => out.push_str(&v),
             None => {
-                return Err(format!(
-                    "environment variable {name} is not set (write ${{{name}:-default}} to give a default)"
-                ));
+                return Err(InterpolateError::Unset(name.to_string()));
             }
         }
         rest = &after[end + 1..];
@@ -96,5 +107,25 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("s3cret"), "{text}");
+    }
+
+    #[test]
+    fn interpolation_messages_are_exact() {
+        use super::interpolate;
+        let none = |_: &str| None;
+        let message = |text: &str| interpolate(text, &none).unwrap_err().to_string();
+        assert_eq!(
+            message("a${B"),
+            "unterminated `${` (write ${NAME} or ${NAME:-default})"
+        );
+        assert_eq!(
+            message("${1X}"),
+            "`${1X}` is not a valid environment variable name"
+        );
+        assert_eq!(
+            message("${X_1}"),
+            "environment variable X_1 is not set (write ${X_1:-default} to give a default)"
+        );
+        assert_eq!(interpolate("${X:-d}/${X:-}", &none).unwrap(), "d/");
     }
 }

@@ -123,13 +123,22 @@ impl Resolver<'_> {
     }
 }
 
+/// Text that is not a time `from:`/`until:` accepts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`{0}` is not a time; write e.g. `2025-01-01` or `2025-01-01T06:00:00Z`, or an integer for integer time"
+)]
+struct TimeError(String);
+
 /// `2025-01-01`, `2025-01-01T06:00:00Z`, `2025-01-01 06:00:00+02`, `2025-01-01T06:00:00`
 /// (no offset means UTC).
-fn parse_time(s: &str) -> Result<TimeValue, String> {
+fn parse_time(s: &str) -> Result<TimeValue, TimeError> {
     let s = s.trim();
     let micros = DateTime::parse_from_rfc3339(s)
         .map(|t| t.timestamp_micros())
-        .or_else(|_| DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f%#z").map(|t| t.timestamp_micros()))
+        .or_else(|_| {
+            DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f%#z").map(|t| t.timestamp_micros())
+        })
         .or_else(|_| {
             NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
                 .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f"))
@@ -143,8 +152,6 @@ fn parse_time(s: &str) -> Result<TimeValue, String> {
                     .timestamp_micros()
             })
         })
-        .map_err(|_| {
-            format!("`{s}` is not a time; write e.g. `2025-01-01` or `2025-01-01T06:00:00Z`, or an integer for integer time")
-        })?;
+        .map_err(|_| TimeError(s.to_string()))?;
     Ok(TimeValue::Micros(micros))
 }
