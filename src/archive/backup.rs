@@ -176,7 +176,10 @@ pub async fn backup(
             ))
         })?
         .to_path_buf();
-    let info = spec.source_db().map_err(BackupError::Refused)?.clone();
+    let info = spec
+        .source_db()
+        .map_err(|e| BackupError::Refused(e.to_string()))?
+        .clone();
     if dir.join(MANIFEST).exists() {
         return Err(BackupError::Refused(format!(
             "{} already holds a complete backup; choose another directory",
