@@ -7,25 +7,31 @@
 //! the bytes go to disk without being decoded, through zstd when asked.
 //! A file is written under a temporary name and counts only once its line is in
 //! `files.jsonl`; an interrupted backup resumes where it stopped.
+//!
+//! `directory` keeps the directory's own records (starting or resuming), `writer`
+//! the blocking side of one file (compress, hash, write, sync).
+
+mod directory;
+mod writer;
 
 use std::collections::{BTreeMap, VecDeque};
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures_util::StreamExt;
-use serde::{Deserialize, Serialize};
 use tokio_postgres::Client;
 
 use super::manifest::{
     self, ColumnEntry, Compression, FILES, FileEntry, FileRef, MANIFEST, Manifest, SCHEMA, STATE,
     SourceInfo, TableEntry,
 };
-use crate::datafile::{Hashing, RowCounter};
+use crate::datafile::RowCounter;
 use crate::pg::{ConnInfo, Role, connect, describe_error};
 use crate::plan::{self, Action, Plan, PlanError, StepKind, WindowBounds};
 use crate::spec::{Spec, VerifyLevel};
+use directory::{Done, Opened, open_directory};
 
 /// Why a backup stopped. Files already finished stay, and a new run resumes.
 #[derive(Debug, thiserror::Error)]
@@ -36,12 +42,21 @@ pub enum BackupError {
     /// The plan could not be made.
     #[error(transparent)]
     Plan(#[from] PlanError),
-    /// The source failed.
+    /// The source failed to connect or to open the snapshot.
     #[error("{0}")]
     Source(String),
+    /// A query on the source failed.
+    #[error("source: {}", describe_error(.0))]
+    SourceQuery(#[source] tokio_postgres::Error),
     /// The directory failed.
-    #[error("{0}")]
-    Io(String),
+    #[error("{}: {source}", .path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// What the file system said.
+        #[source]
+        source: std::io::Error,
+    },
     /// Some windows failed; the others are kept.
     #[error(
         "{failed} of {total} files failed, first: {first}; run `hypermove backup` again to resume"
@@ -52,7 +67,7 @@ pub enum BackupError {
         /// All windows.
         total: usize,
         /// The first failure.
-        first: String,
+        first: WindowError,
     },
     /// Stopped by Ctrl-C.
     #[error("interrupted: {done} of {total} files written; run `hypermove backup` again to resume")]
@@ -62,6 +77,50 @@ pub enum BackupError {
         /// All files.
         total: usize,
     },
+}
+
+/// Why one window's file was not written.
+#[derive(Debug, thiserror::Error)]
+pub enum WindowError {
+    /// The worker's source session could not connect.
+    #[error("{0}")]
+    Connect(String),
+    /// The worker's source session could not join the backup's snapshot.
+    #[error("joining the source snapshot: {}", describe_error(.0))]
+    JoinSnapshot(#[source] tokio_postgres::Error),
+    /// Reading or counting the window on the source failed.
+    #[error("{window}: source: {}", describe_error(.source))]
+    Source {
+        /// The window's step ID.
+        window: String,
+        /// What the source said.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    /// The file's rows and the source's count in the same snapshot differ.
+    #[error(
+        "{window}: the file holds {rows} rows but the source counts {counted} in the same snapshot"
+    )]
+    RowCount {
+        /// The window's step ID.
+        window: String,
+        /// Rows in the file.
+        rows: u64,
+        /// The source's count, as it answered.
+        counted: String,
+    },
+    /// A file or directory failed.
+    #[error("{}: {source}", .path.display())]
+    File {
+        /// The file or directory.
+        path: PathBuf,
+        /// What the file system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A worker task panicked or was cancelled.
+    #[error("a worker failed: {0}")]
+    Worker(#[source] tokio::task::JoinError),
 }
 
 /// How a backup runs.
@@ -88,18 +147,6 @@ pub struct BackupSummary {
     pub bytes: u64,
 }
 
-/// The running backup's plan, kept in `backup.json` so a resumed run can check it
-/// continues the same backup.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct State {
-    source_fingerprint: String,
-    compression: Compression,
-    verify: VerifyLevel,
-    snapshot_time: String,
-    resumed_snapshots: Vec<String>,
-    windows: Vec<String>,
-}
-
 /// One window to write.
 #[derive(Debug, Clone)]
 struct Job {
@@ -111,14 +158,6 @@ struct Job {
     /// checksum level.
     probe_sql: Option<String>,
     bounds: WindowBounds,
-}
-
-/// A finished file, as one line of `files.jsonl`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Done {
-    table: usize,
-    #[serde(flatten)]
-    file: FileEntry,
 }
 
 /// Plan and write a backup of `spec`'s tables into its target directory.
@@ -137,7 +176,10 @@ pub async fn backup(
             ))
         })?
         .to_path_buf();
-    let info = spec.source_db().map_err(BackupError::Refused)?.clone();
+    let info = spec
+        .source_db()
+        .map_err(|e| BackupError::Refused(e.to_string()))?
+        .clone();
     if dir.join(MANIFEST).exists() {
         return Err(BackupError::Refused(format!(
             "{} already holds a complete backup; choose another directory",
@@ -152,12 +194,10 @@ pub async fn backup(
         .await
         .map_err(|e| BackupError::Source(e.to_string()))?;
     let snapshot = snapshot.expect("exported");
-    let src =
-        |e: tokio_postgres::Error| BackupError::Source(format!("source: {}", describe_error(&e)));
     let snapshot_time: String = tx
         .query_one(include_str!("sql/snapshot_time.sql"), &[])
         .await
-        .map_err(src)?
+        .map_err(BackupError::SourceQuery)?
         .get(0);
     let (side, inputs, plan) = plan_backup(spec, &tx, opts.verify).await?;
     let fingerprint = plan::combined_fingerprint(&plan.fingerprints.source);
@@ -197,7 +237,7 @@ pub async fn backup(
 
     let journal = Arc::new(Mutex::new(journal));
     let queue = Arc::new(Mutex::new(todo));
-    let results = Arc::new(Mutex::new(Vec::<Result<Done, String>>::new()));
+    let results = Arc::new(Mutex::new(Vec::<Result<Done, WindowError>>::new()));
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..opts.workers.max(1) {
         let (queue, results, journal) = (queue.clone(), results.clone(), journal.clone());
@@ -234,8 +274,11 @@ pub async fn backup(
                         writeln!(j, "{line}").and_then(|_| j.sync_data())
                     })
                     .await
-                    .map_err(|e| format!("{FILES}: {e}"))?;
-                    Ok::<Done, String>(done)
+                    .map_err(|source| WindowError::File {
+                        path: FILES.into(),
+                        source,
+                    })?;
+                    Ok::<Done, WindowError>(done)
                 }
                 .await;
                 if outcome.is_err() {
@@ -251,7 +294,7 @@ pub async fn backup(
     let mut failures = Vec::new();
     while let Some(joined) = workers.join_next().await {
         if let Err(e) = joined {
-            failures.push(format!("a worker failed: {e}"));
+            failures.push(WindowError::Worker(e));
         }
         for r in results.lock().expect("results").drain(..) {
             match r {
@@ -363,101 +406,6 @@ pub async fn backup(
     })
 }
 
-/// A backup directory opened for writing: its state, the files an earlier run
-/// finished, and `files.jsonl` open for appending.
-struct Opened {
-    state: State,
-    done: BTreeMap<String, Done>,
-    journal: std::fs::File,
-}
-
-/// Start a backup in `dir`, or resume the same one (blocking file work).
-fn open_directory(
-    dir: &Path,
-    fingerprint: &str,
-    windows: Vec<String>,
-    compression: Compression,
-    verify: VerifyLevel,
-    snapshot_time: String,
-) -> Result<Opened, BackupError> {
-    let state_path = dir.join(STATE);
-    let state = match std::fs::read_to_string(&state_path) {
-        Ok(text) => {
-            let mut state: State = serde_json::from_str(&text).map_err(|e| {
-                BackupError::Refused(format!("{}: unreadable ({e})", state_path.display()))
-            })?;
-            if state.source_fingerprint != fingerprint || state.windows != windows {
-                return Err(BackupError::Refused(format!(
-                    "{} holds an interrupted backup of a different source state (tables, columns or chunks changed); back up into a new directory",
-                    dir.display()
-                )));
-            }
-            if state.compression != compression || state.verify != verify {
-                return Err(BackupError::Refused(format!(
-                    "{} holds an interrupted backup made with --compression {:?} and --verify {}; resume it with the same options",
-                    dir.display(),
-                    state.compression,
-                    state.verify.label()
-                )));
-            }
-            state.resumed_snapshots.push(snapshot_time);
-            state
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some()) {
-                return Err(BackupError::Refused(format!(
-                    "{} is not empty and holds no backup; choose an empty or new directory",
-                    dir.display()
-                )));
-            }
-            std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
-            State {
-                source_fingerprint: fingerprint.to_string(),
-                compression,
-                verify,
-                snapshot_time,
-                resumed_snapshots: Vec::new(),
-                windows,
-            }
-        }
-        Err(e) => return Err(io(&state_path, e)),
-    };
-    manifest::write_atomically(
-        &state_path,
-        serde_json::to_string_pretty(&state)
-            .expect("state serializes")
-            .as_bytes(),
-    )
-    .map_err(|e| io(&state_path, e))?;
-
-    // Files finished earlier: listed in files.jsonl, and still there at full size.
-    let files_path = dir.join(FILES);
-    let mut done: BTreeMap<String, Done> = BTreeMap::new();
-    if let Ok(f) = std::fs::File::open(&files_path) {
-        for line in std::io::BufReader::new(f).lines() {
-            let Ok(line) = line else { break };
-            // A line cut short by a crash is not an entry.
-            let Ok(entry) = serde_json::from_str::<Done>(&line) else {
-                continue;
-            };
-            let size = std::fs::metadata(dir.join(&entry.file.path)).map(|m| m.len());
-            if size.is_ok_and(|s| s == entry.file.bytes) {
-                done.insert(entry.file.window.clone(), entry);
-            }
-        }
-    }
-    let journal = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&files_path)
-        .map_err(|e| io(&files_path, e))?;
-    Ok(Opened {
-        state,
-        done,
-        journal,
-    })
-}
-
 /// Run blocking work (files, fsync, compression) on tokio's blocking pool: the
 /// runtime's own threads keep serving the database connections, on any runtime.
 async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
@@ -467,8 +415,12 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) 
     }
 }
 
-fn io(path: &Path, e: std::io::Error) -> BackupError {
-    BackupError::Io(format!("{}: {e}", path.display()))
+/// A failure of the backup directory at `path`.
+fn io(path: &Path, source: std::io::Error) -> BackupError {
+    BackupError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// The backup's plan: a move of the selected tables into an empty database of the
@@ -568,13 +520,13 @@ fn file_safe(name: &str) -> String {
 }
 
 /// A worker's source session, inside the backup's snapshot.
-async fn join_snapshot(info: &ConnInfo, snapshot: &str) -> Result<Client, String> {
+async fn join_snapshot(info: &ConnInfo, snapshot: &str) -> Result<Client, WindowError> {
     let client = connect(info, Role::Source, "hypermove backup")
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| WindowError::Connect(e.to_string()))?;
     crate::pg::session::join_snapshot(&client, Some(snapshot))
         .await
-        .map_err(|e| format!("joining the source snapshot: {}", describe_error(&e)))?;
+        .map_err(WindowError::JoinSnapshot)?;
     Ok(client)
 }
 
@@ -586,51 +538,33 @@ async fn write_window(
     dir: &Path,
     job: &Job,
     compression: Compression,
-) -> Result<FileEntry, String> {
+) -> Result<FileEntry, WindowError> {
     let path = dir.join(&job.path);
     let partial = PathBuf::from(format!("{}.partial", path.display()));
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(2);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(2);
     let writer = {
         let (path, partial) = (path.clone(), partial.clone());
-        tokio::task::spawn_blocking(move || -> Result<(u64, String), String> {
-            let err = |e: std::io::Error| format!("{}: {e}", partial.display());
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| format!("{}: {e}", parent.display()))?;
-            }
-            let file = std::fs::File::create(&partial).map_err(err)?;
-            let hashing = Hashing::new(std::io::BufWriter::with_capacity(1 << 20, file));
-            let mut out: Box<dyn WriteFinish + Send> = match compression {
-                Compression::Zstd => {
-                    Box::new(zstd::stream::write::Encoder::new(hashing, 3).map_err(err)?)
-                }
-                Compression::None => Box::new(hashing),
-            };
-            while let Some(buf) = rx.blocking_recv() {
-                out.write_all(&buf).map_err(err)?;
-            }
-            let hashing = out.finish().map_err(err)?;
-            let (bytes, sha256) = (hashing.byte_count(), hashing.sha256());
-            let file = hashing
-                .into_inner()
-                .into_inner()
-                .map_err(|e| err(e.into_error()))?;
-            file.sync_all().map_err(err)?;
-            Ok((bytes, sha256))
-        })
+        tokio::task::spawn_blocking(move || writer::write_partial(&path, partial, compression, rx))
     };
     let streamed = async {
-        let stream = client
-            .copy_out(&job.copy_sql)
-            .await
-            .map_err(|e| format!("{}: source: {}", job.id, describe_error(&e)))?;
+        let stream =
+            client
+                .copy_out(&job.copy_sql)
+                .await
+                .map_err(|source| WindowError::Source {
+                    window: job.id.clone(),
+                    source,
+                })?;
         futures_util::pin_mut!(stream);
         let mut counter = RowCounter::default();
         // The server sends one message per row; they are gathered into 1 MiB before
         // they go to the writer.
         let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
         while let Some(piece) = stream.next().await {
-            let piece = piece.map_err(|e| format!("{}: source: {}", job.id, describe_error(&e)))?;
+            let piece = piece.map_err(|source| WindowError::Source {
+                window: job.id.clone(),
+                source,
+            })?;
             counter.feed(&piece);
             buf.extend_from_slice(&piece);
             if buf.len() >= 1 << 20 {
@@ -642,7 +576,7 @@ async fn write_window(
             }
         }
         let _ = tx.send(buf).await;
-        Ok::<u64, String>(counter.rows())
+        Ok::<u64, WindowError>(counter.rows())
     }
     .await;
     // Dropping the sender ends the writer's input; it finishes and syncs the file.
@@ -658,14 +592,17 @@ async fn write_window(
             let row = client
                 .query_one(sql.as_str(), &[])
                 .await
-                .map_err(|e| format!("{}: source: {}", job.id, describe_error(&e)))?;
+                .map_err(|source| WindowError::Source {
+                    window: job.id.clone(),
+                    source,
+                })?;
             let counted: Option<String> = row.get(0);
             if counted.as_deref() != Some(rows.to_string().as_str()) {
-                return Err(format!(
-                    "{}: the file holds {rows} rows but the source counts {} in the same snapshot",
-                    job.id,
-                    counted.unwrap_or_default()
-                ));
+                return Err(WindowError::RowCount {
+                    window: job.id.clone(),
+                    rows,
+                    counted: counted.unwrap_or_default(),
+                });
             }
             // A count-level probe answers rows only.
             (row.len() > 1)
@@ -681,7 +618,10 @@ async fn write_window(
             manifest::sync_dir(path.parent().unwrap_or(&dir))
         })
         .await
-        .map_err(|e| format!("{}: {e}", partial.display()))?;
+        .map_err(|source| WindowError::File {
+            path: partial.clone(),
+            source,
+        })?;
     }
     Ok(FileEntry {
         window: job.id.clone(),
@@ -692,28 +632,6 @@ async fn write_window(
         sha256,
         checksum,
     })
-}
-
-/// A writer that may need finishing (a compressor), giving back the hashing layer.
-trait WriteFinish: Write {
-    fn finish(self: Box<Self>) -> std::io::Result<Hashing<std::io::BufWriter<std::fs::File>>>;
-}
-
-impl WriteFinish for Hashing<std::io::BufWriter<std::fs::File>> {
-    fn finish(mut self: Box<Self>) -> std::io::Result<Hashing<std::io::BufWriter<std::fs::File>>> {
-        self.flush()?;
-        Ok(*self)
-    }
-}
-
-impl WriteFinish
-    for zstd::stream::write::Encoder<'static, Hashing<std::io::BufWriter<std::fs::File>>>
-{
-    fn finish(self: Box<Self>) -> std::io::Result<Hashing<std::io::BufWriter<std::fs::File>>> {
-        let mut inner = (*self).finish()?;
-        inner.flush()?;
-        Ok(inner)
-    }
 }
 
 /// `schema.sql`: the statements the plan would run on an empty database, in order,

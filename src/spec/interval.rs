@@ -22,6 +22,52 @@ const UNITS: &[(&[&str], i64)] = &[
     (&["week", "weeks", "w"], 7 * 86_400 * MICROS_PER_SECOND),
 ];
 
+/// Why text is not a chunk interval; each message quotes the text as written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IntervalError {
+    /// Nothing but spaces.
+    #[error("empty interval; write for example `7 days`")]
+    Empty,
+    /// A number at the end, with no unit.
+    #[error("interval `{text}` needs a unit after `{number}`, such as `days`")]
+    NoUnit {
+        /// The interval as written.
+        text: String,
+        /// The number without a unit.
+        number: String,
+    },
+    /// A count that is not a whole number.
+    #[error("interval `{text}`: `{number}` is not a whole number")]
+    NotWhole {
+        /// The interval as written.
+        text: String,
+        /// The count as written.
+        number: String,
+    },
+    /// Months or years, whose length varies.
+    #[error("interval `{0}`: months and years vary in length; give the interval in days or weeks")]
+    VariableUnit(String),
+    /// A unit not in the list.
+    #[error(
+        "interval `{text}`: unknown unit `{unit}` (use microseconds, milliseconds, seconds, minutes, hours, days or weeks)"
+    )]
+    UnknownUnit {
+        /// The interval as written.
+        text: String,
+        /// The unit as written.
+        unit: String,
+    },
+    /// More microseconds than an `i64` holds.
+    #[error("interval `{0}` is too large")]
+    TooLarge(String),
+    /// Zero or negative.
+    #[error("interval `{0}` must be positive")]
+    NotPositive(String),
+    /// An integer interval of zero or less.
+    #[error("chunk_time_interval {0} must be positive")]
+    IntegerNotPositive(i64),
+}
+
 /// A chunk interval: a fixed length of time, or a width in integer time units.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -38,10 +84,10 @@ pub enum ChunkInterval {
 impl ChunkInterval {
     /// Parse the text form. Months and years are refused: their length varies,
     /// and a chunk interval must be fixed.
-    pub fn parse_time(text: &str) -> Result<Self, String> {
+    pub fn parse_time(text: &str) -> Result<Self, IntervalError> {
         let words: Vec<&str> = text.split_whitespace().collect();
         if words.is_empty() {
-            return Err("empty interval; write for example `7 days`".into());
+            return Err(IntervalError::Empty);
         }
         let mut total: i64 = 0;
         let mut i = 0;
@@ -50,48 +96,51 @@ impl ChunkInterval {
             let (number, unit) = match words[i].find(|c: char| c.is_ascii_alphabetic()) {
                 Some(pos) if pos > 0 => (&words[i][..pos], &words[i][pos..]),
                 _ => {
-                    let unit = words.get(i + 1).copied().ok_or_else(|| {
-                        format!(
-                            "interval `{text}` needs a unit after `{}`, such as `days`",
-                            words[i]
-                        )
-                    })?;
+                    let unit = words
+                        .get(i + 1)
+                        .copied()
+                        .ok_or_else(|| IntervalError::NoUnit {
+                            text: text.to_string(),
+                            number: words[i].to_string(),
+                        })?;
                     i += 1;
                     (words[i - 1], unit)
                 }
             };
             i += 1;
-            let n: i64 = number
-                .parse()
-                .map_err(|_| format!("interval `{text}`: `{number}` is not a whole number"))?;
+            let n: i64 = number.parse().map_err(|_| IntervalError::NotWhole {
+                text: text.to_string(),
+                number: number.to_string(),
+            })?;
             let unit_lc = unit.to_ascii_lowercase();
             let factor = UNITS
                 .iter()
                 .find(|(names, _)| names.contains(&unit_lc.as_str()))
                 .map(|(_, f)| *f)
                 .ok_or_else(|| match unit_lc.trim_end_matches('s') {
-                    "month" | "mon" | "year" | "yr" => format!(
-                        "interval `{text}`: months and years vary in length; give the interval in days or weeks"
-                    ),
-                    _ => format!(
-                        "interval `{text}`: unknown unit `{unit}` (use microseconds, milliseconds, seconds, minutes, hours, days or weeks)"
-                    ),
+                    "month" | "mon" | "year" | "yr" => {
+                        IntervalError::VariableUnit(text.to_string())
+                    }
+                    _ => IntervalError::UnknownUnit {
+                        text: text.to_string(),
+                        unit: unit.to_string(),
+                    },
                 })?;
             total = n
                 .checked_mul(factor)
                 .and_then(|v| total.checked_add(v))
-                .ok_or_else(|| format!("interval `{text}` is too large"))?;
+                .ok_or_else(|| IntervalError::TooLarge(text.to_string()))?;
         }
         if total <= 0 {
-            return Err(format!("interval `{text}` must be positive"));
+            return Err(IntervalError::NotPositive(text.to_string()));
         }
         Ok(ChunkInterval::Time { micros: total })
     }
 
     /// An integer interval, which must be positive.
-    pub fn integer(width: i64) -> Result<Self, String> {
+    pub fn integer(width: i64) -> Result<Self, IntervalError> {
         if width <= 0 {
-            return Err(format!("chunk_time_interval {width} must be positive"));
+            return Err(IntervalError::IntegerNotPositive(width));
         }
         Ok(ChunkInterval::Integer(width))
     }
@@ -183,6 +232,28 @@ mod tests {
         assert_eq!(
             ChunkInterval::parse_time("7 days").unwrap().sql(),
             "INTERVAL '7 days'"
+        );
+    }
+
+    #[test]
+    fn error_messages_are_exact() {
+        let message = |text: &str| ChunkInterval::parse_time(text).unwrap_err().to_string();
+        assert_eq!(message(" "), "empty interval; write for example `7 days`");
+        assert_eq!(
+            message("7"),
+            "interval `7` needs a unit after `7`, such as `days`"
+        );
+        assert_eq!(
+            message("x days"),
+            "interval `x days`: `x` is not a whole number"
+        );
+        assert_eq!(
+            message("99999999999999 weeks"),
+            "interval `99999999999999 weeks` is too large"
+        );
+        assert_eq!(
+            ChunkInterval::integer(0).unwrap_err().to_string(),
+            "chunk_time_interval 0 must be positive"
         );
     }
 }

@@ -23,10 +23,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::pg::{ConnInfo, QualifiedName};
 
-pub use interval::ChunkInterval;
-pub use name::parse_qualified_name;
+pub use interval::{ChunkInterval, IntervalError};
+pub use name::{NameError, parse_qualified_name};
 pub use positions::Positions;
-pub use resolve::interpolate;
+pub use resolve::{InterpolateError, interpolate};
 
 /// The largest `workers` value accepted; each worker holds two connections.
 pub const MAX_WORKERS: usize = 64;
@@ -157,27 +157,39 @@ impl fmt::Display for Endpoint {
     }
 }
 
+/// A command that needs a database at one end was given a spec with a backup
+/// directory there; the message names the command that reads or writes it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EndpointError {
+    /// The source is a directory: `hypermove restore` reads it.
+    #[error(
+        "{}: the source is a backup directory; restore it with `hypermove restore {}`",
+        .0.display(),
+        .0.display()
+    )]
+    SourceIsDirectory(PathBuf),
+    /// The target is a directory: `hypermove backup` writes it.
+    #[error(
+        "{}: the target is a backup directory; write it with `hypermove backup {}`",
+        .0.display(),
+        .0.display()
+    )]
+    TargetIsDirectory(PathBuf),
+}
+
 impl Spec {
     /// The source database; a directory source belongs to `hypermove restore`.
-    pub fn source_db(&self) -> Result<&ConnInfo, String> {
-        self.source.database().ok_or_else(|| {
-            format!(
-                "{}: the source is a backup directory; restore it with `hypermove restore {}`",
-                self.path.display(),
-                self.path.display()
-            )
-        })
+    pub fn source_db(&self) -> Result<&ConnInfo, EndpointError> {
+        self.source
+            .database()
+            .ok_or_else(|| EndpointError::SourceIsDirectory(self.path.clone()))
     }
 
     /// The target database; a directory target belongs to `hypermove backup`.
-    pub fn target_db(&self) -> Result<&ConnInfo, String> {
-        self.target.database().ok_or_else(|| {
-            format!(
-                "{}: the target is a backup directory; write it with `hypermove backup {}`",
-                self.path.display(),
-                self.path.display()
-            )
-        })
+    pub fn target_db(&self) -> Result<&ConnInfo, EndpointError> {
+        self.target
+            .database()
+            .ok_or_else(|| EndpointError::TargetIsDirectory(self.path.clone()))
     }
 }
 
@@ -222,13 +234,26 @@ pub struct Pattern {
     matcher: globset::GlobMatcher,
 }
 
+/// A glob that does not compile.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("invalid pattern `{text}`: {}", .source.kind())]
+pub struct PatternError {
+    /// The pattern as written.
+    pub text: String,
+    /// What globset found wrong.
+    pub source: globset::Error,
+}
+
 impl Pattern {
     /// Compile a glob over `schema.table`.
-    pub fn new(text: &str) -> Result<Self, String> {
+    pub fn new(text: &str) -> Result<Self, PatternError> {
         let glob = globset::GlobBuilder::new(text)
             .literal_separator(false)
             .build()
-            .map_err(|e| format!("invalid pattern `{text}`: {}", e.kind()))?;
+            .map_err(|source| PatternError {
+                text: text.to_string(),
+                source,
+            })?;
         Ok(Pattern {
             text: text.to_string(),
             matcher: glob.compile_matcher(),
@@ -389,6 +414,30 @@ mod tests {
         assert!(
             checked_in == super::json_schema(),
             "schemas/hypermove.schema.json is stale: run `cargo run -- schema > schemas/hypermove.schema.json`"
+        );
+    }
+
+    #[test]
+    fn a_directory_end_names_the_command_for_it() {
+        let spec = |source: &str, target: &str| {
+            let text =
+                format!("version: 1\nsource: {source}\ntarget: {target}\ntables: [{{name: a}}]\n");
+            super::parse(std::path::Path::new("s.yaml"), &text).unwrap()
+        };
+        let db = "postgresql://u@h/db";
+        assert_eq!(
+            spec("{directory: d}", db)
+                .source_db()
+                .unwrap_err()
+                .to_string(),
+            "s.yaml: the source is a backup directory; restore it with `hypermove restore s.yaml`"
+        );
+        assert_eq!(
+            spec(db, "{directory: d}")
+                .target_db()
+                .unwrap_err()
+                .to_string(),
+            "s.yaml: the target is a backup directory; write it with `hypermove backup s.yaml`"
         );
     }
 }

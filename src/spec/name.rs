@@ -8,19 +8,55 @@ use crate::pg::QualifiedName;
 /// because a silently truncated name could collide with another.
 const MAX_IDENT_BYTES: usize = 63;
 
+/// Why text is not a table name; each message quotes the text as written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    /// More than `schema.table`.
+    #[error("`{0}` is not a table name; write `schema.table` (quote parts that contain dots)")]
+    TooManyParts(String),
+    /// A `"` without its closing `"`.
+    #[error("`{0}`: unterminated quoted name")]
+    Unterminated(String),
+    /// A space or quote inside an unquoted part.
+    #[error("`{text}`: unexpected `{found}`; double-quote names that contain spaces or quotes")]
+    Unquoted {
+        /// The name as written.
+        text: String,
+        /// The offending character.
+        found: char,
+    },
+    /// `a..b`, or nothing at all.
+    #[error("`{0}`: empty name part")]
+    EmptyPart(String),
+    /// A part PostgreSQL would truncate.
+    #[error("`{text}`: `{part}` is longer than PostgreSQL's {max}-byte limit", max = MAX_IDENT_BYTES)]
+    TooLong {
+        /// The name as written.
+        text: String,
+        /// The part that is too long.
+        part: String,
+    },
+    /// Something other than `.` after a closing quote.
+    #[error("`{text}`: unexpected `{found}` after a quoted name")]
+    AfterQuoted {
+        /// The name as written.
+        text: String,
+        /// The offending character.
+        found: char,
+    },
+}
+
 /// Parse `schema.table`, `table` or `"My Schema"."My Table"`.
-pub fn parse_qualified_name(text: &str) -> Result<QualifiedName, String> {
+pub fn parse_qualified_name(text: &str) -> Result<QualifiedName, NameError> {
     let parts = split_parts(text)?;
     match parts.as_slice() {
         [name] => Ok(QualifiedName::new("public", name.clone())),
         [schema, name] => Ok(QualifiedName::new(schema.clone(), name.clone())),
-        _ => Err(format!(
-            "`{text}` is not a table name; write `schema.table` (quote parts that contain dots)"
-        )),
+        _ => Err(NameError::TooManyParts(text.to_string())),
     }
 }
 
-fn split_parts(text: &str) -> Result<Vec<String>, String> {
+fn split_parts(text: &str) -> Result<Vec<String>, NameError> {
     let mut parts = Vec::new();
     let mut chars = text.trim().chars().peekable();
     loop {
@@ -35,7 +71,7 @@ fn split_parts(text: &str) -> Result<Vec<String>, String> {
                     }
                     Some('"') => break,
                     Some(c) => part.push(c),
-                    None => return Err(format!("`{text}`: unterminated quoted name")),
+                    None => return Err(NameError::Unterminated(text.to_string())),
                 }
             }
         } else {
@@ -44,27 +80,34 @@ fn split_parts(text: &str) -> Result<Vec<String>, String> {
                     break;
                 }
                 if c == '"' || c.is_whitespace() {
-                    return Err(format!(
-                        "`{text}`: unexpected `{c}`; double-quote names that contain spaces or quotes"
-                    ));
+                    return Err(NameError::Unquoted {
+                        text: text.to_string(),
+                        found: c,
+                    });
                 }
                 part.push(c.to_ascii_lowercase());
                 chars.next();
             }
         }
         if part.is_empty() {
-            return Err(format!("`{text}`: empty name part"));
+            return Err(NameError::EmptyPart(text.to_string()));
         }
         if part.len() > MAX_IDENT_BYTES {
-            return Err(format!(
-                "`{text}`: `{part}` is longer than PostgreSQL's {MAX_IDENT_BYTES}-byte limit"
-            ));
+            return Err(NameError::TooLong {
+                text: text.to_string(),
+                part,
+            });
         }
         parts.push(part);
         match chars.next() {
             None => return Ok(parts),
             Some('.') => continue,
-            Some(c) => return Err(format!("`{text}`: unexpected `{c}` after a quoted name")),
+            Some(c) => {
+                return Err(NameError::AfterQuoted {
+                    text: text.to_string(),
+                    found: c,
+                });
+            }
         }
     }
 }
@@ -94,5 +137,29 @@ mod tests {
         for bad in ["", "a.b.c", "a..b", "\"open", "has space", &"x".repeat(64)] {
             assert!(parse_qualified_name(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn error_messages_are_exact() {
+        let message = |text: &str| parse_qualified_name(text).unwrap_err().to_string();
+        assert_eq!(
+            message("a.b.c"),
+            "`a.b.c` is not a table name; write `schema.table` (quote parts that contain dots)"
+        );
+        assert_eq!(message("\"open"), "`\"open`: unterminated quoted name");
+        assert_eq!(
+            message("has space"),
+            "`has space`: unexpected ` `; double-quote names that contain spaces or quotes"
+        );
+        assert_eq!(message("a..b"), "`a..b`: empty name part");
+        let long = "x".repeat(64);
+        assert_eq!(
+            message(&long),
+            format!("`{long}`: `{long}` is longer than PostgreSQL's 63-byte limit")
+        );
+        assert_eq!(
+            message("\"a\"b"),
+            "`\"a\"b`: unexpected `b` after a quoted name"
+        );
     }
 }

@@ -1,0 +1,157 @@
+//! Table entries, `defaults:`, and the `from:`/`until:` time bounds.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime};
+
+use super::Resolver;
+use crate::pg::QualifiedName;
+use crate::spec::raw::{IntOrText, RawDefaults, RawTable};
+use crate::spec::{
+    ChunkInterval, Origin, TableDefaults, TableSpec, TargetShape, TimeValue, parse_qualified_name,
+};
+
+impl Resolver<'_> {
+    pub(super) fn interval(&mut self, path: &str, v: &Option<IntOrText>) -> Option<ChunkInterval> {
+        match v {
+            None => None,
+            Some(IntOrText::Int(n)) => self.ok(path, ChunkInterval::integer(*n)),
+            Some(IntOrText::Text(s)) => self.ok(path, ChunkInterval::parse_time(s)),
+        }
+    }
+
+    pub(super) fn time(&mut self, path: &str, v: &Option<IntOrText>) -> Option<TimeValue> {
+        match v {
+            None => None,
+            Some(IntOrText::Int(n)) => Some(TimeValue::Int(*n)),
+            Some(IntOrText::Text(s)) => self.ok(path, parse_time(s)),
+        }
+    }
+
+    pub(super) fn defaults(&mut self, d: RawDefaults) -> TableDefaults {
+        let out = TableDefaults {
+            chunk_time_interval: self
+                .interval("defaults.chunk_time_interval", &d.chunk_time_interval),
+            create_default_indexes: d.create_default_indexes,
+            from: self.time("defaults.from", &d.from),
+            until: self.time("defaults.until", &d.until),
+        };
+        self.check_range("defaults", out.from, out.until);
+        out
+    }
+
+    pub(super) fn check_range(
+        &mut self,
+        path: &str,
+        from: Option<TimeValue>,
+        until: Option<TimeValue>,
+    ) {
+        if let (Some(f), Some(u)) = (from, until) {
+            let same_kind = matches!(
+                (f, u),
+                (TimeValue::Int(_), TimeValue::Int(_))
+                    | (TimeValue::Micros(_), TimeValue::Micros(_))
+            );
+            if !same_kind {
+                self.err(
+                    &format!("{path}.until"),
+                    "`from` and `until` must both be times or both integers",
+                );
+            } else if f >= u {
+                self.err(
+                    &format!("{path}.until"),
+                    "`until` must be after `from` (from is inclusive, until exclusive)",
+                );
+            }
+        }
+    }
+
+    pub(super) fn table(
+        &mut self,
+        i: usize,
+        t: RawTable,
+        schema_map: &BTreeMap<String, String>,
+        defaults: &TableDefaults,
+    ) -> Option<TableSpec> {
+        let base = format!("tables[{i}]");
+        let source = self.ok(&format!("{base}.name"), parse_qualified_name(&t.name));
+        let target = match &t.target {
+            Some(name) => self.ok(&format!("{base}.target"), parse_qualified_name(name)),
+            None => source.as_ref().map(|s| {
+                let schema = schema_map.get(&s.schema).unwrap_or(&s.schema);
+                QualifiedName::new(schema.clone(), s.name.clone())
+            }),
+        };
+        let hpath = format!("{base}.hypertable");
+        let keep_exactly = t
+            .hypertable
+            .as_ref()
+            .is_some_and(|h| h.keep_source_layout == Some(true));
+        let shape = match t.hypertable {
+            None => Some((TargetShape::Keep, None)),
+            Some(h) => self.shape(&hpath, h),
+        };
+        let from = self
+            .time(&format!("{base}.from"), &t.from)
+            .or(defaults.from);
+        let until = self
+            .time(&format!("{base}.until"), &t.until)
+            .or(defaults.until);
+        self.check_range(&base, from, until);
+        let (shape, own_default_indexes) = shape?;
+        // `keep_source_layout: true` means exactly the source's layout: no defaults.
+        let default_chunk_time_interval = match (&shape, own_default_indexes) {
+            (TargetShape::Keep, _) if keep_exactly => None,
+            _ => defaults.chunk_time_interval,
+        };
+        let create_default_indexes = own_default_indexes
+            .or(defaults.create_default_indexes)
+            .unwrap_or(true);
+        Some(TableSpec {
+            source: source?,
+            target: target?,
+            shape,
+            create_default_indexes,
+            default_chunk_time_interval,
+            from,
+            until,
+            origin: Origin {
+                label: base.clone(),
+                position: self.pos.of(&base),
+            },
+        })
+    }
+}
+
+/// Text that is not a time `from:`/`until:` accepts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`{0}` is not a time; write e.g. `2025-01-01` or `2025-01-01T06:00:00Z`, or an integer for integer time"
+)]
+struct TimeError(String);
+
+/// `2025-01-01`, `2025-01-01T06:00:00Z`, `2025-01-01 06:00:00+02`, `2025-01-01T06:00:00`
+/// (no offset means UTC).
+fn parse_time(s: &str) -> Result<TimeValue, TimeError> {
+    let s = s.trim();
+    let micros = DateTime::parse_from_rfc3339(s)
+        .map(|t| t.timestamp_micros())
+        .or_else(|_| {
+            DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f%#z").map(|t| t.timestamp_micros())
+        })
+        .or_else(|_| {
+            NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+                .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f"))
+                .map(|t| t.and_utc().timestamp_micros())
+        })
+        .or_else(|_| {
+            NaiveDate::parse_from_str(s, "%Y-%m-%d").map(|d| {
+                d.and_hms_opt(0, 0, 0)
+                    .expect("midnight exists")
+                    .and_utc()
+                    .timestamp_micros()
+            })
+        })
+        .map_err(|_| TimeError(s.to_string()))?;
+    Ok(TimeValue::Micros(micros))
+}
