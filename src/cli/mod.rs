@@ -21,7 +21,7 @@ use clap::{Parser, Subcommand};
 use tokio_postgres::Client;
 
 use crate::Error;
-use crate::pg::{Role, connect};
+use crate::pg::Role;
 use crate::spec::{self, MAX_WORKERS, Spec, VerifyLevel};
 
 use self::archive::*;
@@ -471,12 +471,7 @@ fn stop_on_ctrl_c() -> Arc<AtomicBool> {
 /// A target session with the settings that make text forms equal on both sides,
 /// for a restore, which has no source connection.
 async fn connect_target(info: &crate::pg::ConnInfo, app: &str) -> Result<Client, Error> {
-    let target = connect(info, Role::Target, app)
+    crate::pg::session::open(info, Role::Target, app)
         .await
-        .map_err(Error::runtime)?;
-    target
-        .batch_execute(crate::pg::session::SETUP)
-        .await
-        .map_err(|e| Error::runtime(crate::pg::describe_error(&e)))?;
-    Ok(target)
+        .map_err(Error::runtime)
 }

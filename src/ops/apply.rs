@@ -28,8 +28,8 @@ pub enum RunEnd {
     Mismatch(Verdict),
 }
 
-/// Open the snapshot on the source, read both catalogs inside it and build the
-/// plan. `plan` and `apply` both come through here, so what is reviewed is what runs.
+/// Open the snapshot on the source, read both catalogs inside it (the target's
+/// session comes set up from [`connect_both`]) and build the plan. `plan` and `apply` both come through here, so what is reviewed is what runs.
 pub async fn plan_in_snapshot<'a>(
     spec: &Spec,
     source: &'a mut Client,
@@ -39,10 +39,6 @@ pub async fn plan_in_snapshot<'a>(
     let (tx, snapshot) = crate::pg::session::begin_snapshot(source, export)
         .await
         .map_err(Error::runtime)?;
-    target
-        .batch_execute(crate::pg::session::SETUP)
-        .await
-        .map_err(|e| Error::runtime(crate::pg::describe_error(&e)))?;
     let inputs = plan::gather(spec, &tx, target).await?;
     let plan = plan::build(spec, &inputs)?;
     Ok((tx, snapshot, plan))

@@ -79,9 +79,10 @@ pub async fn connect_both(spec: &Spec, app: &str) -> Result<(Client, Client), Er
     Ok((source, target))
 }
 
-/// Connect to the spec's target database.
+/// Connect to the spec's target database, with the session settings every catalog
+/// read and comparison needs.
 pub async fn connect_target(spec: &Spec, app: &str) -> Result<Client, Error> {
-    connect(spec.target_db().map_err(Error::refused)?, Role::Target, app)
+    crate::pg::session::open(spec.target_db().map_err(Error::refused)?, Role::Target, app)
         .await
         .map_err(Error::runtime)
 }

@@ -42,10 +42,6 @@ pub async fn verify(
     let (tx, snapshot) = crate::pg::session::begin_snapshot(&mut source, true)
         .await
         .map_err(Error::runtime)?;
-    target
-        .batch_execute(crate::pg::session::SETUP)
-        .await
-        .map_err(|e| Error::runtime(crate::pg::describe_error(&e)))?;
     let inputs = plan::gather(spec, &tx, &target).await?;
     let plan = plan::build_verification(spec, &inputs, level)?;
     let config = ExecConfig {

@@ -4,7 +4,7 @@
 
 use tokio_postgres::{Client, IsolationLevel, Transaction};
 
-use super::{describe_error, quote_literal};
+use super::{ConnInfo, Role, connect, describe_error, quote_literal};
 
 /// Why the coordinator's snapshot could not be opened on the source.
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +21,12 @@ pub enum SessionError {
         describe_error(.0)
     )]
     Export(#[source] tokio_postgres::Error),
+    /// The server could not be reached.
+    #[error("{0}")]
+    Connect(#[source] super::ConnError),
+    /// Applying [`SETUP`] to a new session failed.
+    #[error("setting up the session: {}", describe_error(.0))]
+    Open(#[source] tokio_postgres::Error),
 }
 
 /// Settings every hypermove session uses, on both servers: fixed text forms, and
@@ -32,6 +38,15 @@ pub const SETUP: &str = include_str!("sql/session_setup.sql");
 /// transaction whose snapshot is imported or exported: those need to be first.
 pub async fn setup(client: &Client) -> Result<(), tokio_postgres::Error> {
     client.batch_execute(SETUP).await
+}
+
+/// Connect and apply [`SETUP`]: a session ready to read catalogs or compare rows.
+pub async fn open(info: &ConnInfo, role: Role, app: &str) -> Result<Client, SessionError> {
+    let client = connect(info, role, app)
+        .await
+        .map_err(SessionError::Connect)?;
+    setup(&client).await.map_err(SessionError::Open)?;
+    Ok(client)
 }
 
 /// Set the session up, then open the coordinator's `REPEATABLE READ READ ONLY`
