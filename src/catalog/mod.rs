@@ -379,9 +379,50 @@ pub async fn table(
         comments,
         hypertable,
         inheritance_children,
+        row_security: row_security(client, name, oid).await?,
         est_rows: estimate(rel.get("reltuples")),
         est_bytes: rel.get::<_, i64>("est_bytes").max(0) as u64,
     })
+}
+
+/// A table's row-level security, `None` when it is off and there are no policies.
+async fn row_security(
+    client: &impl GenericClient,
+    name: &QualifiedName,
+    oid: u32,
+) -> Result<Option<RowSecurity>> {
+    let what = || format!("row-level security of {name}");
+    let flags = client
+        .query_one(include_str!("sql/row_security.sql"), &[&oid])
+        .await
+        .map_err(query_err(what()))?;
+    let policies: Vec<Policy> = client
+        .query(include_str!("sql/policies.sql"), &[&oid])
+        .await
+        .map_err(query_err(what()))?
+        .iter()
+        .map(|r| Policy {
+            name: r.get("name"),
+            permissive: r.get("permissive"),
+            command: first_char(r, "command").unwrap_or('*'),
+            roles: r
+                .get::<_, Vec<String>>("roles")
+                .into_iter()
+                .map(|role| (!role.is_empty()).then_some(role))
+                .collect(),
+            using: r.get("using_expr"),
+            with_check: r.get("check_expr"),
+            other_tables: r.get("other_tables"),
+        })
+        .collect();
+    let (enabled, forced): (bool, bool) = (flags.get("enabled"), flags.get("forced"));
+    Ok(
+        (enabled || forced || !policies.is_empty()).then_some(RowSecurity {
+            enabled,
+            forced,
+            policies,
+        }),
+    )
 }
 
 async fn columns(

@@ -290,6 +290,10 @@ pub struct Table {
     /// query on it reads their rows too.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inheritance_children: Vec<QualifiedName>,
+    /// Row-level security: `None` when it is off and the table has no policies
+    /// (and then absent from fingerprints, which stay as they were before it was read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row_security: Option<RowSecurity>,
     /// Row estimate for a plain table (hypertables estimate per chunk).
     #[serde(skip)]
     pub est_rows: Option<u64>,
@@ -303,4 +307,35 @@ impl Table {
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|c| c.name == name)
     }
+}
+
+/// A table's row-level security: the switches and the policies.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct RowSecurity {
+    /// `ENABLE ROW LEVEL SECURITY`.
+    pub enabled: bool,
+    /// `FORCE ROW LEVEL SECURITY`: the owner is subject to the policies too.
+    pub forced: bool,
+    /// The policies, by name.
+    pub policies: Vec<Policy>,
+}
+
+/// One row-level security policy (`pg_policy`).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Policy {
+    /// Policy name, unique per table.
+    pub name: String,
+    /// `PERMISSIVE` (true) or `RESTRICTIVE`.
+    pub permissive: bool,
+    /// `polcmd`: `r` SELECT, `a` INSERT, `w` UPDATE, `d` DELETE, `*` ALL.
+    pub command: char,
+    /// The roles it applies to, in order; `None` is PUBLIC.
+    pub roles: Vec<Option<String>>,
+    /// The `USING` expression.
+    pub using: Option<String>,
+    /// The `WITH CHECK` expression.
+    pub with_check: Option<String>,
+    /// Other relations its expressions read, as the server names them: such a
+    /// policy cannot be carried (the names would be the source's).
+    pub other_tables: Vec<String>,
 }

@@ -15,7 +15,7 @@ use super::preflight;
 use super::probe;
 use super::shape::{Shape, source_layout, target_layout, time_of};
 use super::window::{self, Window};
-use super::{Action, Inputs, Plan, PlanError, Step, StepKind, TablePlan, ddl};
+use super::{Action, Inputs, Plan, PlanError, Step, StepKind, TablePlan, ddl, security};
 use crate::catalog::{ConstraintKind, ServerInfo, Table, UserType, View};
 use crate::pg::{QualifiedName, display_ident};
 use crate::spec::{Spec, TableSpec, VerifyLevel};
@@ -288,6 +288,7 @@ impl<'a> Assembly<'a> {
             .extend(preflight::carry_warnings(t, table, shape));
         let ready = self.add_create(t, table, shape);
         self.readies.insert(t.source.clone(), ready);
+        let after_create = self.b.graph.node_count();
         let source = WindowSource::of(inputs.archive.as_deref(), index);
         let (windows, table_copies) = self.add_windows(index, shape, source, ready);
         let table_keys = self.add_constraints(t, table, &table_copies);
@@ -304,6 +305,7 @@ impl<'a> Assembly<'a> {
         }
         self.add_sequences(t, table, &table_copies);
         self.add_indexes(t, table, shape, &table_copies);
+        self.add_row_security(t, table, after_create);
         self.table_plans.push(TablePlan {
             source: t.source.clone(),
             target: t.target.clone(),
@@ -466,6 +468,27 @@ impl<'a> Assembly<'a> {
                 table_copies,
             );
         }
+    }
+
+    /// Row-level security and policies once every step of the table added since
+    /// node `from` (copies, their checks, keys, grants, sequences, indexes) is done:
+    /// a forced policy would filter the checks' own reads.
+    fn add_row_security(&mut self, t: &TableSpec, table: &Table, from: usize) {
+        let Some(rs) = &table.row_security else {
+            return;
+        };
+        let deps: Vec<NodeIndex> = (from..self.b.graph.node_count())
+            .map(NodeIndex::new)
+            .collect();
+        self.b.add(
+            Step {
+                id: format!("rls:{}", t.target),
+                kind: StepKind::RowSecurity,
+                table: Some(t.target.clone()),
+                action: Action::Sql(security::row_security_sql(&t.target, rs)),
+            },
+            &deps,
+        );
     }
 
     /// Foreign keys last: they need the data of both tables and the referenced key.

@@ -404,6 +404,7 @@ pub async fn gather_target(
         roles.insert(g.owner.clone());
         roles.extend(g.grants.iter().filter_map(|(r, _, _)| r.clone()));
     }
+    roles.extend(super::security::policy_roles(&tables));
     let roles: Vec<String> = roles.into_iter().collect();
     let target_roles = catalog::roles_present(target, &roles)
         .await
@@ -513,6 +514,8 @@ pub async fn gather_source_only(
     // The target is not consulted: its facts are unknown, not the source's.
     let mut target_server = source_server.clone();
     target_server.instance = String::new();
+    // The target is not consulted: the roles policies name are assumed there.
+    let target_roles = super::security::policy_roles(&tables);
     Ok(Inputs {
         target_server,
         source_server,
@@ -528,7 +531,7 @@ pub async fn gather_source_only(
         target_extensions: Default::default(),
         views: Vec::new(),
         grants: Vec::new(),
-        target_roles: BTreeSet::new(),
+        target_roles,
         source_privileges: Default::default(),
         target_privileges: catalog::Privileges {
             superuser: true,
@@ -570,6 +573,8 @@ pub fn for_empty_target(selection: Vec<TableSpec>, side: SourceSide) -> Inputs {
     }
     let mut target_server = side.source_server.clone();
     target_server.instance = String::new();
+    // No target is consulted here: the roles policies name are assumed there.
+    let target_roles = super::security::policy_roles(&side.tables);
     Inputs {
         target_server,
         source_server: side.source_server,
@@ -585,7 +590,7 @@ pub fn for_empty_target(selection: Vec<TableSpec>, side: SourceSide) -> Inputs {
         target_extensions,
         views: side.views,
         grants: side.grants.iter().map(|_| None).collect(),
-        target_roles: BTreeSet::new(),
+        target_roles,
         source_privileges: side.source_privileges,
         target_privileges: catalog::Privileges {
             superuser: true,

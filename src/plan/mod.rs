@@ -13,6 +13,7 @@ mod init;
 mod preflight;
 mod probe;
 mod render;
+mod security;
 mod shape;
 #[cfg(test)]
 mod testkit;
@@ -132,6 +133,8 @@ pub enum StepKind {
     Sequence,
     /// Owner and grants (`grants: true`).
     Grant,
+    /// Row-level security and policies, after everything else of the table.
+    RowSecurity,
     /// Compare source and target.
     Verify,
 }
@@ -152,6 +155,7 @@ impl StepKind {
             StepKind::ForeignKey => "fk",
             StepKind::Sequence => "sequence",
             StepKind::Grant => "grants",
+            StepKind::RowSecurity => "rls",
             StepKind::Verify => "verify",
         }
     }

@@ -40,6 +40,7 @@ pub(super) fn check(spec: &Spec, inputs: &Inputs) -> Result<Checked, PlanError> 
         check_readable(table).map_err(at)?;
         check_unique_keys(table, &shape).map_err(at)?;
         check_filters(t, table, &shape).map_err(at)?;
+        super::security::check_policies(table).map_err(at)?;
         shapes.push(shape);
     }
     check_fk_targets(spec, inputs)?;
@@ -49,7 +50,8 @@ pub(super) fn check(spec: &Spec, inputs: &Inputs) -> Result<Checked, PlanError> 
     Ok(Checked { shapes, warnings })
 }
 
-/// `grants: true` needs every role it names on the target; name all the missing ones.
+/// `grants: true` and row-level security policies need every role they name on the
+/// target; name all the missing ones at once.
 fn check_roles(inputs: &Inputs) -> Result<(), PlanError> {
     let mut missing_roles: BTreeSet<&str> = BTreeSet::new();
     for g in inputs.grants.iter().flatten() {
@@ -61,9 +63,25 @@ fn check_roles(inputs: &Inputs) -> Result<(), PlanError> {
             }
         }
     }
+    let policy_roles = super::security::policy_roles(&inputs.tables);
+    let missing_policy_roles = policy_roles
+        .iter()
+        .any(|r| !inputs.target_roles.contains(r));
+    let missing_grant_roles = !missing_roles.is_empty();
+    missing_roles.extend(
+        policy_roles
+            .iter()
+            .filter(|r| !inputs.target_roles.contains(*r))
+            .map(String::as_str),
+    );
     if !missing_roles.is_empty() {
+        let needs = match (missing_grant_roles, missing_policy_roles) {
+            (true, false) => "grants: true needs",
+            (false, _) => "row-level security policies need",
+            (true, true) => "grants: true and row-level security policies need",
+        };
         return Err(PlanError::Target(format!(
-            "grants: true needs these roles on the target, and they do not exist there: {}; create them first",
+            "{needs} these roles on the target, and they do not exist there: {}; create them first",
             missing_roles.into_iter().collect::<Vec<_>>().join(", ")
         )));
     }

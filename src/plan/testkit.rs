@@ -81,6 +81,7 @@ pub fn plain(name: &str, oid: u32) -> Table {
         comments: Vec::new(),
         hypertable: None,
         inheritance_children: Vec::new(),
+        row_security: None,
         est_rows: Some(3000),
         est_bytes: 300_000,
     }
@@ -241,4 +242,45 @@ pub fn step<'a>(plan: &'a Plan, id: &str) -> &'a super::Step {
             let all: Vec<&str> = plan.graph.node_weights().map(|s| s.id.as_str()).collect();
             panic!("no step {id}; the plan has {all:?}")
         })
+}
+
+/// Row-level security enabled and forced, with a permissive SELECT policy for
+/// `reader` and a restrictive ALL policy for PUBLIC.
+pub fn row_security() -> crate::catalog::RowSecurity {
+    use crate::catalog::{Policy, RowSecurity};
+    RowSecurity {
+        enabled: true,
+        forced: true,
+        policies: vec![
+            Policy {
+                name: "only_device_1".into(),
+                permissive: true,
+                command: 'r',
+                roles: vec![Some("reader".into())],
+                using: Some("(device = 1)".into()),
+                with_check: None,
+                other_tables: Vec::new(),
+            },
+            Policy {
+                name: "not_negative".into(),
+                permissive: false,
+                command: '*',
+                roles: vec![None],
+                using: Some("(value >= (0)::double precision)".into()),
+                with_check: Some("(value >= (0)::double precision)".into()),
+                other_tables: Vec::new(),
+            },
+        ],
+    }
+}
+
+/// Whether step `to` waits (directly or not) for step `from`.
+pub fn waits_for(plan: &Plan, to: &str, from: &str) -> bool {
+    let index = |id: &str| {
+        plan.graph
+            .node_indices()
+            .find(|n| plan.graph[*n].id == id)
+            .unwrap_or_else(|| panic!("no step {id}"))
+    };
+    petgraph::algo::has_path_connecting(&plan.graph, index(from), index(to), None)
 }

@@ -491,3 +491,51 @@ fn what_does_not_carry_over_is_said_in_warnings() {
     assert_eq!(ids(&p, StepKind::View), vec!["view:public.fine"]);
     assert_eq!(p.count(StepKind::Type), 0);
 }
+
+#[test]
+fn row_security_comes_after_everything_else_of_the_table_on_its_new_name() {
+    let s = spec(
+        "",
+        "  - name: public.t\n    target: public.t2\n    hypertable: {time_column: time, chunk_time_interval: 1 day}\n",
+    );
+    let mut t = hyper("public.t", 1, 2);
+    t.row_security = Some(row_security());
+    let mut i = inputs(&s, vec![t]);
+    i.target_roles.insert("reader".into());
+    let p = plan(&s, &i);
+    assert_eq!(ids(&p, StepKind::RowSecurity), vec!["rls:public.t2"]);
+    assert_eq!(
+        sql(&p, "rls:public.t2"),
+        [
+            "ALTER TABLE \"public\".\"t2\" ENABLE ROW LEVEL SECURITY",
+            "ALTER TABLE \"public\".\"t2\" FORCE ROW LEVEL SECURITY",
+            "CREATE POLICY \"only_device_1\" ON \"public\".\"t2\" AS PERMISSIVE FOR SELECT TO \"reader\" USING ((device = 1))",
+            "CREATE POLICY \"not_negative\" ON \"public\".\"t2\" AS RESTRICTIVE FOR ALL TO PUBLIC USING ((value >= (0)::double precision)) WITH CHECK ((value >= (0)::double precision))",
+        ]
+        .join(";\n")
+    );
+    // After every copy window, every check of them and every index: a forced policy
+    // must never filter hypermove's own loading or checking.
+    let others: Vec<String> = p
+        .graph
+        .node_weights()
+        .filter(|st| {
+            matches!(
+                st.kind,
+                StepKind::Copy | StepKind::Verify | StepKind::Index | StepKind::Hypertable
+            )
+        })
+        .map(|st| st.id.clone())
+        .collect();
+    assert!(others.len() >= 5, "{others:?}");
+    for id in others {
+        assert!(waits_for(&p, "rls:public.t2", &id), "rls before {id}");
+    }
+}
+
+#[test]
+fn a_table_without_row_security_has_no_rls_step() {
+    let s = spec("", T);
+    let p = plan(&s, &inputs(&s, vec![plain("public.t", 1)]));
+    assert!(ids(&p, StepKind::RowSecurity).is_empty());
+}

@@ -373,3 +373,43 @@ fn verification_needs_the_target_table() {
             .ends_with("public.t does not exist on the target; nothing to verify")
     );
 }
+
+#[test]
+fn policies_need_every_role_they_name_on_the_target() {
+    let s = spec("grants: true\n", T);
+    let mut t = plain("public.t", 1);
+    let mut rs = row_security();
+    rs.policies[1].roles = vec![Some("dave".into()), Some("alice".into())];
+    t.row_security = Some(rs);
+    let mut i = inputs(&s, vec![t]);
+    i.grants = vec![Some(Grants {
+        owner: "alice".into(),
+        grants: Vec::new(),
+    })];
+    assert_eq!(
+        refusal(&s, &i),
+        "target: grants: true and row-level security policies need these roles on the target, and they do not exist there: alice, dave, reader; create them first"
+    );
+    i.grants = vec![None];
+    i.target_roles.insert("dave".into());
+    assert_eq!(
+        refusal(&s, &i),
+        "target: row-level security policies need these roles on the target, and they do not exist there: alice, reader; create them first"
+    );
+}
+
+#[test]
+fn a_policy_that_reads_another_table_is_refused_by_name() {
+    let s = spec("", T);
+    let mut t = plain("public.t", 1);
+    let mut rs = row_security();
+    rs.policies[0].other_tables = vec!["public.allowed".into()];
+    t.row_security = Some(rs);
+    let mut i = inputs(&s, vec![t]);
+    i.target_roles.insert("reader".into());
+    let m = refusal(&s, &i);
+    assert!(
+        m.ends_with("row-level security policies that read other tables cannot be carried over: policy \"only_device_1\" reads public.allowed; drop or rewrite them on the source first"),
+        "{m}"
+    );
+}
