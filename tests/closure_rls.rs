@@ -1,6 +1,7 @@
 //! Row-level security moves with its tables: ENABLE/FORCE and every policy, on the
 //! target name, after the data; a policy naming a role the target lacks is refused
-//! by name before anything is written.
+//! by name before anything is written. Storage settings (reloptions, column storage,
+//! compression and statistics, replica identity) move too.
 
 mod common;
 
@@ -41,6 +42,38 @@ fn row_security(client: &mut postgres::Client, table: &str) -> Vec<String> {
     out
 }
 
+/// A table's storage settings as the catalog holds them, one line per fact.
+fn settings(client: &mut postgres::Client, table: &str) -> Vec<String> {
+    let mut out: Vec<String> = client
+        .query(
+            "SELECT format('reloptions=%s toast=%s identity=%s index=%s',
+                           c.reloptions, t.reloptions, c.relreplident,
+                           (SELECT ic.relname FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+                             WHERE i.indrelid = c.oid AND i.indisreplident))
+               FROM pg_class c LEFT JOIN pg_class t ON t.oid = c.reltoastrelid
+              WHERE c.oid = $1::text::regclass",
+            &[&table],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    out.extend(
+        client
+            .query(
+                "SELECT format('column %s storage=%s compression=%s statistics=%s',
+                               attname, attstorage, attcompression, coalesce(attstattarget::int4, -1))
+                   FROM pg_attribute WHERE attrelid = $1::text::regclass AND attnum > 0 AND NOT attisdropped
+                  ORDER BY attnum",
+                &[&table],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.get::<_, String>(0)),
+    );
+    out
+}
+
 #[test]
 fn row_level_security_and_policies_move_and_missing_roles_are_refused() {
     for port in [SOURCE_PORT, TARGET_PORT] {
@@ -69,10 +102,15 @@ fn row_level_security_and_policies_move_and_missing_roles_are_refused() {
     src.batch_execute(&format!(
         "SET client_min_messages = warning;
          CREATE EXTENSION IF NOT EXISTS timescaledb;
-         CREATE TABLE public.readings (time timestamptz NOT NULL, device int NOT NULL, value float8);
+         CREATE TABLE public.readings (time timestamptz NOT NULL, device int NOT NULL, value float8, note text);
          SELECT create_hypertable('public.readings', by_range('time', INTERVAL '1 day'));
+         ALTER TABLE public.readings SET (fillfactor = 70, autovacuum_vacuum_scale_factor = 0.05, toast.autovacuum_enabled = false);
+         ALTER TABLE public.readings ALTER COLUMN note SET STORAGE EXTERNAL;
+         ALTER TABLE public.readings ALTER COLUMN note SET COMPRESSION lz4;
+         ALTER TABLE public.readings ALTER COLUMN note SET STATISTICS 500;
+         ALTER TABLE public.readings REPLICA IDENTITY FULL;
          INSERT INTO public.readings
-              SELECT TIMESTAMPTZ '2025-01-01 00:00:00+00' + i * INTERVAL '1 hour', i % 3, (i % 7) - 2
+              SELECT TIMESTAMPTZ '2025-01-01 00:00:00+00' + i * INTERVAL '1 hour', i % 3, (i % 7) - 2, repeat('n', i * 50)
                 FROM generate_series(0, 95) i;
          ALTER TABLE public.readings ENABLE ROW LEVEL SECURITY;
          ALTER TABLE public.readings FORCE ROW LEVEL SECURITY;
@@ -82,6 +120,9 @@ fn row_level_security_and_policies_move_and_missing_roles_are_refused() {
          CREATE TABLE public.notes (id int PRIMARY KEY, owner text NOT NULL, body text);
          INSERT INTO public.notes SELECT i, CASE WHEN i % 2 = 0 THEN '{READER}' ELSE 'someone' END, 'note ' || i
                 FROM generate_series(1, 20) i;
+         CREATE UNIQUE INDEX notes_id_owner ON public.notes (id, owner);
+         ALTER TABLE public.notes REPLICA IDENTITY USING INDEX notes_id_owner;
+         ALTER TABLE public.notes SET (autovacuum_enabled = false);
          ALTER TABLE public.notes ENABLE ROW LEVEL SECURITY;
          CREATE POLICY own_notes ON public.notes FOR ALL TO {READER}, PUBLIC
                 USING (owner = current_user) WITH CHECK (owner = current_user);
@@ -158,6 +199,28 @@ fn row_level_security_and_policies_move_and_missing_roles_are_refused() {
         row_security(&mut dst, "public.notes2")
     );
     assert_eq!(row_security(&mut dst, "public.readings").len(), 3);
+    assert_eq!(
+        settings(&mut src, "public.readings"),
+        settings(&mut dst, "public.readings")
+    );
+    assert_eq!(
+        settings(&mut src, "public.notes"),
+        settings(&mut dst, "public.notes2")
+    );
+    let readings = settings(&mut dst, "public.readings");
+    assert!(
+        readings[0].starts_with("reloptions={fillfactor=70,autovacuum_vacuum_scale_factor=0.05} toast={autovacuum_enabled=false} identity=f"),
+        "{readings:?}"
+    );
+    assert!(
+        readings.contains(&"column note storage=e compression=l statistics=500".to_string()),
+        "{readings:?}"
+    );
+    assert!(
+        settings(&mut dst, "public.notes2")[0].ends_with("identity=i index=notes_id_owner"),
+        "{:?}",
+        settings(&mut dst, "public.notes2")
+    );
 
     // A role that does not own the tables sees only what its policies allow.
     dst.batch_execute(&format!(

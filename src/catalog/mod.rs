@@ -380,6 +380,7 @@ pub async fn table(
         hypertable,
         inheritance_children,
         row_security: row_security(client, name, oid).await?,
+        settings: table_settings(client, name, oid).await?,
         est_rows: estimate(rel.get("reltuples")),
         est_bytes: rel.get::<_, i64>("est_bytes").max(0) as u64,
     })
@@ -423,6 +424,54 @@ async fn row_security(
             policies,
         }),
     )
+}
+
+/// A table's storage settings, `None` when all are the defaults.
+async fn table_settings(
+    client: &impl GenericClient,
+    name: &QualifiedName,
+    oid: u32,
+) -> Result<Option<TableSettings>> {
+    let what = || format!("storage settings of {name}");
+    let row = client
+        .query_one(include_str!("sql/table_settings.sql"), &[&oid])
+        .await
+        .map_err(query_err(what()))?;
+    let mut reloptions: Vec<String> = row.get("reloptions");
+    reloptions.extend(
+        row.get::<_, Vec<String>>("toast_reloptions")
+            .into_iter()
+            .map(|o| format!("toast.{o}")),
+    );
+    // TimescaleDB keeps its settings in its own catalog; should a version ever store
+    // one as a reloption, it is TimescaleDB's to set, not hypermove's.
+    reloptions.retain(|o| !o.starts_with("timescaledb."));
+    let replica_identity = match row.get::<_, String>("replica_identity").as_str() {
+        "f" => Some(ReplicaIdentity::Full),
+        "n" => Some(ReplicaIdentity::Nothing),
+        "i" => row
+            .get::<_, Option<String>>("replica_index")
+            .map(ReplicaIdentity::Index),
+        _ => None,
+    };
+    let columns = client
+        .query(include_str!("sql/column_settings.sql"), &[&oid])
+        .await
+        .map_err(query_err(what()))?
+        .iter()
+        .map(|r| ColumnSettings {
+            name: r.get("name"),
+            storage: first_char(r, "storage"),
+            compression: first_char(r, "compression"),
+            statistics: r.get("statistics"),
+        })
+        .collect();
+    let settings = TableSettings {
+        reloptions,
+        columns,
+        replica_identity,
+    };
+    Ok((!settings.is_default()).then_some(settings))
 }
 
 async fn columns(

@@ -294,6 +294,10 @@ pub struct Table {
     /// (and then absent from fingerprints, which stay as they were before it was read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub row_security: Option<RowSecurity>,
+    /// Storage settings other than the defaults: `None` when there are none (and then
+    /// absent from fingerprints, which stay as they were before they were read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<TableSettings>,
     /// Row estimate for a plain table (hypertables estimate per chunk).
     #[serde(skip)]
     pub est_rows: Option<u64>,
@@ -338,4 +342,46 @@ pub struct Policy {
     /// Other relations its expressions read, as the server names them: such a
     /// policy cannot be carried (the names would be the source's).
     pub other_tables: Vec<String>,
+}
+
+/// A table's storage settings that differ from the defaults.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct TableSettings {
+    /// `reloptions` as `name=value`, the TOAST table's as `toast.name=value`.
+    pub reloptions: Vec<String>,
+    /// Per column: storage, compression and statistics target.
+    pub columns: Vec<ColumnSettings>,
+    /// `REPLICA IDENTITY`, when not the default.
+    pub replica_identity: Option<ReplicaIdentity>,
+}
+
+impl TableSettings {
+    /// Whether every setting is the default.
+    pub fn is_default(&self) -> bool {
+        self.reloptions.is_empty() && self.columns.is_empty() && self.replica_identity.is_none()
+    }
+}
+
+/// A column's settings that differ from the defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct ColumnSettings {
+    /// Column name.
+    pub name: String,
+    /// `attstorage` when it differs from the type's: `p` PLAIN, `e` EXTERNAL, `m` MAIN, `x` EXTENDED.
+    pub storage: Option<char>,
+    /// `attcompression`: `p` pglz, `l` lz4.
+    pub compression: Option<char>,
+    /// `SET STATISTICS`.
+    pub statistics: Option<i32>,
+}
+
+/// `REPLICA IDENTITY` other than DEFAULT.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub enum ReplicaIdentity {
+    /// `FULL`.
+    Full,
+    /// `NOTHING`.
+    Nothing,
+    /// `USING INDEX`, with the index's name.
+    Index(String),
 }

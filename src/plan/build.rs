@@ -15,7 +15,7 @@ use super::preflight;
 use super::probe;
 use super::shape::{Shape, source_layout, target_layout, time_of};
 use super::window::{self, Window};
-use super::{Action, Inputs, Plan, PlanError, Step, StepKind, TablePlan, ddl, security};
+use super::{Action, Inputs, Plan, PlanError, Step, StepKind, TablePlan, ddl, security, settings};
 use crate::catalog::{ConstraintKind, ServerInfo, Table, UserType, View};
 use crate::pg::{QualifiedName, display_ident};
 use crate::spec::{Spec, TableSpec, VerifyLevel};
@@ -287,6 +287,7 @@ impl<'a> Assembly<'a> {
         self.warnings
             .extend(preflight::carry_warnings(t, table, shape));
         let ready = self.add_create(t, table, shape);
+        let ready = self.add_settings(t, table, ready);
         self.readies.insert(t.source.clone(), ready);
         let after_create = self.b.graph.node_count();
         let source = WindowSource::of(inputs.archive.as_deref(), index);
@@ -305,6 +306,7 @@ impl<'a> Assembly<'a> {
         }
         self.add_sequences(t, table, &table_copies);
         self.add_indexes(t, table, shape, &table_copies);
+        self.add_replica_identity(t, table, after_create);
         self.add_row_security(t, table, after_create);
         self.table_plans.push(TablePlan {
             source: t.source.clone(),
@@ -468,6 +470,51 @@ impl<'a> Assembly<'a> {
                 table_copies,
             );
         }
+    }
+
+    /// Storage settings once the table (and its hypertable) exists, before the data:
+    /// returns the step after which the table can take rows.
+    fn add_settings(&mut self, t: &TableSpec, table: &Table, ready: NodeIndex) -> NodeIndex {
+        let Some(s) = &table.settings else {
+            return ready;
+        };
+        let sql = settings::settings_sql(&t.target, s);
+        if sql.is_empty() {
+            return ready;
+        }
+        self.b.add(
+            Step {
+                id: format!("settings:{}", t.target),
+                kind: StepKind::Settings,
+                table: Some(t.target.clone()),
+                action: Action::Sql(sql),
+            },
+            &[ready],
+        )
+    }
+
+    /// `REPLICA IDENTITY` once every step of the table added since node `from` is
+    /// done: `USING INDEX` needs the index, which is built after the data.
+    fn add_replica_identity(&mut self, t: &TableSpec, table: &Table, from: usize) {
+        let Some(identity) = table
+            .settings
+            .as_ref()
+            .and_then(|s| s.replica_identity.as_ref())
+        else {
+            return;
+        };
+        let deps: Vec<NodeIndex> = (from..self.b.graph.node_count())
+            .map(NodeIndex::new)
+            .collect();
+        self.b.add(
+            Step {
+                id: format!("replica_identity:{}", t.target),
+                kind: StepKind::ReplicaIdentity,
+                table: Some(t.target.clone()),
+                action: Action::Sql(vec![settings::replica_identity_sql(&t.target, identity)]),
+            },
+            &deps,
+        );
     }
 
     /// Row-level security and policies once every step of the table added since

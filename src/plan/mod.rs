@@ -14,6 +14,7 @@ mod preflight;
 mod probe;
 mod render;
 mod security;
+mod settings;
 mod shape;
 #[cfg(test)]
 mod testkit;
@@ -119,6 +120,9 @@ pub enum StepKind {
     Table,
     /// `create_hypertable` and `add_dimension`.
     Hypertable,
+    /// Storage settings (reloptions, column storage, compression, statistics),
+    /// before the data.
+    Settings,
     /// `CREATE VIEW`, once the tables it reads exist.
     View,
     /// One data-copy window.
@@ -133,6 +137,8 @@ pub enum StepKind {
     Sequence,
     /// Owner and grants (`grants: true`).
     Grant,
+    /// `REPLICA IDENTITY`, once the table's indexes exist.
+    ReplicaIdentity,
     /// Row-level security and policies, after everything else of the table.
     RowSecurity,
     /// Compare source and target.
@@ -155,6 +161,8 @@ impl StepKind {
             StepKind::ForeignKey => "fk",
             StepKind::Sequence => "sequence",
             StepKind::Grant => "grants",
+            StepKind::Settings => "settings",
+            StepKind::ReplicaIdentity => "replica_identity",
             StepKind::RowSecurity => "rls",
             StepKind::Verify => "verify",
         }

@@ -82,6 +82,7 @@ pub fn plain(name: &str, oid: u32) -> Table {
         hypertable: None,
         inheritance_children: Vec::new(),
         row_security: None,
+        settings: None,
         est_rows: Some(3000),
         est_bytes: 300_000,
     }
@@ -283,4 +284,26 @@ pub fn waits_for(plan: &Plan, to: &str, from: &str) -> bool {
             .unwrap_or_else(|| panic!("no step {id}"))
     };
     petgraph::algo::has_path_connecting(&plan.graph, index(from), index(to), None)
+}
+
+/// Fillfactor, an autovacuum and a TOAST setting, one column with EXTERNAL storage,
+/// lz4 compression and a statistics target, and `identity` as the replica identity.
+pub fn settings(
+    identity: Option<crate::catalog::ReplicaIdentity>,
+) -> crate::catalog::TableSettings {
+    use crate::catalog::{ColumnSettings, TableSettings};
+    TableSettings {
+        reloptions: vec![
+            "fillfactor=70".into(),
+            "autovacuum_vacuum_scale_factor=0.05".into(),
+            "toast.autovacuum_enabled=false".into(),
+        ],
+        columns: vec![ColumnSettings {
+            name: "value".into(),
+            storage: Some('e'),
+            compression: Some('l'),
+            statistics: Some(500),
+        }],
+        replica_identity: identity,
+    }
 }

@@ -539,3 +539,70 @@ fn a_table_without_row_security_has_no_rls_step() {
     let p = plan(&s, &inputs(&s, vec![plain("public.t", 1)]));
     assert!(ids(&p, StepKind::RowSecurity).is_empty());
 }
+
+#[test]
+fn settings_come_before_the_data_and_the_replica_identity_after_the_indexes() {
+    use crate::catalog::ReplicaIdentity;
+    let s = spec(
+        "",
+        "  - name: public.t\n    target: public.t2\n    hypertable: {time_column: time, chunk_time_interval: 1 day}\n",
+    );
+    let mut t = hyper("public.t", 1, 2);
+    t.indexes.push(crate::catalog::Index {
+        name: "t_time_uq".into(),
+        unique: true,
+        method: "btree".into(),
+        body: "(\"time\")".into(),
+        key_columns: vec![Some("time".into())],
+    });
+    t.settings = Some(settings(Some(ReplicaIdentity::Index("t_time_uq".into()))));
+    t.row_security = Some(row_security());
+    let mut i = inputs(&s, vec![t]);
+    i.target_roles.insert("reader".into());
+    let p = plan(&s, &i);
+    assert_eq!(
+        sql(&p, "settings:public.t2"),
+        [
+            "ALTER TABLE \"public\".\"t2\" SET (\"fillfactor\" = '70', \"autovacuum_vacuum_scale_factor\" = '0.05', \"toast\".\"autovacuum_enabled\" = 'false')",
+            "ALTER TABLE \"public\".\"t2\" ALTER COLUMN \"value\" SET STORAGE EXTERNAL",
+            "ALTER TABLE \"public\".\"t2\" ALTER COLUMN \"value\" SET COMPRESSION lz4",
+            "ALTER TABLE \"public\".\"t2\" ALTER COLUMN \"value\" SET STATISTICS 500",
+        ]
+        .join(";\n")
+    );
+    assert_eq!(
+        sql(&p, "replica_identity:public.t2"),
+        "ALTER TABLE \"public\".\"t2\" REPLICA IDENTITY USING INDEX \"t_time_uq\""
+    );
+    // On the hypertable, before every copy window; the identity after every index.
+    assert!(waits_for(&p, "settings:public.t2", "hypertable:public.t2"));
+    for id in ids(&p, StepKind::Copy) {
+        assert!(waits_for(&p, &id, "settings:public.t2"), "{id}");
+    }
+    let indexes = ids(&p, StepKind::Index);
+    assert!(
+        indexes.contains(&"index:public.t_time_uq".to_string()),
+        "{indexes:?}"
+    );
+    for id in indexes {
+        assert!(waits_for(&p, "replica_identity:public.t2", &id), "{id}");
+    }
+    assert!(waits_for(&p, "rls:public.t2", "replica_identity:public.t2"));
+}
+
+#[test]
+fn a_replica_identity_alone_has_no_settings_step() {
+    use crate::catalog::{ReplicaIdentity, TableSettings};
+    let s = spec("", T);
+    let mut t = plain("public.t", 1);
+    t.settings = Some(TableSettings {
+        replica_identity: Some(ReplicaIdentity::Full),
+        ..Default::default()
+    });
+    let p = plan(&s, &inputs(&s, vec![t]));
+    assert!(ids(&p, StepKind::Settings).is_empty());
+    assert_eq!(
+        sql(&p, "replica_identity:public.t"),
+        "ALTER TABLE \"public\".\"t\" REPLICA IDENTITY FULL"
+    );
+}
