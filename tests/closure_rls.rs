@@ -1,7 +1,7 @@
 //! Row-level security moves with its tables: ENABLE/FORCE and every policy, on the
 //! target name, after the data; a policy naming a role the target lacks is refused
 //! by name before anything is written. Storage settings (reloptions, column storage,
-//! compression and statistics, replica identity) move too.
+//! compression and statistics, replica identity) and extended statistics move too.
 
 mod common;
 
@@ -74,6 +74,21 @@ fn settings(client: &mut postgres::Client, table: &str) -> Vec<String> {
     out
 }
 
+/// The extended statistics objects on a table, one line each.
+fn statistics(client: &mut postgres::Client, table: &str) -> Vec<String> {
+    client
+        .query(
+            "SELECT format('%s kinds=%s on=%s target=%s', stxname, stxkind,
+                           pg_get_statisticsobjdef_columns(oid), coalesce(stxstattarget::int4, -1))
+               FROM pg_statistic_ext WHERE stxrelid = $1::text::regclass ORDER BY stxname",
+            &[&table],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
 #[test]
 fn row_level_security_and_policies_move_and_missing_roles_are_refused() {
     for port in [SOURCE_PORT, TARGET_PORT] {
@@ -109,6 +124,8 @@ fn row_level_security_and_policies_move_and_missing_roles_are_refused() {
          ALTER TABLE public.readings ALTER COLUMN note SET COMPRESSION lz4;
          ALTER TABLE public.readings ALTER COLUMN note SET STATISTICS 500;
          ALTER TABLE public.readings REPLICA IDENTITY FULL;
+         CREATE STATISTICS public.readings_device_value (ndistinct, dependencies) ON device, value FROM public.readings;
+         ALTER STATISTICS public.readings_device_value SET STATISTICS 300;
          INSERT INTO public.readings
               SELECT TIMESTAMPTZ '2025-01-01 00:00:00+00' + i * INTERVAL '1 hour', i % 3, (i % 7) - 2, repeat('n', i * 50)
                 FROM generate_series(0, 95) i;
@@ -123,6 +140,7 @@ fn row_level_security_and_policies_move_and_missing_roles_are_refused() {
          CREATE UNIQUE INDEX notes_id_owner ON public.notes (id, owner);
          ALTER TABLE public.notes REPLICA IDENTITY USING INDEX notes_id_owner;
          ALTER TABLE public.notes SET (autovacuum_enabled = false);
+         CREATE STATISTICS public.notes_all ON id, owner, (length(body)) FROM public.notes;
          ALTER TABLE public.notes ENABLE ROW LEVEL SECURITY;
          CREATE POLICY own_notes ON public.notes FOR ALL TO {READER}, PUBLIC
                 USING (owner = current_user) WITH CHECK (owner = current_user);
@@ -207,6 +225,14 @@ fn row_level_security_and_policies_move_and_missing_roles_are_refused() {
         settings(&mut src, "public.notes"),
         settings(&mut dst, "public.notes2")
     );
+    for (s, d) in [
+        ("public.readings", "public.readings"),
+        ("public.notes", "public.notes2"),
+    ] {
+        let source = statistics(&mut src, s);
+        assert_eq!(source.len(), 1);
+        assert_eq!(source, statistics(&mut dst, d));
+    }
     let readings = settings(&mut dst, "public.readings");
     assert!(
         readings[0].starts_with("reloptions={fillfactor=70,autovacuum_vacuum_scale_factor=0.05} toast={autovacuum_enabled=false} identity=f"),

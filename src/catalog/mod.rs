@@ -381,6 +381,7 @@ pub async fn table(
         inheritance_children,
         row_security: row_security(client, name, oid).await?,
         settings: table_settings(client, name, oid).await?,
+        statistics: statistics(client, name, oid).await?,
         est_rows: estimate(rel.get("reltuples")),
         est_bytes: rel.get::<_, i64>("est_bytes").max(0) as u64,
     })
@@ -472,6 +473,30 @@ async fn table_settings(
         replica_identity,
     };
     Ok((!settings.is_default()).then_some(settings))
+}
+
+/// A table's extended statistics objects.
+async fn statistics(
+    client: &impl GenericClient,
+    name: &QualifiedName,
+    oid: u32,
+) -> Result<Vec<ExtendedStatistics>> {
+    Ok(client
+        .query(include_str!("sql/statistics.sql"), &[&oid])
+        .await
+        .map_err(query_err(format!("extended statistics of {name}")))?
+        .iter()
+        .map(|r| ExtendedStatistics {
+            name: r.get("name"),
+            kinds: r
+                .get::<_, Vec<String>>("kinds")
+                .iter()
+                .filter_map(|k| k.chars().next())
+                .collect(),
+            columns: r.get("columns"),
+            target: r.get("target"),
+        })
+        .collect())
 }
 
 async fn columns(

@@ -298,6 +298,9 @@ pub struct Table {
     /// absent from fingerprints, which stay as they were before they were read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<TableSettings>,
+    /// Extended statistics objects (`CREATE STATISTICS`), by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub statistics: Vec<ExtendedStatistics>,
     /// Row estimate for a plain table (hypertables estimate per chunk).
     #[serde(skip)]
     pub est_rows: Option<u64>,
@@ -384,4 +387,17 @@ pub enum ReplicaIdentity {
     Nothing,
     /// `USING INDEX`, with the index's name.
     Index(String),
+}
+
+/// An extended statistics object on a table.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct ExtendedStatistics {
+    /// Its name (created in the table's target schema).
+    pub name: String,
+    /// Kinds: `d` ndistinct, `f` dependencies, `m` mcv; empty for a single expression.
+    pub kinds: Vec<char>,
+    /// Columns and expressions, as written after `ON`.
+    pub columns: String,
+    /// `ALTER STATISTICS … SET STATISTICS`, when set.
+    pub target: Option<i32>,
 }

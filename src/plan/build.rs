@@ -306,6 +306,7 @@ impl<'a> Assembly<'a> {
         }
         self.add_sequences(t, table, &table_copies);
         self.add_indexes(t, table, shape, &table_copies);
+        self.add_statistics(t, table, &table_copies);
         self.add_replica_identity(t, table, after_create);
         self.add_row_security(t, table, after_create);
         self.table_plans.push(TablePlan {
@@ -491,6 +492,24 @@ impl<'a> Assembly<'a> {
             },
             &[ready],
         )
+    }
+
+    /// Extended statistics objects once the data is in, on the target name.
+    fn add_statistics(&mut self, t: &TableSpec, table: &Table, table_copies: &[NodeIndex]) {
+        for st in &table.statistics {
+            self.b.add(
+                Step {
+                    id: format!(
+                        "statistics:{}",
+                        QualifiedName::new(t.target.schema.clone(), st.name.clone())
+                    ),
+                    kind: StepKind::Statistics,
+                    table: Some(t.target.clone()),
+                    action: Action::Sql(settings::statistics_sql(&t.target, st)),
+                },
+                table_copies,
+            );
+        }
     }
 
     /// `REPLICA IDENTITY` once every step of the table added since node `from` is

@@ -137,6 +137,8 @@ pub enum StepKind {
     Sequence,
     /// Owner and grants (`grants: true`).
     Grant,
+    /// Extended statistics objects, after the data.
+    Statistics,
     /// `REPLICA IDENTITY`, once the table's indexes exist.
     ReplicaIdentity,
     /// Row-level security and policies, after everything else of the table.
@@ -162,6 +164,7 @@ impl StepKind {
             StepKind::Sequence => "sequence",
             StepKind::Grant => "grants",
             StepKind::Settings => "settings",
+            StepKind::Statistics => "statistics",
             StepKind::ReplicaIdentity => "replica_identity",
             StepKind::RowSecurity => "rls",
             StepKind::Verify => "verify",

@@ -4,8 +4,10 @@
 //! and vacuumed as on the source), and `REPLICA IDENTITY` in a
 //! `replica_identity:<table>` step once the table's indexes exist. On a hypertable
 //! target they are set on the hypertable, which passes them on to its chunks.
+//! Extended statistics objects are created after the data, each in its own
+//! `statistics:<schema.name>` step, in the table's target schema and on its target name.
 
-use crate::catalog::{ReplicaIdentity, TableSettings};
+use crate::catalog::{ExtendedStatistics, ReplicaIdentity, TableSettings};
 use crate::pg::{QualifiedName, quote_ident, quote_literal};
 
 /// The statements of the settings step, on the target name; empty when the table has
@@ -67,4 +69,35 @@ pub(super) fn replica_identity_sql(target: &QualifiedName, identity: &ReplicaIde
         ReplicaIdentity::Index(index) => format!("USING INDEX {}", quote_ident(index)),
     };
     format!("ALTER TABLE {} REPLICA IDENTITY {how}", target.sql())
+}
+
+/// `CREATE STATISTICS` on the target name (and its statistics target, when set).
+pub(super) fn statistics_sql(target: &QualifiedName, st: &ExtendedStatistics) -> Vec<String> {
+    let name = QualifiedName::new(target.schema.clone(), st.name.clone()).sql();
+    let kinds: Vec<&str> = st
+        .kinds
+        .iter()
+        .filter_map(|k| match k {
+            'd' => Some("ndistinct"),
+            'f' => Some("dependencies"),
+            'm' => Some("mcv"),
+            _ => None,
+        })
+        .collect();
+    // A single expression takes no kinds; otherwise they are written out, so the
+    // target's kinds are the source's whatever the server's default.
+    let kinds = if kinds.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", kinds.join(", "))
+    };
+    let mut sql = vec![format!(
+        "CREATE STATISTICS {name}{kinds} ON {} FROM {}",
+        st.columns,
+        target.sql()
+    )];
+    if let Some(n) = st.target {
+        sql.push(format!("ALTER STATISTICS {name} SET STATISTICS {n}"));
+    }
+    sql
 }

@@ -83,6 +83,7 @@ pub fn plain(name: &str, oid: u32) -> Table {
         inheritance_children: Vec::new(),
         row_security: None,
         settings: None,
+        statistics: Vec::new(),
         est_rows: Some(3000),
         est_bytes: 300_000,
     }

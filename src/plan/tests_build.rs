@@ -606,3 +606,44 @@ fn a_replica_identity_alone_has_no_settings_step() {
         "ALTER TABLE \"public\".\"t\" REPLICA IDENTITY FULL"
     );
 }
+
+#[test]
+fn extended_statistics_come_after_the_data_on_the_new_name() {
+    use crate::catalog::ExtendedStatistics;
+    let s = spec("", "  - name: public.t\n    target: other.t2\n");
+    let mut t = plain("public.t", 1);
+    t.statistics = vec![
+        ExtendedStatistics {
+            name: "t_day".into(),
+            kinds: Vec::new(),
+            columns: "(date_trunc('day'::text, \"time\"))".into(),
+            target: None,
+        },
+        ExtendedStatistics {
+            name: "t_device_value".into(),
+            kinds: vec!['d', 'm'],
+            columns: "device, value".into(),
+            target: Some(200),
+        },
+    ];
+    let mut i = inputs(&s, vec![t]);
+    i.time_bounds = vec![bounds(2)];
+    let p = plan(&s, &i);
+    assert_eq!(
+        ids(&p, StepKind::Statistics),
+        vec!["statistics:other.t_day", "statistics:other.t_device_value"]
+    );
+    assert_eq!(
+        sql(&p, "statistics:other.t_device_value"),
+        "CREATE STATISTICS \"other\".\"t_device_value\" (ndistinct, mcv) ON device, value FROM \"other\".\"t2\";\nALTER STATISTICS \"other\".\"t_device_value\" SET STATISTICS 200"
+    );
+    assert_eq!(
+        sql(&p, "statistics:other.t_day"),
+        "CREATE STATISTICS \"other\".\"t_day\" ON (date_trunc('day'::text, \"time\")) FROM \"other\".\"t2\""
+    );
+    let copies = ids(&p, StepKind::Copy);
+    assert!(!copies.is_empty());
+    for id in copies {
+        assert!(waits_for(&p, "statistics:other.t_day", &id), "{id}");
+    }
+}
