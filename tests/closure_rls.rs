@@ -242,6 +242,27 @@ fn row_level_security_and_policies_move_and_missing_roles_are_refused() {
         readings.contains(&"column note storage=e compression=l statistics=500".to_string()),
         "{readings:?}"
     );
+    // TimescaleDB passed the hypertable's settings on to every chunk it made.
+    let chunks: Vec<String> = dst
+        .query(
+            "SELECT format('%s %s %s', c.reloptions, c.relreplident,
+                           (SELECT format('%s/%s/%s', attstorage, attcompression, attstattarget)
+                              FROM pg_attribute WHERE attrelid = c.oid AND attname = 'note'))
+               FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+              WHERE i.inhparent = 'public.readings'::regclass",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(!chunks.is_empty());
+    for c in &chunks {
+        assert_eq!(
+            c, "{fillfactor=70,autovacuum_vacuum_scale_factor=0.05} f e/l/500",
+            "{chunks:?}"
+        );
+    }
     assert!(
         settings(&mut dst, "public.notes2")[0].ends_with("identity=i index=notes_id_owner"),
         "{:?}",
