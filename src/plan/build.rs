@@ -2,8 +2,10 @@
 //!
 //! Every refusal runs first (`preflight`); then the steps are added in a fixed order,
 //! which is also the tie-break of `Plan::order`: the TimescaleDB extension, schemas,
-//! types, then per table its creation, shape, copies and checks, keys, grants,
-//! sequences and indexes; foreign keys and views last.
+//! types, then per table its creation, shape, storage settings, copies and checks,
+//! keys, grants, sequences, indexes, extended statistics, replica identity and
+//! row-level security (last of the table, so no policy filters its checks); foreign
+//! keys and views last.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
