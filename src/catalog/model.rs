@@ -263,6 +263,36 @@ pub struct OwnedSequence {
     pub last_value: Option<i64>,
 }
 
+/// A user function a table needs: called by a column default, a generated column, a
+/// CHECK constraint, an index, or its hypertable (integer_now_func, partitioning), or
+/// called by such a function.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct UserFunction {
+    /// The function's name.
+    pub name: QualifiedName,
+    /// Its argument types (`oidvectortypes(proargtypes)`), e.g. `text, integer`: what
+    /// `to_regprocedure` resolves, unlike the identity arguments with their names.
+    pub args: String,
+    /// Its language (`sql`, `plpgsql`, `c`, …).
+    pub language: String,
+    /// `pg_get_functiondef`: the `CREATE OR REPLACE FUNCTION` that recreates it.
+    pub definition: String,
+    /// Creation order: functions others call come first (deeper first).
+    pub depth: i32,
+}
+
+impl UserFunction {
+    /// `schema.name(args)`: what names one overload, in step IDs and messages.
+    pub fn signature(&self) -> String {
+        format!("{}({})", self.name, self.args)
+    }
+
+    /// The signature as SQL resolves it (`to_regprocedure`), quoted.
+    pub fn signature_sql(&self) -> String {
+        format!("{}({})", self.name.sql(), self.args)
+    }
+}
+
 /// A table and everything hypermove needs to recreate and fill it.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Table {
@@ -290,6 +320,10 @@ pub struct Table {
     /// query on it reads their rows too.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inheritance_children: Vec<QualifiedName>,
+    /// User functions the table needs, callees first. Left out of the serialized
+    /// form when empty, so fingerprints of tables without any stay as they were.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub functions: Vec<UserFunction>,
     /// Row estimate for a plain table (hypertables estimate per chunk).
     #[serde(skip)]
     pub est_rows: Option<u64>,

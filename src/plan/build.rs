@@ -2,7 +2,7 @@
 //!
 //! Every refusal runs first (`preflight`); then the steps are added in a fixed order,
 //! which is also the tie-break of `Plan::order`: the TimescaleDB extension, schemas,
-//! types, then per table its creation, shape, copies and checks, keys, grants,
+//! types, functions, then per table its creation, shape, copies and checks, keys, grants,
 //! sequences and indexes; foreign keys and views last.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -11,12 +11,13 @@ use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::copy::WindowSource;
 use super::fingerprint::{self, Fingerprints};
+use super::functions;
 use super::preflight;
 use super::probe;
 use super::shape::{Shape, source_layout, target_layout, time_of};
 use super::window::{self, Window};
 use super::{Action, Inputs, Plan, PlanError, Step, StepKind, TablePlan, ddl};
-use crate::catalog::{ConstraintKind, ServerInfo, Table, UserType, View};
+use crate::catalog::{ConstraintKind, ServerInfo, Table, UserFunction, UserType, View};
 use crate::pg::{QualifiedName, display_ident};
 use crate::spec::{Spec, TableSpec, VerifyLevel};
 
@@ -38,6 +39,8 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
     let checked = preflight::check(spec, inputs)?;
     let types = needed_types(inputs);
     preflight::check_type_extensions(&types, inputs)?;
+    let functions = functions::needed(inputs);
+    let function_warnings = functions::check(spec, inputs, &functions)?;
 
     let mut a = Assembly::new(spec, inputs, checked.warnings);
     let needs_timescaledb = checked
@@ -48,6 +51,7 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
     let views = a.movable_views();
     a.add_schemas(&types, &views);
     a.add_types(&types);
+    a.add_functions(&functions, function_warnings);
     for (i, shape) in checked.shapes.iter().enumerate() {
         a.add_table(i, shape);
     }
@@ -117,6 +121,8 @@ struct Assembly<'a> {
     schema_steps: BTreeMap<String, NodeIndex>,
     /// Types (and the extensions they come from), in creation order.
     type_steps: Vec<NodeIndex>,
+    /// User functions the tables call, in creation order.
+    function_steps: Vec<NodeIndex>,
     /// Per source table: the step after which it can take rows (and views).
     readies: HashMap<QualifiedName, NodeIndex>,
     /// Per source table: its copy steps.
@@ -143,6 +149,7 @@ impl<'a> Assembly<'a> {
             extension: None,
             schema_steps: BTreeMap::new(),
             type_steps: Vec::new(),
+            function_steps: Vec::new(),
             readies: HashMap::new(),
             copies: HashMap::new(),
             keys: HashMap::new(),
@@ -279,6 +286,58 @@ impl<'a> Assembly<'a> {
         }
     }
 
+    /// The user functions the tables call, callees first, after the types (their
+    /// arguments may be of them) and their schemas; one the target has with the
+    /// same definition is used as it is (`functions::check` refused the others).
+    fn add_functions(&mut self, functions: &[&UserFunction], warnings: Vec<String>) {
+        self.warnings.extend(warnings);
+        for f in functions {
+            let Some(sql) = functions::create_sql(self.inputs, f) else {
+                if self
+                    .inputs
+                    .target_function_defs
+                    .contains_key(&f.signature())
+                {
+                    self.warnings.push(format!(
+                        "function {} is already on the target, with the same definition, and is used as it is",
+                        f.signature()
+                    ));
+                }
+                continue;
+            };
+            let schema = &f.name.schema;
+            if !self.inputs.target_schemas.contains(schema)
+                && !self.schema_steps.contains_key(schema)
+            {
+                let n = self.b.add(
+                    Step {
+                        id: format!("schema:{}", display_ident(schema)),
+                        kind: StepKind::Schema,
+                        table: None,
+                        action: Action::Sql(vec![ddl::schema_sql(schema)]),
+                    },
+                    &[],
+                );
+                self.schema_steps.insert(schema.clone(), n);
+            }
+            // Each waits for the ones before it: callees come first. plpgsql bodies
+            // are not checked at creation, but SQL-standard bodies are.
+            let mut deps = self.schema_dep(schema);
+            deps.extend(&self.type_steps);
+            deps.extend(self.function_steps.last());
+            let n = self.b.add(
+                Step {
+                    id: format!("function:{}", f.signature()),
+                    kind: StepKind::Function,
+                    table: None,
+                    action: Action::Sql(vec![sql]),
+                },
+                &deps,
+            );
+            self.function_steps.push(n);
+        }
+    }
+
     /// One table: create, shape, fill, then constrain.
     fn add_table(&mut self, index: usize, shape: &Shape) {
         let inputs = self.inputs;
@@ -322,6 +381,8 @@ impl<'a> Assembly<'a> {
     fn add_create(&mut self, t: &TableSpec, table: &Table, shape: &Shape) -> NodeIndex {
         let mut deps = self.schema_dep(&t.target.schema);
         deps.extend(&self.type_steps);
+        // CHECKs and defaults name their functions: those exist before the table.
+        deps.extend(&self.function_steps);
         let create = self.b.add(
             Step {
                 id: format!("table:{}", t.target),

@@ -8,6 +8,7 @@ mod build;
 mod copy;
 mod ddl;
 mod fingerprint;
+mod functions;
 mod gather;
 mod init;
 mod preflight;
@@ -18,6 +19,8 @@ mod shape;
 mod testkit;
 #[cfg(test)]
 mod tests_build;
+#[cfg(test)]
+mod tests_functions;
 #[cfg(test)]
 mod tests_refusals;
 mod window;
@@ -114,6 +117,9 @@ pub enum StepKind {
     Schema,
     /// `CREATE TYPE` / `CREATE DOMAIN`.
     Type,
+    /// `CREATE FUNCTION` for a user function the tables call (defaults, CHECKs,
+    /// indexes, integer_now_func), before the tables.
+    Function,
     /// `CREATE TABLE` with columns and CHECK constraints.
     Table,
     /// `create_hypertable` and `add_dimension`.
@@ -143,6 +149,7 @@ impl StepKind {
             StepKind::Extension => "extension",
             StepKind::Schema => "schema",
             StepKind::Type => "type",
+            StepKind::Function => "function",
             StepKind::Table => "table",
             StepKind::Hypertable => "hypertable",
             StepKind::View => "view",

@@ -81,6 +81,7 @@ pub fn plain(name: &str, oid: u32) -> Table {
         comments: Vec::new(),
         hypertable: None,
         inheritance_children: Vec::new(),
+        functions: Vec::new(),
         est_rows: Some(3000),
         est_bytes: 300_000,
     }
@@ -170,6 +171,7 @@ pub fn inputs(spec: &Spec, tables: Vec<Table>) -> Inputs {
         target_references: BTreeSet::new(),
         target_functions: BTreeSet::new(),
         target_types: BTreeSet::new(),
+        target_function_defs: Default::default(),
         views: Vec::new(),
         grants: vec![None; n],
         target_roles: BTreeSet::new(),
