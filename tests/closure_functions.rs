@@ -1,5 +1,6 @@
 //! Nothing silently dropped: the user functions moved tables call (through a CHECK,
-//! an expression index and a hypertable's integer_now_func) move before them, from
+//! an expression index and a hypertable's integer_now_func) and the sequence a
+//! default draws from without owning it move before them, from
 //! PostgreSQL 17 / TimescaleDB 2.19 to PostgreSQL 18 / TimescaleDB 2.31; a function
 //! that cannot be recreated is refused by name.
 
@@ -15,12 +16,16 @@ CREATE SCHEMA shop;
 -- norm_sku calls trim_upper from an SQL-standard body: pg_depend records the call.
 CREATE FUNCTION shop.trim_upper(s text) RETURNS text LANGUAGE sql IMMUTABLE RETURN upper(btrim(s));
 CREATE FUNCTION shop.norm_sku(sku text) RETURNS text LANGUAGE sql IMMUTABLE RETURN shop.trim_upper(sku);
+-- A sequence of its own, not owned by the column whose default draws from it.
+CREATE SEQUENCE shop.ticket_seq;
 CREATE TABLE shop.items (
-    id  int PRIMARY KEY,
-    sku text NOT NULL CONSTRAINT sku_not_blank CHECK (shop.norm_sku(sku) <> '')
+    id     int PRIMARY KEY,
+    sku    text NOT NULL CONSTRAINT sku_not_blank CHECK (shop.norm_sku(sku) <> ''),
+    ticket int DEFAULT nextval('shop.ticket_seq')
 );
 CREATE INDEX items_norm_sku_idx ON shop.items (shop.norm_sku(sku));
-INSERT INTO shop.items SELECT i, ' sku-' || i FROM generate_series(1, 200) i;
+INSERT INTO shop.items (id, sku) SELECT i, ' sku-' || i FROM generate_series(1, 200) i;
+SELECT setval('shop.ticket_seq', 4321);
 CREATE FUNCTION shop.tick_now() RETURNS bigint LANGUAGE plpgsql STABLE
     AS $$ BEGIN RETURN 100000; END $$;
 CREATE TABLE shop.ticks (tick bigint NOT NULL, v int);
@@ -75,6 +80,7 @@ fn functions_the_tables_call_move_before_them() {
         .success()
         .stdout(predicate::str::contains("function:shop.norm_sku(text)"))
         .stdout(predicate::str::contains("function:shop.tick_now()"))
+        .stdout(predicate::str::contains("create_sequence:shop.ticket_seq"))
         .stdout(predicate::str::contains("not carried").not());
     hypermove()
         .args(["apply", "--yes", spec.to_str().unwrap()])
@@ -91,6 +97,23 @@ fn functions_the_tables_call_move_before_them() {
     let source = functions(&mut src);
     assert_eq!(source.len(), 3, "{source:#?}");
     assert_eq!(source, functions(&mut dst));
+    // The default is kept, and its sequence continues where the source's stands.
+    assert_eq!(
+        scalar(
+            &mut dst,
+            "SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d
+             JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+             WHERE d.adrelid = 'shop.items'::regclass AND a.attname = 'ticket'"
+        ),
+        "nextval('shop.ticket_seq'::regclass)"
+    );
+    assert_eq!(
+        scalar(
+            &mut dst,
+            "INSERT INTO shop.items (id, sku) VALUES (1001, 'new') RETURNING ticket::text"
+        ),
+        "4322"
+    );
     // The CHECK and the index call the moved function on the target.
     assert!(
         dst.batch_execute("INSERT INTO shop.items VALUES (1000, '   ')")

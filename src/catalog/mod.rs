@@ -368,6 +368,25 @@ pub async fn table(
         Vec::new()
     };
     let functions = functions(client, name, oid, hypertable.as_ref()).await?;
+    let default_sequences = client
+        .query(include_str!("sql/default_sequences.sql"), &[&oid])
+        .await
+        .map_err(query_err(format!("sequences the defaults of {name} use")))?
+        .iter()
+        .map(|r| OwnedSequence {
+            column: r.get("column_name"),
+            name: QualifiedName::new(r.get::<_, String>("schema"), r.get::<_, String>("name")),
+            dep: 'n',
+            data_type: r.get("data_type"),
+            start: r.get("start_value"),
+            increment: r.get("increment_by"),
+            min: r.get("min_value"),
+            max: r.get("max_value"),
+            cache: r.get("cache_size"),
+            cycle: r.get("cycle"),
+            last_value: r.get("last_value"),
+        })
+        .collect();
     Ok(Table {
         name: name.clone(),
         oid,
@@ -381,6 +400,7 @@ pub async fn table(
         hypertable,
         inheritance_children,
         functions,
+        default_sequences,
         est_rows: estimate(rel.get("reltuples")),
         est_bytes: rel.get::<_, i64>("est_bytes").max(0) as u64,
     })

@@ -241,7 +241,8 @@ pub struct OwnedSequence {
     pub column: String,
     /// The sequence.
     pub name: QualifiedName,
-    /// `a` for serial (OWNED BY), `i` for identity.
+    /// `a` for serial (OWNED BY), `i` for identity, `n` for one no column owns (a
+    /// default's, in `Table::default_sequences`).
     pub dep: char,
     /// `smallint`, `integer` or `bigint`.
     pub data_type: String,
@@ -324,6 +325,11 @@ pub struct Table {
     /// form when empty, so fingerprints of tables without any stay as they were.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub functions: Vec<UserFunction>,
+    /// Sequences no column owns that column defaults draw from (`nextval('seq')`);
+    /// `column` is the column whose default it is, `dep` is `n`. Left out of the
+    /// serialized form when empty, as `functions`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub default_sequences: Vec<OwnedSequence>,
     /// Row estimate for a plain table (hypertables estimate per chunk).
     #[serde(skip)]
     pub est_rows: Option<u64>,

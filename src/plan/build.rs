@@ -15,6 +15,7 @@ use super::functions;
 use super::preflight;
 use super::probe;
 use super::shape::{Shape, source_layout, target_layout, time_of};
+use super::standalone;
 use super::window::{self, Window};
 use super::{Action, Inputs, Plan, PlanError, Step, StepKind, TablePlan, ddl};
 use crate::catalog::{ConstraintKind, ServerInfo, Table, UserFunction, UserType, View};
@@ -41,6 +42,7 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
     preflight::check_type_extensions(&types, inputs)?;
     let functions = functions::needed(inputs);
     let function_warnings = functions::check(spec, inputs, &functions)?;
+    standalone::check(inputs)?;
 
     let mut a = Assembly::new(spec, inputs, checked.warnings);
     let needs_timescaledb = checked
@@ -52,9 +54,11 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
     a.add_schemas(&types, &views);
     a.add_types(&types);
     a.add_functions(&functions, function_warnings);
+    a.add_default_sequences();
     for (i, shape) in checked.shapes.iter().enumerate() {
         a.add_table(i, shape);
     }
+    a.add_default_sequence_values();
     a.add_fks();
     a.add_views(&views);
 
@@ -123,6 +127,8 @@ struct Assembly<'a> {
     type_steps: Vec<NodeIndex>,
     /// User functions the tables call, in creation order.
     function_steps: Vec<NodeIndex>,
+    /// `CREATE SEQUENCE` per sequence the defaults draw from that no column owns.
+    default_sequence_steps: BTreeMap<QualifiedName, NodeIndex>,
     /// Per source table: the step after which it can take rows (and views).
     readies: HashMap<QualifiedName, NodeIndex>,
     /// Per source table: its copy steps.
@@ -150,6 +156,7 @@ impl<'a> Assembly<'a> {
             schema_steps: BTreeMap::new(),
             type_steps: Vec::new(),
             function_steps: Vec::new(),
+            default_sequence_steps: BTreeMap::new(),
             readies: HashMap::new(),
             copies: HashMap::new(),
             keys: HashMap::new(),
@@ -338,6 +345,62 @@ impl<'a> Assembly<'a> {
         }
     }
 
+    /// `CREATE SEQUENCE` for the sequences defaults draw from that no column owns,
+    /// under their source names (the defaults' text names them so), after their schemas.
+    fn add_default_sequences(&mut self) {
+        for (seq, _) in standalone::needed(self.inputs) {
+            let schema = &seq.name.schema;
+            if !self.inputs.target_schemas.contains(schema)
+                && !self.schema_steps.contains_key(schema)
+            {
+                let n = self.b.add(
+                    Step {
+                        id: format!("schema:{}", display_ident(schema)),
+                        kind: StepKind::Schema,
+                        table: None,
+                        action: Action::Sql(vec![ddl::schema_sql(schema)]),
+                    },
+                    &[],
+                );
+                self.schema_steps.insert(schema.clone(), n);
+            }
+            let deps = self.schema_dep(schema);
+            let n = self.b.add(
+                Step {
+                    id: format!("create_sequence:{}", seq.name),
+                    kind: StepKind::CreateSequence,
+                    table: None,
+                    action: Action::Sql(vec![ddl::create_sequence_sql(seq)]),
+                },
+                &deps,
+            );
+            self.default_sequence_steps.insert(seq.name.clone(), n);
+        }
+    }
+
+    /// Those sequences continue where the source's stand, once every table that
+    /// draws from them has its rows (as the owned ones' `sequence:` steps do).
+    fn add_default_sequence_values(&mut self) {
+        for (seq, users) in standalone::needed(self.inputs) {
+            let Some(last) = seq.last_value else { continue };
+            let deps: Vec<NodeIndex> = users
+                .iter()
+                .filter_map(|i| self.copies.get(&self.inputs.selection[*i].source))
+                .flatten()
+                .copied()
+                .collect();
+            self.b.add(
+                Step {
+                    id: format!("sequence:{}", seq.name),
+                    kind: StepKind::Sequence,
+                    table: None,
+                    action: Action::Sql(vec![ddl::setval_named_sql(&seq.name, last)]),
+                },
+                &deps,
+            );
+        }
+    }
+
     /// One table: create, shape, fill, then constrain.
     fn add_table(&mut self, index: usize, shape: &Shape) {
         let inputs = self.inputs;
@@ -383,6 +446,13 @@ impl<'a> Assembly<'a> {
         deps.extend(&self.type_steps);
         // CHECKs and defaults name their functions: those exist before the table.
         deps.extend(&self.function_steps);
+        // And their sequences.
+        deps.extend(
+            table
+                .default_sequences
+                .iter()
+                .filter_map(|s| self.default_sequence_steps.get(&s.name)),
+        );
         let create = self.b.add(
             Step {
                 id: format!("table:{}", t.target),

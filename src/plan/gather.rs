@@ -37,6 +37,9 @@ pub struct Inputs {
     pub target_functions: BTreeSet<String>,
     /// User-defined types the tables need that already exist on the target.
     pub target_types: BTreeSet<QualifiedName>,
+    /// Sequences the tables' defaults draw from (no column owns them) that already
+    /// exist on the target.
+    pub target_sequences: BTreeSet<QualifiedName>,
     /// User functions the tables need that already exist on the target: signature
     /// (`schema.name(args)`) → the target's definition (`pg_get_functiondef`).
     pub target_function_defs: std::collections::BTreeMap<String, String>,
@@ -81,6 +84,9 @@ pub struct TargetSide {
     /// Types present on the target.
     #[serde(default)]
     pub target_types: BTreeSet<QualifiedName>,
+    /// Sequences the defaults draw from present on the target.
+    #[serde(default)]
+    pub target_sequences: BTreeSet<QualifiedName>,
     /// Functions the tables need present on the target, with their definitions.
     #[serde(default)]
     pub target_function_defs: std::collections::BTreeMap<String, String>,
@@ -103,6 +109,7 @@ impl Inputs {
             target_functions: self.target_functions.clone(),
             target_types: self.target_types.clone(),
             target_function_defs: self.target_function_defs.clone(),
+            target_sequences: self.target_sequences.clone(),
             target_extensions: self.target_extensions.clone(),
             target_roles: self.target_roles.clone(),
         })
@@ -441,6 +448,9 @@ pub async fn gather_target(
     let target_function_defs = target_functions_of(&tables, target, &mut target_schemas)
         .await
         .map_err(tgt_err)?;
+    let target_sequences = target_sequences_of(&tables, target, &mut target_schemas)
+        .await
+        .map_err(tgt_err)?;
 
     for v in &views {
         if catalog::schema_exists(target, &v.name.schema)
@@ -480,6 +490,7 @@ pub async fn gather_target(
         views,
         target_types,
         target_function_defs,
+        target_sequences,
         target_extensions,
         source_server,
         target_server,
@@ -518,6 +529,7 @@ pub async fn gather_target(
         inputs.target_functions = side.target_functions;
         inputs.target_types = side.target_types;
         inputs.target_function_defs = side.target_function_defs;
+        inputs.target_sequences = side.target_sequences;
         inputs.target_extensions = side.target_extensions;
         inputs.target_roles = side.target_roles;
         inputs.resume = Some(run.done.iter().cloned().collect());
@@ -580,6 +592,7 @@ pub async fn gather_source_only(
         target_functions,
         target_types: BTreeSet::new(),
         target_function_defs: Default::default(),
+        target_sequences: BTreeSet::new(),
         target_extensions: Default::default(),
         views: Vec::new(),
         grants: Vec::new(),
@@ -638,6 +651,7 @@ pub fn for_empty_target(selection: Vec<TableSpec>, side: SourceSide) -> Inputs {
         target_functions,
         target_types: BTreeSet::new(),
         target_function_defs: Default::default(),
+        target_sequences: BTreeSet::new(),
         target_extensions,
         views: side.views,
         grants: side.grants.iter().map(|_| None).collect(),
@@ -678,6 +692,27 @@ async fn target_functions_of(
         }
     }
     Ok(defs)
+}
+
+/// The sequences the tables' defaults draw from that the target already has; the
+/// schemas of those sequences it has go in `schemas`.
+async fn target_sequences_of(
+    tables: &[Table],
+    target: &impl GenericClient,
+    schemas: &mut BTreeSet<String>,
+) -> Result<BTreeSet<QualifiedName>, CatalogError> {
+    let mut present = BTreeSet::new();
+    for seq in tables.iter().flat_map(|t| &t.default_sequences) {
+        if !present.contains(&seq.name) && catalog::relation_exists(target, &seq.name).await? {
+            present.insert(seq.name.clone());
+        }
+        if !schemas.contains(&seq.name.schema)
+            && catalog::schema_exists(target, &seq.name.schema).await?
+        {
+            schemas.insert(seq.name.schema.clone());
+        }
+    }
+    Ok(present)
 }
 
 /// Tables the selected tables' foreign keys reference that are not moved with them:

@@ -15,10 +15,13 @@ mod preflight;
 mod probe;
 mod render;
 mod shape;
+mod standalone;
 #[cfg(test)]
 mod testkit;
 #[cfg(test)]
 mod tests_build;
+#[cfg(test)]
+mod tests_default_sequences;
 #[cfg(test)]
 mod tests_functions;
 #[cfg(test)]
@@ -120,6 +123,8 @@ pub enum StepKind {
     /// `CREATE FUNCTION` for a user function the tables call (defaults, CHECKs,
     /// indexes, integer_now_func), before the tables.
     Function,
+    /// `CREATE SEQUENCE` for a sequence no column owns that a default draws from.
+    CreateSequence,
     /// `CREATE TABLE` with columns and CHECK constraints.
     Table,
     /// `create_hypertable` and `add_dimension`.
@@ -150,6 +155,7 @@ impl StepKind {
             StepKind::Schema => "schema",
             StepKind::Type => "type",
             StepKind::Function => "function",
+            StepKind::CreateSequence => "create_sequence",
             StepKind::Table => "table",
             StepKind::Hypertable => "hypertable",
             StepKind::View => "view",

@@ -82,6 +82,7 @@ pub fn plain(name: &str, oid: u32) -> Table {
         hypertable: None,
         inheritance_children: Vec::new(),
         functions: Vec::new(),
+        default_sequences: Vec::new(),
         est_rows: Some(3000),
         est_bytes: 300_000,
     }
@@ -172,6 +173,7 @@ pub fn inputs(spec: &Spec, tables: Vec<Table>) -> Inputs {
         target_functions: BTreeSet::new(),
         target_types: BTreeSet::new(),
         target_function_defs: Default::default(),
+        target_sequences: BTreeSet::new(),
         views: Vec::new(),
         grants: vec![None; n],
         target_roles: BTreeSet::new(),
