@@ -165,3 +165,40 @@ fn a_c_function_the_table_needs_is_refused_by_name() {
         ));
     assert_eq!(before, catalog_snapshot(&mut dst));
 }
+
+#[test]
+fn the_spec_init_writes_plans_with_the_integer_now_func_it_names() {
+    let db = "hm_closure_fn_init";
+    let mut src = fresh_db(SOURCE_PORT, db);
+    src.batch_execute(FIXTURE).unwrap();
+    fresh_db(TARGET_PORT, db);
+    let out = hypermove()
+        .args([
+            "init",
+            "--source",
+            &url(SOURCE_PORT, db),
+            "--target",
+            &url(TARGET_PORT, db),
+            "--include",
+            "shop.ticks",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "integer_now_func: \"shop.tick_now\"",
+        ))
+        .get_output()
+        .stdout
+        .clone();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(dir.path(), "init.yaml", &String::from_utf8(out).unwrap());
+    hypermove()
+        .args(["plan", spec.to_str().unwrap()])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("+ function:shop.tick_now()"))
+        .stdout(predicate::str::contains(
+            "set_integer_now_func('\"shop\".\"ticks\"'::regclass, 'shop.tick_now'::regproc)",
+        ))
+        .stdout(predicate::str::contains("does not exist on the target").not());
+}
