@@ -202,3 +202,44 @@ fn the_spec_init_writes_plans_with_the_integer_now_func_it_names() {
         ))
         .stdout(predicate::str::contains("does not exist on the target").not());
 }
+
+#[test]
+fn a_sequence_another_moved_column_owns_moves_with_its_table() {
+    let db = "hm_closure_fn_owned";
+    let mut src = fresh_db(SOURCE_PORT, db);
+    src.batch_execute(
+        "CREATE SCHEMA shop;
+         CREATE TABLE shop.orders (id serial PRIMARY KEY, note text);
+         CREATE TABLE shop.lines (id int DEFAULT nextval('shop.orders_id_seq'), note text);
+         INSERT INTO shop.orders (note) SELECT 'o' FROM generate_series(1, 10);
+         INSERT INTO shop.lines (note) SELECT 'l' FROM generate_series(1, 5);",
+    )
+    .unwrap();
+    let mut dst = fresh_db(TARGET_PORT, db);
+    let dir = tempfile::tempdir().unwrap();
+    // The drawing table first: the owner's table is still created before it.
+    let spec = spec(
+        dir.path(),
+        db,
+        "  - name: shop.lines\n  - name: shop.orders\n",
+    );
+    hypermove()
+        .args(["apply", "--yes", spec.to_str().unwrap()])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("not carried").not());
+    assert_eq!(
+        scalar(
+            &mut dst,
+            "SELECT pg_get_serial_sequence('shop.orders', 'id')"
+        ),
+        "shop.orders_id_seq"
+    );
+    assert_eq!(
+        scalar(
+            &mut dst,
+            "INSERT INTO shop.lines (note) VALUES ('new') RETURNING id::text"
+        ),
+        "16"
+    );
+}

@@ -340,6 +340,7 @@ pub async fn table(
             max: r.get("max_value"),
             cache: r.get("cache_size"),
             cycle: r.get("cycle"),
+            owned_by: None,
             last_value: r.get("last_value"),
         })
         .collect();
@@ -384,6 +385,12 @@ pub async fn table(
             max: r.get("max_value"),
             cache: r.get("cache_size"),
             cycle: r.get("cycle"),
+            owned_by: r.get::<_, Option<String>>("owner_table").map(|t| {
+                (
+                    QualifiedName::new(r.get::<_, String>("owner_schema"), t),
+                    r.get::<_, String>("owner_column"),
+                )
+            }),
             last_value: r.get("last_value"),
         })
         .collect();

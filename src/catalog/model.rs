@@ -258,6 +258,9 @@ pub struct OwnedSequence {
     pub cache: i64,
     /// CYCLE.
     pub cycle: bool,
+    /// For a default's sequence another column owns (OWNED BY): that table and column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owned_by: Option<(QualifiedName, String)>,
     /// The last value handed out, `None` if never used (or not readable). Not part of
     /// fingerprints: every insert moves it.
     #[serde(skip)]
@@ -325,9 +328,9 @@ pub struct Table {
     /// form when empty, so fingerprints of tables without any stay as they were.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub functions: Vec<UserFunction>,
-    /// Sequences no column owns that column defaults draw from (`nextval('seq')`);
-    /// `column` is the column whose default it is, `dep` is `n`. Left out of the
-    /// serialized form when empty, as `functions`.
+    /// Sequences column defaults draw from (`nextval('seq')`) that the column does
+    /// not own; `column` is the column whose default it is, `dep` is `n`. Left out
+    /// of the serialized form when empty, as `functions`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub default_sequences: Vec<OwnedSequence>,
     /// Row estimate for a plain table (hypertables estimate per chunk).

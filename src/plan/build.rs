@@ -37,6 +37,9 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
         plan.up_to_date = true;
         return Ok(plan);
     }
+    // Defaults whose sequence cannot be carried lose it here (and are warned about).
+    let resolved = standalone::resolve(inputs);
+    let inputs: &Inputs = &resolved;
     let checked = preflight::check(spec, inputs)?;
     let types = needed_types(inputs);
     preflight::check_type_extensions(&types, inputs)?;
@@ -379,8 +382,27 @@ impl<'a> Assembly<'a> {
     }
 
     /// Those sequences continue where the source's stand, once every table that
-    /// draws from them has its rows (as the owned ones' `sequence:` steps do).
+    /// draws from them has its rows (as the owned ones' `sequence:` steps do); a
+    /// table drawing from another moved column's sequence is created after that
+    /// column's table, which creates the sequence and sets it.
     fn add_default_sequence_values(&mut self) {
+        for (i, table) in self.inputs.tables.iter().enumerate() {
+            for seq in &table.default_sequences {
+                if let standalone::Carry::ByOwner(owner) = standalone::carry(self.inputs, seq) {
+                    let before = self
+                        .b
+                        .find(&format!("table:{}", self.inputs.selection[owner].target));
+                    let after = self
+                        .b
+                        .find(&format!("table:{}", self.inputs.selection[i].target));
+                    if let (Some(before), Some(after)) = (before, after) {
+                        if before != after {
+                            self.b.graph.update_edge(before, after, ());
+                        }
+                    }
+                }
+            }
+        }
         for (seq, users) in standalone::needed(self.inputs) {
             let Some(last) = seq.last_value else { continue };
             let deps: Vec<NodeIndex> = users
@@ -654,6 +676,11 @@ struct Builder {
 }
 
 impl Builder {
+    /// The step with this ID, if the plan has it.
+    fn find(&self, id: &str) -> Option<NodeIndex> {
+        self.graph.node_indices().find(|n| self.graph[*n].id == id)
+    }
+
     /// Add a step that waits for `deps`.
     fn add(&mut self, step: Step, deps: &[NodeIndex]) -> NodeIndex {
         // IDs are derived from names that are unique in their scope, so a clash is a bug.

@@ -522,6 +522,7 @@ mod tests {
             max: i64::MAX,
             cache: 1,
             cycle: false,
+            owned_by: None,
             last_value: Some(41),
         }
     }

@@ -21,6 +21,7 @@ fn ticket_seq(column: &str) -> OwnedSequence {
         max: i64::MAX,
         cache: 1,
         cycle: false,
+        owned_by: None,
         last_value: Some(4321),
     }
 }
@@ -106,5 +107,64 @@ fn a_sequence_already_on_the_target_is_refused_by_name() {
     assert_eq!(
         refusal(&s, &i),
         "target: column defaults draw from app.ticket_seq, which already exist on the target; hypermove does not take over a sequence it did not create (drop it there, or move the table without that default)"
+    );
+}
+
+/// `public.u`'s `device` defaults to the serial sequence of `public.t`'s `device`.
+fn owner_and_user() -> (Table, Table) {
+    let mut t = plain("public.t", 1);
+    let mut own = ticket_seq("device");
+    own.name = qn("public.t_device_seq");
+    own.dep = 'a';
+    t.columns[2].default = Some("nextval('t_device_seq'::regclass)".into());
+    t.sequences = vec![own.clone()];
+    let mut u = plain("public.u", 2);
+    u.columns[2].default = Some("nextval('t_device_seq'::regclass)".into());
+    own.dep = 'n';
+    own.owned_by = Some((qn("public.t"), "device".into()));
+    u.default_sequences = vec![own];
+    (t, u)
+}
+
+#[test]
+fn a_sequence_another_moved_column_owns_comes_with_that_table() {
+    // The drawing table comes first in the spec; the owner's table is still created first.
+    let s = spec("", "  - name: public.u\n  - name: public.t\n");
+    let (t, u) = owner_and_user();
+    let p = plan(&s, &inputs(&s, vec![u, t]));
+    assert_eq!(p.count(StepKind::CreateSequence), 0);
+    assert!(before(&p, "table:public.t", "table:public.u"));
+    assert!(sql(&p, "table:public.t").contains("OWNED BY \"public\".\"t\".\"device\""));
+    assert!(sql(&p, "table:public.u").contains("DEFAULT nextval('t_device_seq'::regclass)"));
+    assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+}
+
+#[test]
+fn a_sequence_whose_owner_stays_behind_is_created_on_its_own() {
+    let s = spec("", "  - name: public.u\n");
+    let (_, u) = owner_and_user();
+    let p = plan(&s, &inputs(&s, vec![u]));
+    assert_eq!(
+        ids(&p, StepKind::CreateSequence),
+        vec!["create_sequence:public.t_device_seq"]
+    );
+    assert!(sql(&p, "table:public.u").contains("DEFAULT nextval('t_device_seq'::regclass)"));
+}
+
+#[test]
+fn a_sequence_whose_owner_moves_to_another_schema_is_said_to_stay_behind() {
+    let s = spec(
+        "",
+        "  - name: public.u\n  - name: public.t\n    target: other.t\n",
+    );
+    let (t, u) = owner_and_user();
+    let p = plan(&s, &inputs(&s, vec![u, t]));
+    assert_eq!(p.count(StepKind::CreateSequence), 0);
+    assert!(!sql(&p, "table:public.u").contains("DEFAULT"));
+    assert_eq!(
+        p.warnings,
+        vec![
+            "public.u: column device default `nextval('t_device_seq'::regclass)` uses a sequence the column does not own; it is not carried over"
+        ]
     );
 }
