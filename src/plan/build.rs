@@ -296,6 +296,24 @@ impl<'a> Assembly<'a> {
         }
     }
 
+    /// `CREATE SCHEMA` for a schema the target lacks, unless the plan has it already
+    /// (for the functions and sequences the tables need, which keep their source schemas).
+    fn add_schema_step(&mut self, schema: &str) {
+        if self.inputs.target_schemas.contains(schema) || self.schema_steps.contains_key(schema) {
+            return;
+        }
+        let n = self.b.add(
+            Step {
+                id: format!("schema:{}", display_ident(schema)),
+                kind: StepKind::Schema,
+                table: None,
+                action: Action::Sql(vec![ddl::schema_sql(schema)]),
+            },
+            &[],
+        );
+        self.schema_steps.insert(schema.to_string(), n);
+    }
+
     /// The user functions the tables call, callees first, after the types (their
     /// arguments may be of them) and their schemas; one the target has with the
     /// same definition is used as it is (`functions::check` refused the others).
@@ -316,20 +334,7 @@ impl<'a> Assembly<'a> {
                 continue;
             };
             let schema = &f.name.schema;
-            if !self.inputs.target_schemas.contains(schema)
-                && !self.schema_steps.contains_key(schema)
-            {
-                let n = self.b.add(
-                    Step {
-                        id: format!("schema:{}", display_ident(schema)),
-                        kind: StepKind::Schema,
-                        table: None,
-                        action: Action::Sql(vec![ddl::schema_sql(schema)]),
-                    },
-                    &[],
-                );
-                self.schema_steps.insert(schema.clone(), n);
-            }
+            self.add_schema_step(schema);
             // Each waits for the ones before it: callees come first. plpgsql bodies
             // are not checked at creation, but SQL-standard bodies are.
             let mut deps = self.schema_dep(schema);
@@ -353,20 +358,7 @@ impl<'a> Assembly<'a> {
     fn add_default_sequences(&mut self) {
         for (seq, _) in standalone::needed(self.inputs) {
             let schema = &seq.name.schema;
-            if !self.inputs.target_schemas.contains(schema)
-                && !self.schema_steps.contains_key(schema)
-            {
-                let n = self.b.add(
-                    Step {
-                        id: format!("schema:{}", display_ident(schema)),
-                        kind: StepKind::Schema,
-                        table: None,
-                        action: Action::Sql(vec![ddl::schema_sql(schema)]),
-                    },
-                    &[],
-                );
-                self.schema_steps.insert(schema.clone(), n);
-            }
+            self.add_schema_step(schema);
             let deps = self.schema_dep(schema);
             let n = self.b.add(
                 Step {
