@@ -92,5 +92,10 @@ pub(super) fn create_sql(inputs: &Inputs, f: &UserFunction) -> Option<String> {
     if inputs.target_function_defs.contains_key(&f.signature()) || !recreatable(f) {
         return None;
     }
-    Some(f.definition.clone())
+    // pg_get_functiondef writes CREATE OR REPLACE; plain CREATE fails instead of
+    // replacing a function that appeared on the target since the plan was made.
+    Some(
+        f.definition
+            .replacen("CREATE OR REPLACE FUNCTION", "CREATE FUNCTION", 1),
+    )
 }
