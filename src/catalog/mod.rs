@@ -340,6 +340,7 @@ pub async fn table(
             max: r.get("max_value"),
             cache: r.get("cache_size"),
             cycle: r.get("cycle"),
+            owned_by: None,
             last_value: r.get("last_value"),
         })
         .collect();
@@ -367,6 +368,32 @@ pub async fn table(
     } else {
         Vec::new()
     };
+    let functions = functions(client, name, oid, hypertable.as_ref()).await?;
+    let default_sequences = client
+        .query(include_str!("sql/default_sequences.sql"), &[&oid])
+        .await
+        .map_err(query_err(format!("sequences the defaults of {name} use")))?
+        .iter()
+        .map(|r| OwnedSequence {
+            column: r.get("column_name"),
+            name: QualifiedName::new(r.get::<_, String>("schema"), r.get::<_, String>("name")),
+            dep: 'n',
+            data_type: r.get("data_type"),
+            start: r.get("start_value"),
+            increment: r.get("increment_by"),
+            min: r.get("min_value"),
+            max: r.get("max_value"),
+            cache: r.get("cache_size"),
+            cycle: r.get("cycle"),
+            owned_by: r.get::<_, Option<String>>("owner_table").map(|t| {
+                (
+                    QualifiedName::new(r.get::<_, String>("owner_schema"), t),
+                    r.get::<_, String>("owner_column"),
+                )
+            }),
+            last_value: r.get("last_value"),
+        })
+        .collect();
     Ok(Table {
         name: name.clone(),
         oid,
@@ -382,6 +409,8 @@ pub async fn table(
         row_security: row_security(client, name, oid).await?,
         settings: table_settings(client, name, oid).await?,
         statistics: statistics(client, name, oid).await?,
+        functions,
+        default_sequences,
         est_rows: estimate(rel.get("reltuples")),
         est_bytes: rel.get::<_, i64>("est_bytes").max(0) as u64,
     })
@@ -497,6 +526,73 @@ async fn statistics(
             target: r.get("target"),
         })
         .collect())
+}
+
+/// The user functions a table needs (see `sql/functions.sql`), callees first.
+async fn functions(
+    client: &impl GenericClient,
+    name: &QualifiedName,
+    oid: u32,
+    hypertable: Option<&Hypertable>,
+) -> Result<Vec<UserFunction>> {
+    // The hypertable's functions are in TimescaleDB's catalog, not in pg_depend.
+    let mut named: Vec<String> = Vec::new();
+    for d in hypertable.iter().flat_map(|h| &h.dimensions) {
+        named.extend(d.partitioning_func.clone());
+        if let DimensionKind::Range {
+            integer_now_func: Some(f),
+            ..
+        } = &d.kind
+        {
+            named.push(f.clone());
+        }
+    }
+    functions_query(client, oid, &named, &format!("functions of {name}")).await
+}
+
+/// The user functions of these names (as a spec writes them: `schema.name`, or a
+/// bare name in the search path), and those they call, callees first.
+pub async fn functions_named(
+    client: &impl GenericClient,
+    names: &[String],
+) -> Result<Vec<UserFunction>> {
+    functions_query(client, 0, names, "functions the spec names").await
+}
+
+/// `sql/functions.sql` for a table (`oid`, 0 for none) and named functions.
+async fn functions_query(
+    client: &impl GenericClient,
+    oid: u32,
+    named: &[String],
+    what: &str,
+) -> Result<Vec<UserFunction>> {
+    Ok(client
+        .query(include_str!("sql/functions.sql"), &[&oid, &named])
+        .await
+        .map_err(query_err(what.to_string()))?
+        .iter()
+        .map(|r| UserFunction {
+            name: QualifiedName::new(r.get::<_, String>("schema"), r.get::<_, String>("name")),
+            args: r.get("args"),
+            language: r.get("language"),
+            // The definition ends in a newline; the step's SQL does not need it.
+            definition: r.get::<_, String>("definition").trim_end().to_string(),
+            depth: r.get("depth"),
+        })
+        .collect())
+}
+
+/// A function's definition on this server (`pg_get_functiondef`), when a function
+/// of this signature (`schema.name(args)`, quoted) exists.
+pub async fn function_definition(
+    client: &impl GenericClient,
+    signature: &str,
+) -> Result<Option<String>> {
+    Ok(client
+        .query_opt(include_str!("sql/function_definition.sql"), &[&signature])
+        .await
+        .map_err(query_err(format!("function {signature}")))?
+        .map(|r| r.get::<_, String>("definition").trim_end().to_string()))
 }
 
 async fn columns(

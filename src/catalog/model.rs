@@ -241,7 +241,8 @@ pub struct OwnedSequence {
     pub column: String,
     /// The sequence.
     pub name: QualifiedName,
-    /// `a` for serial (OWNED BY), `i` for identity.
+    /// `a` for serial (OWNED BY), `i` for identity, `n` for one no column owns (a
+    /// default's, in `Table::default_sequences`).
     pub dep: char,
     /// `smallint`, `integer` or `bigint`.
     pub data_type: String,
@@ -257,10 +258,43 @@ pub struct OwnedSequence {
     pub cache: i64,
     /// CYCLE.
     pub cycle: bool,
+    /// For a default's sequence another column owns (OWNED BY): that table and column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owned_by: Option<(QualifiedName, String)>,
     /// The last value handed out, `None` if never used (or not readable). Not part of
     /// fingerprints: every insert moves it.
     #[serde(skip)]
     pub last_value: Option<i64>,
+}
+
+/// A user function a table needs: called by a column default, a generated column, a
+/// CHECK constraint, an index, or its hypertable (integer_now_func, partitioning), or
+/// called by such a function.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct UserFunction {
+    /// The function's name.
+    pub name: QualifiedName,
+    /// Its argument types (`oidvectortypes(proargtypes)`), e.g. `text, integer`: what
+    /// `to_regprocedure` resolves, unlike the identity arguments with their names.
+    pub args: String,
+    /// Its language (`sql`, `plpgsql`, `c`, …).
+    pub language: String,
+    /// `pg_get_functiondef`: the `CREATE OR REPLACE FUNCTION` that recreates it.
+    pub definition: String,
+    /// Creation order: functions others call come first (deeper first).
+    pub depth: i32,
+}
+
+impl UserFunction {
+    /// `schema.name(args)`: what names one overload, in step IDs and messages.
+    pub fn signature(&self) -> String {
+        format!("{}({})", self.name, self.args)
+    }
+
+    /// The signature as SQL resolves it (`to_regprocedure`), quoted.
+    pub fn signature_sql(&self) -> String {
+        format!("{}({})", self.name.sql(), self.args)
+    }
 }
 
 /// A table and everything hypermove needs to recreate and fill it.
@@ -301,6 +335,15 @@ pub struct Table {
     /// Extended statistics objects (`CREATE STATISTICS`), by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub statistics: Vec<ExtendedStatistics>,
+    /// User functions the table needs, callees first. Left out of the serialized
+    /// form when empty, so fingerprints of tables without any stay as they were.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub functions: Vec<UserFunction>,
+    /// Sequences column defaults draw from (`nextval('seq')`) that the column does
+    /// not own; `column` is the column whose default it is, `dep` is `n`. Left out
+    /// of the serialized form when empty, as `functions`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub default_sequences: Vec<OwnedSequence>,
     /// Row estimate for a plain table (hypertables estimate per chunk).
     #[serde(skip)]
     pub est_rows: Option<u64>,

@@ -6,6 +6,8 @@
 //! keys, grants, sequences, indexes, extended statistics, replica identity and
 //! row-level security (last of the table, so no policy filters its checks); foreign
 //! keys and views last.
+//! types, functions, then per table its creation, shape, copies and checks, keys, grants,
+//! sequences and indexes; foreign keys and views last.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -13,12 +15,14 @@ use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::copy::WindowSource;
 use super::fingerprint::{self, Fingerprints};
+use super::functions;
 use super::preflight;
 use super::probe;
 use super::shape::{Shape, source_layout, target_layout, time_of};
+use super::standalone;
 use super::window::{self, Window};
 use super::{Action, Inputs, Plan, PlanError, Step, StepKind, TablePlan, ddl, security, settings};
-use crate::catalog::{ConstraintKind, ServerInfo, Table, UserType, View};
+use crate::catalog::{ConstraintKind, ServerInfo, Table, UserFunction, UserType, View};
 use crate::pg::{QualifiedName, display_ident};
 use crate::spec::{Spec, TableSpec, VerifyLevel};
 
@@ -37,9 +41,15 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
         plan.up_to_date = true;
         return Ok(plan);
     }
+    // Defaults whose sequence cannot be carried lose it here (and are warned about).
+    let resolved = standalone::resolve(inputs);
+    let inputs: &Inputs = &resolved;
     let checked = preflight::check(spec, inputs)?;
     let types = needed_types(inputs);
     preflight::check_type_extensions(&types, inputs)?;
+    let functions = functions::needed(inputs);
+    let function_warnings = functions::check(spec, inputs, &functions)?;
+    standalone::check(inputs)?;
 
     let mut a = Assembly::new(spec, inputs, checked.warnings);
     let needs_timescaledb = checked
@@ -50,9 +60,12 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
     let views = a.movable_views();
     a.add_schemas(&types, &views);
     a.add_types(&types);
+    a.add_functions(&functions, function_warnings);
+    a.add_default_sequences();
     for (i, shape) in checked.shapes.iter().enumerate() {
         a.add_table(i, shape);
     }
+    a.add_default_sequence_values();
     a.add_fks();
     a.add_views(&views);
 
@@ -119,6 +132,10 @@ struct Assembly<'a> {
     schema_steps: BTreeMap<String, NodeIndex>,
     /// Types (and the extensions they come from), in creation order.
     type_steps: Vec<NodeIndex>,
+    /// User functions the tables call, in creation order.
+    function_steps: Vec<NodeIndex>,
+    /// `CREATE SEQUENCE` per sequence the defaults draw from that no column owns.
+    default_sequence_steps: BTreeMap<QualifiedName, NodeIndex>,
     /// Per source table: the step after which it can take rows (and views).
     readies: HashMap<QualifiedName, NodeIndex>,
     /// Per source table: its copy steps.
@@ -145,6 +162,8 @@ impl<'a> Assembly<'a> {
             extension: None,
             schema_steps: BTreeMap::new(),
             type_steps: Vec::new(),
+            function_steps: Vec::new(),
+            default_sequence_steps: BTreeMap::new(),
             readies: HashMap::new(),
             copies: HashMap::new(),
             keys: HashMap::new(),
@@ -281,6 +300,125 @@ impl<'a> Assembly<'a> {
         }
     }
 
+    /// `CREATE SCHEMA` for a schema the target lacks, unless the plan has it already
+    /// (for the functions and sequences the tables need, which keep their source schemas).
+    fn add_schema_step(&mut self, schema: &str) {
+        if self.inputs.target_schemas.contains(schema) || self.schema_steps.contains_key(schema) {
+            return;
+        }
+        let n = self.b.add(
+            Step {
+                id: format!("schema:{}", display_ident(schema)),
+                kind: StepKind::Schema,
+                table: None,
+                action: Action::Sql(vec![ddl::schema_sql(schema)]),
+            },
+            &[],
+        );
+        self.schema_steps.insert(schema.to_string(), n);
+    }
+
+    /// The user functions the tables call, callees first, after the types (their
+    /// arguments may be of them) and their schemas; one the target has with the
+    /// same definition is used as it is (`functions::check` refused the others).
+    fn add_functions(&mut self, functions: &[&UserFunction], warnings: Vec<String>) {
+        self.warnings.extend(warnings);
+        for f in functions {
+            let Some(sql) = functions::create_sql(self.inputs, f) else {
+                if self
+                    .inputs
+                    .target_function_defs
+                    .contains_key(&f.signature())
+                {
+                    self.warnings.push(format!(
+                        "function {} is already on the target, with the same definition, and is used as it is",
+                        f.signature()
+                    ));
+                }
+                continue;
+            };
+            let schema = &f.name.schema;
+            self.add_schema_step(schema);
+            // Each waits for the ones before it: callees come first. plpgsql bodies
+            // are not checked at creation, but SQL-standard bodies are.
+            let mut deps = self.schema_dep(schema);
+            deps.extend(&self.type_steps);
+            deps.extend(self.function_steps.last());
+            let n = self.b.add(
+                Step {
+                    id: format!("function:{}", f.signature()),
+                    kind: StepKind::Function,
+                    table: None,
+                    action: Action::Sql(vec![sql]),
+                },
+                &deps,
+            );
+            self.function_steps.push(n);
+        }
+    }
+
+    /// `CREATE SEQUENCE` for the sequences defaults draw from that no column owns,
+    /// under their source names (the defaults' text names them so), after their schemas.
+    fn add_default_sequences(&mut self) {
+        for (seq, _) in standalone::needed(self.inputs) {
+            let schema = &seq.name.schema;
+            self.add_schema_step(schema);
+            let deps = self.schema_dep(schema);
+            let n = self.b.add(
+                Step {
+                    id: format!("create_sequence:{}", seq.name),
+                    kind: StepKind::CreateSequence,
+                    table: None,
+                    action: Action::Sql(vec![ddl::create_sequence_sql(seq)]),
+                },
+                &deps,
+            );
+            self.default_sequence_steps.insert(seq.name.clone(), n);
+        }
+    }
+
+    /// Those sequences continue where the source's stand, once every table that
+    /// draws from them has its rows (as the owned ones' `sequence:` steps do); a
+    /// table drawing from another moved column's sequence is created after that
+    /// column's table, which creates the sequence and sets it.
+    fn add_default_sequence_values(&mut self) {
+        for (i, table) in self.inputs.tables.iter().enumerate() {
+            for seq in &table.default_sequences {
+                if let standalone::Carry::ByOwner(owner) = standalone::carry(self.inputs, seq) {
+                    let before = self
+                        .b
+                        .find(&format!("table:{}", self.inputs.selection[owner].target));
+                    let after = self
+                        .b
+                        .find(&format!("table:{}", self.inputs.selection[i].target));
+                    if let (Some(before), Some(after)) = (before, after) {
+                        if before != after {
+                            self.b.graph.update_edge(before, after, ());
+                        }
+                    }
+                }
+            }
+        }
+        for (seq, users) in standalone::needed(self.inputs) {
+            let Some(last) = seq.last_value else { continue };
+            let deps: Vec<NodeIndex> = users
+                .iter()
+                .filter_map(|i| self.copies.get(&self.inputs.selection[*i].source))
+                .flatten()
+                .copied()
+                .collect();
+            self.b.add(
+                Step {
+                    id: format!("sequence:{}", seq.name),
+                    kind: StepKind::Sequence,
+                    table: None,
+                    action: Action::Sql(vec![ddl::setval_named_sql(&seq.name, last)]),
+                },
+                &deps,
+            );
+        }
+    }
+
     /// One table: create, shape, fill, then constrain.
     fn add_table(&mut self, index: usize, shape: &Shape) {
         let inputs = self.inputs;
@@ -329,6 +467,15 @@ impl<'a> Assembly<'a> {
     fn add_create(&mut self, t: &TableSpec, table: &Table, shape: &Shape) -> NodeIndex {
         let mut deps = self.schema_dep(&t.target.schema);
         deps.extend(&self.type_steps);
+        // CHECKs and defaults name their functions: those exist before the table.
+        deps.extend(&self.function_steps);
+        // And their sequences.
+        deps.extend(
+            table
+                .default_sequences
+                .iter()
+                .filter_map(|s| self.default_sequence_steps.get(&s.name)),
+        );
         let create = self.b.add(
             Step {
                 id: format!("table:{}", t.target),
@@ -614,6 +761,11 @@ struct Builder {
 }
 
 impl Builder {
+    /// The step with this ID, if the plan has it.
+    fn find(&self, id: &str) -> Option<NodeIndex> {
+        self.graph.node_indices().find(|n| self.graph[*n].id == id)
+    }
+
     /// Add a step that waits for `deps`.
     fn add(&mut self, step: Step, deps: &[NodeIndex]) -> NodeIndex {
         // IDs are derived from names that are unique in their scope, so a clash is a bug.

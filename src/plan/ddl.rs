@@ -82,7 +82,11 @@ pub(super) fn create_table_sql(target: &QualifiedName, table: &Table) -> Vec<Str
                     " DEFAULT nextval({}::regclass)",
                     quote_literal(&seq.sql())
                 ));
-            } else if let Some(default) = c.default.as_ref().filter(|d| !uses_sequence(d)) {
+            } else if let Some(default) = c
+                .default
+                .as_ref()
+                .filter(|d| !uses_sequence(d) || default_sequence_of(table, &c.name).is_some())
+            {
                 line.push_str(&format!(" DEFAULT {default}"));
             }
             if c.not_null {
@@ -168,6 +172,30 @@ pub(super) fn create_type_sql(ty: &UserType) -> String {
             sql
         }
     }
+}
+
+/// The sequence no column owns that a column's default draws from, when the plan
+/// creates it (under its source name: the default's text names it so).
+pub(super) fn default_sequence_of<'a>(table: &'a Table, column: &str) -> Option<&'a OwnedSequence> {
+    table.default_sequences.iter().find(|s| s.column == column)
+}
+
+/// `CREATE SEQUENCE` for a sequence no column owns, with the source's options.
+pub(super) fn create_sequence_sql(seq: &OwnedSequence) -> String {
+    format!(
+        "CREATE SEQUENCE {} AS {} {}",
+        seq.name.sql(),
+        seq.data_type,
+        sequence_options(seq)
+    )
+}
+
+/// Set a sequence by name to where the source's stands.
+pub(super) fn setval_named_sql(name: &QualifiedName, last: i64) -> String {
+    format!(
+        "SELECT setval({}::regclass, {last}, true)",
+        quote_literal(&name.sql())
+    )
 }
 
 /// Whether a column default draws from a sequence.
@@ -494,6 +522,7 @@ mod tests {
             max: i64::MAX,
             cache: 1,
             cycle: false,
+            owned_by: None,
             last_value: Some(41),
         }
     }

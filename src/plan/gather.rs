@@ -37,6 +37,12 @@ pub struct Inputs {
     pub target_functions: BTreeSet<String>,
     /// User-defined types the tables need that already exist on the target.
     pub target_types: BTreeSet<QualifiedName>,
+    /// Sequences the tables' defaults draw from (no column owns them) that already
+    /// exist on the target.
+    pub target_sequences: BTreeSet<QualifiedName>,
+    /// User functions the tables need that already exist on the target: signature
+    /// (`schema.name(args)`) → the target's definition (`pg_get_functiondef`).
+    pub target_function_defs: std::collections::BTreeMap<String, String>,
     /// Plain views over the moved tables, on the source.
     pub views: Vec<catalog::View>,
     /// Owners and grants per table, when the spec says `grants: true`.
@@ -78,6 +84,12 @@ pub struct TargetSide {
     /// Types present on the target.
     #[serde(default)]
     pub target_types: BTreeSet<QualifiedName>,
+    /// Sequences the defaults draw from present on the target.
+    #[serde(default)]
+    pub target_sequences: BTreeSet<QualifiedName>,
+    /// Functions the tables need present on the target, with their definitions.
+    #[serde(default)]
+    pub target_function_defs: std::collections::BTreeMap<String, String>,
     /// Extensions' state on the target.
     #[serde(default)]
     pub target_extensions: std::collections::BTreeMap<String, (bool, bool)>,
@@ -96,6 +108,8 @@ impl Inputs {
             target_references: self.target_references.clone(),
             target_functions: self.target_functions.clone(),
             target_types: self.target_types.clone(),
+            target_function_defs: self.target_function_defs.clone(),
+            target_sequences: self.target_sequences.clone(),
             target_extensions: self.target_extensions.clone(),
             target_roles: self.target_roles.clone(),
         })
@@ -161,13 +175,16 @@ async fn read_source_table(
         role: Role::Source,
         source,
     };
-    let table = match catalog::table(source, server, &t.source).await {
+    let mut table = match catalog::table(source, server, &t.source).await {
         Ok(table) => table,
         Err(e @ (CatalogError::NotFound(_) | CatalogError::NotATable { .. })) => {
             return Err(PlanError::table(spec, t, format!("{e} on the source")));
         }
         Err(e) => return Err(src_err(e)),
     };
+    add_spec_functions(t, &mut table, source)
+        .await
+        .map_err(src_err)?;
     let time_type = match (&t.shape, &table.hypertable) {
         (TargetShape::Hypertable(h), None) => table
             .column(&h.time_column)
@@ -184,6 +201,44 @@ async fn read_source_table(
         None => None,
     };
     Ok((table, bounds))
+}
+
+/// The functions the spec names for the table's hypertable (time partitioning,
+/// integer_now_func, hash partitioning) join those the table needs.
+async fn add_spec_functions(
+    t: &TableSpec,
+    table: &mut Table,
+    source: &impl GenericClient,
+) -> Result<(), CatalogError> {
+    let TargetShape::Hypertable(h) = &t.shape else {
+        return Ok(());
+    };
+    let mut names: Vec<String> = Vec::new();
+    names.extend(h.time_partitioning_func.clone());
+    names.extend(h.integer_now_func.clone());
+    for d in &h.dimensions {
+        if let DimensionSpec::Hash {
+            partitioning_func: Some(f),
+            ..
+        } = d
+        {
+            names.push(f.clone());
+        }
+    }
+    if names.is_empty() {
+        return Ok(());
+    }
+    for f in catalog::functions_named(source, &names).await? {
+        match table
+            .functions
+            .iter_mut()
+            .find(|o| o.signature() == f.signature())
+        {
+            Some(o) => o.depth = o.depth.max(f.depth),
+            None => table.functions.push(f),
+        }
+    }
+    Ok(())
 }
 
 /// Everything a plan needs from the source, for the selected tables (in
@@ -390,6 +445,13 @@ pub async fn gather_target(
         }
     }
 
+    let target_function_defs = target_functions_of(&tables, target, &mut target_schemas)
+        .await
+        .map_err(tgt_err)?;
+    let target_sequences = target_sequences_of(&tables, target, &mut target_schemas)
+        .await
+        .map_err(tgt_err)?;
+
     for v in &views {
         if catalog::schema_exists(target, &v.name.schema)
             .await
@@ -428,6 +490,8 @@ pub async fn gather_target(
         target_roles,
         views,
         target_types,
+        target_function_defs,
+        target_sequences,
         target_extensions,
         source_server,
         target_server,
@@ -465,6 +529,8 @@ pub async fn gather_target(
         inputs.target_references = side.target_references;
         inputs.target_functions = side.target_functions;
         inputs.target_types = side.target_types;
+        inputs.target_function_defs = side.target_function_defs;
+        inputs.target_sequences = side.target_sequences;
         inputs.target_extensions = side.target_extensions;
         inputs.target_roles = side.target_roles;
         inputs.resume = Some(run.done.iter().cloned().collect());
@@ -528,6 +594,8 @@ pub async fn gather_source_only(
         target_references,
         target_functions,
         target_types: BTreeSet::new(),
+        target_function_defs: Default::default(),
+        target_sequences: BTreeSet::new(),
         target_extensions: Default::default(),
         views: Vec::new(),
         grants: Vec::new(),
@@ -587,6 +655,8 @@ pub fn for_empty_target(selection: Vec<TableSpec>, side: SourceSide) -> Inputs {
         target_references,
         target_functions,
         target_types: BTreeSet::new(),
+        target_function_defs: Default::default(),
+        target_sequences: BTreeSet::new(),
         target_extensions,
         views: side.views,
         grants: side.grants.iter().map(|_| None).collect(),
@@ -602,6 +672,52 @@ pub fn for_empty_target(selection: Vec<TableSpec>, side: SourceSide) -> Inputs {
         stale_run: false,
         archive: None,
     }
+}
+
+/// The user functions the tables need that the target already has, with the
+/// target's definitions; the schemas of those functions it has go in `schemas`.
+async fn target_functions_of(
+    tables: &[Table],
+    target: &impl GenericClient,
+    schemas: &mut BTreeSet<String>,
+) -> Result<std::collections::BTreeMap<String, String>, CatalogError> {
+    let mut defs = std::collections::BTreeMap::new();
+    let mut asked: BTreeSet<String> = BTreeSet::new();
+    for f in tables.iter().flat_map(|t| &t.functions) {
+        if !asked.insert(f.signature()) {
+            continue;
+        }
+        if let Some(def) = catalog::function_definition(target, &f.signature_sql()).await? {
+            defs.insert(f.signature(), def);
+        }
+        if !schemas.contains(&f.name.schema)
+            && catalog::schema_exists(target, &f.name.schema).await?
+        {
+            schemas.insert(f.name.schema.clone());
+        }
+    }
+    Ok(defs)
+}
+
+/// The sequences the tables' defaults draw from that the target already has; the
+/// schemas of those sequences it has go in `schemas`.
+async fn target_sequences_of(
+    tables: &[Table],
+    target: &impl GenericClient,
+    schemas: &mut BTreeSet<String>,
+) -> Result<BTreeSet<QualifiedName>, CatalogError> {
+    let mut present = BTreeSet::new();
+    for seq in tables.iter().flat_map(|t| &t.default_sequences) {
+        if !present.contains(&seq.name) && catalog::relation_exists(target, &seq.name).await? {
+            present.insert(seq.name.clone());
+        }
+        if !schemas.contains(&seq.name.schema)
+            && catalog::schema_exists(target, &seq.name.schema).await?
+        {
+            schemas.insert(seq.name.schema.clone());
+        }
+    }
+    Ok(present)
 }
 
 /// Tables the selected tables' foreign keys reference that are not moved with them:

@@ -8,6 +8,7 @@ mod build;
 mod copy;
 mod ddl;
 mod fingerprint;
+mod functions;
 mod gather;
 mod init;
 mod preflight;
@@ -16,10 +17,15 @@ mod render;
 mod security;
 mod settings;
 mod shape;
+mod standalone;
 #[cfg(test)]
 mod testkit;
 #[cfg(test)]
 mod tests_build;
+#[cfg(test)]
+mod tests_default_sequences;
+#[cfg(test)]
+mod tests_functions;
 #[cfg(test)]
 mod tests_refusals;
 mod window;
@@ -116,6 +122,11 @@ pub enum StepKind {
     Schema,
     /// `CREATE TYPE` / `CREATE DOMAIN`.
     Type,
+    /// `CREATE FUNCTION` for a user function the tables call (defaults, CHECKs,
+    /// indexes, integer_now_func), before the tables.
+    Function,
+    /// `CREATE SEQUENCE` for a sequence no column owns that a default draws from.
+    CreateSequence,
     /// `CREATE TABLE` with columns and CHECK constraints.
     Table,
     /// `create_hypertable` and `add_dimension`.
@@ -154,6 +165,8 @@ impl StepKind {
             StepKind::Extension => "extension",
             StepKind::Schema => "schema",
             StepKind::Type => "type",
+            StepKind::Function => "function",
+            StepKind::CreateSequence => "create_sequence",
             StepKind::Table => "table",
             StepKind::Hypertable => "hypertable",
             StepKind::View => "view",

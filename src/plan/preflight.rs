@@ -460,7 +460,8 @@ pub(super) fn carry_warnings(t: &TableSpec, table: &Table, shape: &Shape) -> Vec
         ));
     }
     for c in &table.columns {
-        let owned = table.sequences.iter().any(|s| s.column == c.name);
+        let owned = table.sequences.iter().any(|s| s.column == c.name)
+            || super::ddl::default_sequence_of(table, &c.name).is_some();
         if c.generated.is_none() && !owned && c.default.as_deref().is_some_and(uses_sequence) {
             out.push(format!(
                 "{}: column {} default `{}` uses a sequence the column does not own; it is not carried over",

@@ -18,7 +18,7 @@ pub(super) enum Shape {
         time_partitioning_func: Option<String>,
         associated_schema_name: Option<String>,
         associated_table_prefix: Option<String>,
-        /// Carried only when the function exists on the target.
+        /// Carried only when the function exists on the target or the plan creates it.
         integer_now_func: Option<String>,
     },
 }
@@ -114,9 +114,13 @@ pub(super) fn shape_of(t: &TableSpec, table: &Table, inputs: &Inputs) -> Result<
     }
     let needs = |f: &Option<String>| -> Result<(), String> {
         match f {
-            Some(f) if !inputs.target_functions.contains(f) => Err(format!(
-                "function {f} does not exist on the target; create it there first"
-            )),
+            Some(f)
+                if !inputs.target_functions.contains(f) && !super::functions::carried(f, table) =>
+            {
+                Err(format!(
+                    "function {f} does not exist on the target; create it there first"
+                ))
+            }
             _ => Ok(()),
         }
     };
@@ -237,10 +241,11 @@ fn keep_layout(
         time_partitioning_func: None,
         associated_schema_name: None,
         associated_table_prefix: None,
-        // Carried when the target has the function; otherwise the plan warns.
+        // Carried when the target has the function or the plan creates it (see
+        // `functions`); otherwise the plan warns.
         integer_now_func: integer_now_func
             .clone()
-            .filter(|f| inputs.target_functions.contains(f)),
+            .filter(|f| inputs.target_functions.contains(f) || super::functions::carried(f, table)),
     })
 }
 

@@ -84,6 +84,8 @@ pub fn plain(name: &str, oid: u32) -> Table {
         row_security: None,
         settings: None,
         statistics: Vec::new(),
+        functions: Vec::new(),
+        default_sequences: Vec::new(),
         est_rows: Some(3000),
         est_bytes: 300_000,
     }
@@ -173,6 +175,8 @@ pub fn inputs(spec: &Spec, tables: Vec<Table>) -> Inputs {
         target_references: BTreeSet::new(),
         target_functions: BTreeSet::new(),
         target_types: BTreeSet::new(),
+        target_function_defs: Default::default(),
+        target_sequences: BTreeSet::new(),
         views: Vec::new(),
         grants: vec![None; n],
         target_roles: BTreeSet::new(),
