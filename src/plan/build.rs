@@ -26,6 +26,8 @@ use crate::catalog::{ConstraintKind, ServerInfo, Table, UserFunction, UserType, 
 use crate::pg::{QualifiedName, display_ident};
 use crate::spec::{Spec, TableSpec, VerifyLevel};
 
+mod around;
+
 /// Build the plan. Every check that can refuse a spec runs before the first step.
 pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
     let fingerprints = fingerprint::fingerprints(spec, inputs);
@@ -318,107 +320,6 @@ impl<'a> Assembly<'a> {
         self.schema_steps.insert(schema.to_string(), n);
     }
 
-    /// The user functions the tables call, callees first, after the types (their
-    /// arguments may be of them) and their schemas; one the target has with the
-    /// same definition is used as it is (`functions::check` refused the others).
-    fn add_functions(&mut self, functions: &[&UserFunction], warnings: Vec<String>) {
-        self.warnings.extend(warnings);
-        for f in functions {
-            let Some(sql) = functions::create_sql(self.inputs, f) else {
-                if self
-                    .inputs
-                    .target_function_defs
-                    .contains_key(&f.signature())
-                {
-                    self.warnings.push(format!(
-                        "function {} is already on the target, with the same definition, and is used as it is",
-                        f.signature()
-                    ));
-                }
-                continue;
-            };
-            let schema = &f.name.schema;
-            self.add_schema_step(schema);
-            // Each waits for the ones before it: callees come first. plpgsql bodies
-            // are not checked at creation, but SQL-standard bodies are.
-            let mut deps = self.schema_dep(schema);
-            deps.extend(&self.type_steps);
-            deps.extend(self.function_steps.last());
-            let n = self.b.add(
-                Step {
-                    id: format!("function:{}", f.signature()),
-                    kind: StepKind::Function,
-                    table: None,
-                    action: Action::Sql(vec![sql]),
-                },
-                &deps,
-            );
-            self.function_steps.push(n);
-        }
-    }
-
-    /// `CREATE SEQUENCE` for the sequences defaults draw from that no column owns,
-    /// under their source names (the defaults' text names them so), after their schemas.
-    fn add_default_sequences(&mut self) {
-        for (seq, _) in standalone::needed(self.inputs) {
-            let schema = &seq.name.schema;
-            self.add_schema_step(schema);
-            let deps = self.schema_dep(schema);
-            let n = self.b.add(
-                Step {
-                    id: format!("create_sequence:{}", seq.name),
-                    kind: StepKind::CreateSequence,
-                    table: None,
-                    action: Action::Sql(vec![ddl::create_sequence_sql(seq)]),
-                },
-                &deps,
-            );
-            self.default_sequence_steps.insert(seq.name.clone(), n);
-        }
-    }
-
-    /// Those sequences continue where the source's stand, once every table that
-    /// draws from them has its rows (as the owned ones' `sequence:` steps do); a
-    /// table drawing from another moved column's sequence is created after that
-    /// column's table, which creates the sequence and sets it.
-    fn add_default_sequence_values(&mut self) {
-        for (i, table) in self.inputs.tables.iter().enumerate() {
-            for seq in &table.default_sequences {
-                if let standalone::Carry::ByOwner(owner) = standalone::carry(self.inputs, seq) {
-                    let before = self
-                        .b
-                        .find(&format!("table:{}", self.inputs.selection[owner].target));
-                    let after = self
-                        .b
-                        .find(&format!("table:{}", self.inputs.selection[i].target));
-                    if let (Some(before), Some(after)) = (before, after) {
-                        if before != after {
-                            self.b.graph.update_edge(before, after, ());
-                        }
-                    }
-                }
-            }
-        }
-        for (seq, users) in standalone::needed(self.inputs) {
-            let Some(last) = seq.last_value else { continue };
-            let deps: Vec<NodeIndex> = users
-                .iter()
-                .filter_map(|i| self.copies.get(&self.inputs.selection[*i].source))
-                .flatten()
-                .copied()
-                .collect();
-            self.b.add(
-                Step {
-                    id: format!("sequence:{}", seq.name),
-                    kind: StepKind::Sequence,
-                    table: None,
-                    action: Action::Sql(vec![ddl::setval_named_sql(&seq.name, last)]),
-                },
-                &deps,
-            );
-        }
-    }
-
     /// One table: create, shape, fill, then constrain.
     fn add_table(&mut self, index: usize, shape: &Shape) {
         let inputs = self.inputs;
@@ -620,90 +521,6 @@ impl<'a> Assembly<'a> {
                 table_copies,
             );
         }
-    }
-
-    /// Storage settings once the table (and its hypertable) exists, before the data:
-    /// returns the step after which the table can take rows.
-    fn add_settings(&mut self, t: &TableSpec, table: &Table, ready: NodeIndex) -> NodeIndex {
-        let Some(s) = &table.settings else {
-            return ready;
-        };
-        let sql = settings::settings_sql(&t.target, s);
-        if sql.is_empty() {
-            return ready;
-        }
-        self.b.add(
-            Step {
-                id: format!("settings:{}", t.target),
-                kind: StepKind::Settings,
-                table: Some(t.target.clone()),
-                action: Action::Sql(sql),
-            },
-            &[ready],
-        )
-    }
-
-    /// Extended statistics objects once the data is in, on the target name.
-    fn add_statistics(&mut self, t: &TableSpec, table: &Table, table_copies: &[NodeIndex]) {
-        for st in &table.statistics {
-            self.b.add(
-                Step {
-                    id: format!(
-                        "statistics:{}",
-                        QualifiedName::new(t.target.schema.clone(), st.name.clone())
-                    ),
-                    kind: StepKind::Statistics,
-                    table: Some(t.target.clone()),
-                    action: Action::Sql(settings::statistics_sql(&t.target, st)),
-                },
-                table_copies,
-            );
-        }
-    }
-
-    /// `REPLICA IDENTITY` once every step of the table added since node `from` is
-    /// done: `USING INDEX` needs the index, which is built after the data.
-    fn add_replica_identity(&mut self, t: &TableSpec, table: &Table, from: usize) {
-        let Some(identity) = table
-            .settings
-            .as_ref()
-            .and_then(|s| s.replica_identity.as_ref())
-        else {
-            return;
-        };
-        let deps: Vec<NodeIndex> = (from..self.b.graph.node_count())
-            .map(NodeIndex::new)
-            .collect();
-        self.b.add(
-            Step {
-                id: format!("replica_identity:{}", t.target),
-                kind: StepKind::ReplicaIdentity,
-                table: Some(t.target.clone()),
-                action: Action::Sql(vec![settings::replica_identity_sql(&t.target, identity)]),
-            },
-            &deps,
-        );
-    }
-
-    /// Row-level security and policies once every step of the table added since
-    /// node `from` (copies, their checks, keys, grants, sequences, indexes) is done:
-    /// a forced policy would filter the checks' own reads.
-    fn add_row_security(&mut self, t: &TableSpec, table: &Table, from: usize) {
-        let Some(rs) = &table.row_security else {
-            return;
-        };
-        let deps: Vec<NodeIndex> = (from..self.b.graph.node_count())
-            .map(NodeIndex::new)
-            .collect();
-        self.b.add(
-            Step {
-                id: format!("rls:{}", t.target),
-                kind: StepKind::RowSecurity,
-                table: Some(t.target.clone()),
-                action: Action::Sql(security::row_security_sql(&t.target, rs)),
-            },
-            &deps,
-        );
     }
 
     /// Foreign keys last: they need the data of both tables and the referenced key.

@@ -1,0 +1,226 @@
+//! The target side of a plan's inputs: what exists there, what it can do, and the
+//! record of an interrupted run of the same spec.
+
+use super::*;
+
+/// Complete the source facts with the target's, and find an interrupted run of the
+/// same move to resume.
+pub async fn gather_target(
+    spec: &Spec,
+    selection: Vec<TableSpec>,
+    side: SourceSide,
+    target: &impl GenericClient,
+) -> Result<Inputs, PlanError> {
+    let tgt_err = |source| PlanError::Catalog {
+        role: Role::Target,
+        source,
+    };
+    let journal_err = |e: crate::journal::JournalError| PlanError::Catalog {
+        role: Role::Target,
+        source: CatalogError::Query {
+            what: "the journal".into(),
+            message: e.to_string(),
+        },
+    };
+    let target_server = catalog::server_info(target).await.map_err(tgt_err)?;
+    let SourceSide {
+        source_server,
+        tables,
+        time_bounds,
+        views,
+        grants,
+        source_privileges,
+    } = side;
+
+    let mut target_existing = BTreeSet::new();
+    let mut target_schemas = BTreeSet::new();
+    for t in &selection {
+        if catalog::relation_exists(target, &t.target)
+            .await
+            .map_err(tgt_err)?
+        {
+            target_existing.insert(t.target.clone());
+        }
+        if catalog::schema_exists(target, &t.target.schema)
+            .await
+            .map_err(tgt_err)?
+        {
+            target_schemas.insert(t.target.schema.clone());
+        }
+    }
+
+    let mut target_references = BTreeSet::new();
+    for r in references_not_moved(&selection, &tables) {
+        if catalog::relation_exists(target, &r)
+            .await
+            .map_err(tgt_err)?
+        {
+            target_references.insert(r);
+        }
+    }
+
+    // Functions the target hypertables will call must exist there.
+    let mut wanted: BTreeSet<String> = BTreeSet::new();
+    for (t, table) in selection.iter().zip(&tables) {
+        if let TargetShape::Hypertable(h) = &t.shape {
+            wanted.extend(h.time_partitioning_func.clone());
+            wanted.extend(h.integer_now_func.clone());
+            for d in &h.dimensions {
+                if let DimensionSpec::Hash {
+                    partitioning_func: Some(f),
+                    ..
+                } = d
+                {
+                    wanted.insert(f.clone());
+                }
+            }
+        }
+        if let Some(h) = &table.hypertable {
+            for d in &h.dimensions {
+                if let catalog::DimensionKind::Range {
+                    integer_now_func: Some(f),
+                    ..
+                } = &d.kind
+                {
+                    wanted.insert(f.clone());
+                }
+            }
+        }
+    }
+    let mut target_functions = BTreeSet::new();
+    for f in wanted {
+        if catalog::function_exists(target, &f)
+            .await
+            .map_err(tgt_err)?
+        {
+            target_functions.insert(f);
+        }
+    }
+
+    // Types the columns need: present already, or to be created (with their schema).
+    let mut target_types = BTreeSet::new();
+    let mut target_extensions = std::collections::BTreeMap::new();
+    for table in &tables {
+        for ty in &table.types {
+            match &ty.extension {
+                Some(ext) => {
+                    if !target_extensions.contains_key(ext) {
+                        let state = catalog::extension_state(target, ext)
+                            .await
+                            .map_err(tgt_err)?;
+                        target_extensions.insert(ext.clone(), state);
+                    }
+                }
+                None => {
+                    if catalog::type_exists(target, &ty.name)
+                        .await
+                        .map_err(tgt_err)?
+                    {
+                        target_types.insert(ty.name.clone());
+                    }
+                    if catalog::schema_exists(target, &ty.name.schema)
+                        .await
+                        .map_err(tgt_err)?
+                    {
+                        target_schemas.insert(ty.name.schema.clone());
+                    }
+                }
+            }
+        }
+    }
+
+    let target_function_defs = target_functions_of(&tables, target, &mut target_schemas)
+        .await
+        .map_err(tgt_err)?;
+    let target_sequences = target_sequences_of(&tables, target, &mut target_schemas)
+        .await
+        .map_err(tgt_err)?;
+
+    for v in &views {
+        if catalog::schema_exists(target, &v.name.schema)
+            .await
+            .map_err(tgt_err)?
+        {
+            target_schemas.insert(v.name.schema.clone());
+        }
+    }
+
+    let mut roles: BTreeSet<String> = BTreeSet::new();
+    for g in grants.iter().flatten() {
+        roles.insert(g.owner.clone());
+        roles.extend(g.grants.iter().filter_map(|(r, _, _)| r.clone()));
+    }
+    roles.extend(crate::plan::security::policy_roles(&tables));
+    let roles: Vec<String> = roles.into_iter().collect();
+    let target_roles = catalog::roles_present(target, &roles)
+        .await
+        .map_err(tgt_err)?
+        .into_iter()
+        .collect();
+
+    let mut written: Vec<String> = selection.iter().map(|t| t.target.schema.clone()).collect();
+    written.sort();
+    written.dedup();
+    let target_privileges = catalog::privileges(target, &[], &written)
+        .await
+        .map_err(tgt_err)?;
+
+    let applied = crate::journal::applied(target).await.map_err(journal_err)?;
+
+    let mut inputs = Inputs {
+        source_privileges,
+        target_privileges,
+        grants,
+        target_roles,
+        views,
+        target_types,
+        target_function_defs,
+        target_sequences,
+        target_extensions,
+        source_server,
+        target_server,
+        selection,
+        tables,
+        time_bounds,
+        target_present: target_existing.clone(),
+        target_existing,
+        target_schemas,
+        target_references,
+        target_functions,
+        applied,
+        resume: None,
+        stale_run: false,
+        archive: None,
+    };
+
+    // An interrupted run of this spec from this very source state is resumed: the
+    // plan is rebuilt from the target as it was when that run began.
+    let spec_fp = crate::plan::fingerprint::spec_fingerprint(spec);
+    let source_fp =
+        crate::plan::fingerprint::combined(&crate::plan::fingerprint::source_fingerprint(&inputs));
+    let runs = crate::journal::unfinished_runs(target, &spec_fp)
+        .await
+        .map_err(journal_err)?;
+    if let Some(run) = runs.iter().find(|r| r.source_fingerprint == source_fp) {
+        let side: TargetSide = serde_json::from_str(&run.target_inputs).map_err(|e| {
+            tgt_err(CatalogError::Query {
+                what: "hypermove.run".into(),
+                message: format!("the journal's target record is unreadable: {e}"),
+            })
+        })?;
+        inputs.target_server = side.target_server;
+        inputs.target_existing = side.target_existing;
+        inputs.target_schemas = side.target_schemas;
+        inputs.target_references = side.target_references;
+        inputs.target_functions = side.target_functions;
+        inputs.target_types = side.target_types;
+        inputs.target_function_defs = side.target_function_defs;
+        inputs.target_sequences = side.target_sequences;
+        inputs.target_extensions = side.target_extensions;
+        inputs.target_roles = side.target_roles;
+        inputs.resume = Some(run.done.iter().cloned().collect());
+    } else {
+        inputs.stale_run = !runs.is_empty();
+    }
+    Ok(inputs)
+}
