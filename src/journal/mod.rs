@@ -111,13 +111,21 @@ pub async fn lock(
     target: &Client,
     spec_fingerprint: &str,
 ) -> Result<std::result::Result<(), RunLocked>> {
-    let locked: bool = target
-        .query_one(include_str!("sql/run_lock.sql"), &[&spec_fingerprint])
-        .await
-        .map_err(failed("taking the run lock on the target"))?
-        .get("locked");
-    if locked {
-        return Ok(Ok(()));
+    // A run that has just ended may still hold the lock for a moment: the server
+    // process of a session outlives its client briefly. So a few tries, 2 s in all,
+    // before calling the lock taken.
+    for attempt in 0..10 {
+        let locked: bool = target
+            .query_one(include_str!("sql/run_lock.sql"), &[&spec_fingerprint])
+            .await
+            .map_err(failed("taking the run lock on the target"))?
+            .get("locked");
+        if locked {
+            return Ok(Ok(()));
+        }
+        if attempt < 9 {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
     }
     let holder = target
         .query_opt(
@@ -157,6 +165,16 @@ pub async fn lock(
             format!(" ({})", who.join("; "))
         },
     }))
+}
+
+/// Release the spec's run lock held by this session, so that the next run of the
+/// spec (or a `clean`) started right after this one finds it free.
+pub async fn unlock(target: &Client, spec_fingerprint: &str) -> Result<()> {
+    target
+        .query_one(include_str!("sql/run_unlock.sql"), &[&spec_fingerprint])
+        .await
+        .map(|_| ())
+        .map_err(failed("releasing the run lock on the target"))
 }
 
 /// Create the journal if needed and record that a run began (a resumed run keeps

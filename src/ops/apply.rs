@@ -116,8 +116,45 @@ pub async fn run(
         spec: plan.fingerprints.spec.clone(),
         source: plan::combined_fingerprint(&plan.fingerprints.source),
     };
-    // One run of a spec at a time on a target: a second one stops here.
-    lock(&target, &key.spec).await?;
+    // One run of a spec at a time on a target: a second one stops here. The lock is
+    // held on a session of its own, so it stays while the coordinator's session is
+    // replaced, and is released explicitly however the run ends.
+    let guard = connect(target_info, Role::Target, "hypermove run lock")
+        .await
+        .map_err(Error::runtime)?;
+    lock(&guard, &key.spec).await?;
+    let result = run_locked(
+        target_info,
+        source,
+        plan,
+        snapshot,
+        target,
+        snapshot_tx,
+        settings,
+        stop,
+        observer,
+        &key,
+    )
+    .await;
+    let _ = journal::unlock(&guard, &key.spec).await;
+    result
+}
+
+/// [`run`], with the run lock held.
+#[allow(clippy::too_many_arguments)]
+async fn run_locked(
+    target_info: &ConnInfo,
+    source: Option<ConnInfo>,
+    plan: &Plan,
+    snapshot: Option<String>,
+    target: Client,
+    snapshot_tx: Option<Transaction<'_>>,
+    settings: &Settings,
+    stop: Arc<AtomicBool>,
+    observer: &dyn Observer,
+    key: &exec::JournalKey,
+) -> Result<RunEnd, Error> {
+    let key = key.clone();
     // The first write of the run: the journal, recording the target as planned.
     journal::begin(&target, &key, &plan.target_inputs, plan.graph.node_count())
         .await
@@ -240,6 +277,9 @@ pub async fn restart(spec: &Spec, target: &Client, tables: &[QualifiedName]) -> 
     journal::clean(target, &plan::spec_fingerprint(spec))
         .await
         .map_err(Error::runtime)?;
+    journal::unlock(target, &plan::spec_fingerprint(spec))
+        .await
+        .map_err(Error::runtime)?;
     Ok(())
 }
 
@@ -248,9 +288,11 @@ pub async fn restart(spec: &Spec, target: &Client, tables: &[QualifiedName]) -> 
 pub async fn clean(spec: &Spec) -> Result<i64, Error> {
     let target = super::connect_target(spec, "hypermove clean").await?;
     lock(&target, &plan::spec_fingerprint(spec)).await?;
-    journal::clean(&target, &plan::spec_fingerprint(spec))
+    let removed = journal::clean(&target, &plan::spec_fingerprint(spec))
         .await
-        .map_err(Error::runtime)
+        .map_err(Error::runtime)?;
+    let _ = journal::unlock(&target, &plan::spec_fingerprint(spec)).await;
+    Ok(removed)
 }
 
 /// Take the spec's run lock on the target for this connection's life, or refuse,
