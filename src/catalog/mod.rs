@@ -332,20 +332,7 @@ pub async fn table(
         .await
         .map_err(query_err(format!("sequences of {name}")))?
         .iter()
-        .map(|r| OwnedSequence {
-            column: r.get("column_name"),
-            name: QualifiedName::new(r.get::<_, String>("schema"), r.get::<_, String>("name")),
-            dep: first_char(r, "dep").unwrap_or('a'),
-            data_type: r.get("data_type"),
-            start: r.get("start_value"),
-            increment: r.get("increment_by"),
-            min: r.get("min_value"),
-            max: r.get("max_value"),
-            cache: r.get("cache_size"),
-            cycle: r.get("cycle"),
-            owned_by: None,
-            last_value: r.get("last_value"),
-        })
+        .map(|r| sequence_of(r, first_char(r, "dep").unwrap_or('a'), None))
         .collect();
     let comments = client
         .query(include_str!("sql/comments.sql"), &[&oid])
@@ -377,24 +364,14 @@ pub async fn table(
         .await
         .map_err(query_err(format!("sequences the defaults of {name} use")))?
         .iter()
-        .map(|r| OwnedSequence {
-            column: r.get("column_name"),
-            name: QualifiedName::new(r.get::<_, String>("schema"), r.get::<_, String>("name")),
-            dep: 'n',
-            data_type: r.get("data_type"),
-            start: r.get("start_value"),
-            increment: r.get("increment_by"),
-            min: r.get("min_value"),
-            max: r.get("max_value"),
-            cache: r.get("cache_size"),
-            cycle: r.get("cycle"),
-            owned_by: r.get::<_, Option<String>>("owner_table").map(|t| {
+        .map(|r| {
+            let owned_by = r.get::<_, Option<String>>("owner_table").map(|t| {
                 (
                     QualifiedName::new(r.get::<_, String>("owner_schema"), t),
                     r.get::<_, String>("owner_column"),
                 )
-            }),
-            last_value: r.get("last_value"),
+            });
+            sequence_of(r, 'n', owned_by)
         })
         .collect();
     Ok(Table {
@@ -443,6 +420,25 @@ async fn columns(
             binary_ok: r.get("binary_ok"),
         })
         .collect())
+}
+
+/// A sequence from a row of `sql/sequences.sql` or `sql/default_sequences.sql`, which
+/// share their column names; `dep` and `owned_by` are what differ between the two.
+fn sequence_of(r: &Row, dep: char, owned_by: Option<(QualifiedName, String)>) -> OwnedSequence {
+    OwnedSequence {
+        column: r.get("column_name"),
+        name: QualifiedName::new(r.get::<_, String>("schema"), r.get::<_, String>("name")),
+        dep,
+        data_type: r.get("data_type"),
+        start: r.get("start_value"),
+        increment: r.get("increment_by"),
+        min: r.get("min_value"),
+        max: r.get("max_value"),
+        cache: r.get("cache_size"),
+        cycle: r.get("cycle"),
+        owned_by,
+        last_value: r.get("last_value"),
+    }
 }
 
 fn first_char(row: &Row, col: &str) -> Option<char> {
