@@ -46,12 +46,20 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
     // Defaults whose sequence cannot be carried lose it here (and are warned about).
     let resolved = standalone::resolve(inputs);
     let inputs: &Inputs = &resolved;
-    let checked = preflight::check(spec, inputs)?;
+    // Every check runs, and every refusal is said at once.
+    let mut refused = Vec::new();
+    let checked = preflight::check(spec, inputs).map_err(|e| refused.push(e));
     let types = needed_types(inputs);
-    preflight::check_type_extensions(&types, inputs)?;
+    refused.extend(preflight::check_type_extensions(&types, inputs));
     let functions = functions::needed(inputs);
-    let function_warnings = functions::check(spec, inputs, &functions)?;
-    standalone::check(inputs)?;
+    let function_warnings = functions::check(spec, inputs, &functions).map_err(|e| refused.push(e));
+    refused.extend(standalone::check(inputs).err());
+    if let Some(e) = PlanError::collected(refused) {
+        return Err(e);
+    }
+    let (Ok(checked), Ok(function_warnings)) = (checked, function_warnings) else {
+        unreachable!("a failed check is among the refusals");
+    };
 
     let mut a = Assembly::new(spec, inputs, checked.warnings);
     let needs_timescaledb = checked

@@ -79,10 +79,9 @@ pub(super) fn check(
             )),
         }
     }
-    if refused.is_empty() {
-        Ok(warnings)
-    } else {
-        Err(PlanError::Target(refused.join("\n")))
+    match PlanError::collected(refused.into_iter().map(PlanError::Target).collect()) {
+        None => Ok(warnings),
+        Some(e) => Err(e),
     }
 }
 

@@ -72,6 +72,22 @@ pub enum PlanError {
     /// The target server cannot hold what the spec asks for.
     #[error("target: {0}")]
     Target(String),
+    /// Several reasons at once: a refused plan names every one it found, so a
+    /// reviewer fixes them in one round, not one per run.
+    #[error("{}", list_refusals(.0))]
+    Refused(Vec<PlanError>),
+}
+
+/// `the plan is refused for N reasons:` and one indented line per reason.
+fn list_refusals(all: &[PlanError]) -> String {
+    let mut out = format!("the plan is refused for {} reasons:", all.len());
+    for e in all {
+        for (i, line) in e.to_string().lines().enumerate() {
+            out.push_str(if i == 0 { "\n  - " } else { "\n    " });
+            out.push_str(line);
+        }
+    }
+    out
 }
 
 /// A problem with one selected table, located at its spec entry.
@@ -100,6 +116,24 @@ impl std::fmt::Display for TableError {
 }
 
 impl PlanError {
+    /// Every refusal found, as one error: the single one as itself, several as a
+    /// list; `None` when there is none.
+    pub fn collected(mut all: Vec<PlanError>) -> Option<PlanError> {
+        // A nested list is flattened, so the reader sees one list.
+        all = all
+            .into_iter()
+            .flat_map(|e| match e {
+                PlanError::Refused(inner) => inner,
+                e => vec![e],
+            })
+            .collect();
+        match all.len() {
+            0 => None,
+            1 => all.pop(),
+            _ => Some(PlanError::Refused(all)),
+        }
+    }
+
     /// A problem with one selected table, located at its spec entry.
     pub fn table(spec: &crate::spec::Spec, t: &crate::spec::TableSpec, message: String) -> Self {
         PlanError::Table(Box::new(TableError {

@@ -26,28 +26,42 @@ pub(super) struct Checked {
 /// reviewer meets the problems: the target as a whole, then each table, then the
 /// links between tables, then what the roles may do.
 pub(super) fn check(spec: &Spec, inputs: &Inputs) -> Result<Checked, PlanError> {
-    check_roles(inputs)?;
-    check_not_itself(spec, inputs)?;
+    // Every refusal is collected, not only the first: a reviewer fixes them all in
+    // one round.
+    let mut refused: Vec<PlanError> = Vec::new();
+    refused.extend(check_roles(inputs).err());
+    refused.extend(check_not_itself(spec, inputs).err());
     // Decide every table's shape first, so that all refusals come before any step.
     let mut shapes = Vec::with_capacity(inputs.selection.len());
     let mut warnings = Vec::new();
     for (i, (t, table)) in inputs.selection.iter().zip(&inputs.tables).enumerate() {
-        let at = |m| PlanError::table(spec, t, m);
-        check_not_existing(inputs, t).map_err(at)?;
-        warnings.extend(unsupported(spec, t, table).map_err(at)?);
-        let shape = shape_of(t, table, inputs).map_err(at)?;
-        check_no_null_times(t, &shape, inputs.time_bounds[i]).map_err(at)?;
-        check_readable(table).map_err(at)?;
-        check_unique_keys(table, &shape).map_err(at)?;
-        check_filters(t, table, &shape).map_err(at)?;
-        super::security::check_policies(table).map_err(at)?;
-        shapes.push(shape);
+        let mut reasons: Vec<String> = Vec::new();
+        reasons.extend(check_not_existing(inputs, t).err());
+        match unsupported(spec, t, table) {
+            Ok(w) => warnings.extend(w),
+            Err(e) => reasons.push(e),
+        }
+        match shape_of(t, table, inputs) {
+            Ok(shape) => {
+                reasons.extend(check_no_null_times(t, &shape, inputs.time_bounds[i]).err());
+                reasons.extend(check_unique_keys(table, &shape).err());
+                reasons.extend(check_filters(t, table, &shape).err());
+                shapes.push(shape);
+            }
+            Err(e) => reasons.push(e),
+        }
+        reasons.extend(check_readable(table).err());
+        reasons.extend(super::security::check_policies(table).err());
+        refused.extend(reasons.into_iter().map(|m| PlanError::table(spec, t, m)));
     }
-    check_fk_targets(spec, inputs)?;
+    refused.extend(check_fk_targets(spec, inputs));
     let needs_timescaledb = shapes.iter().any(|s| matches!(s, Shape::Hypertable { .. }));
-    check_privileges(inputs, needs_timescaledb)?;
-    check_timescaledb(inputs, needs_timescaledb)?;
-    Ok(Checked { shapes, warnings })
+    refused.extend(check_privileges(inputs, needs_timescaledb).err());
+    refused.extend(check_timescaledb(inputs, needs_timescaledb).err());
+    match PlanError::collected(refused) {
+        Some(e) => Err(e),
+        None => Ok(Checked { shapes, warnings }),
+    }
 }
 
 /// `grants: true` and row-level security policies need every role they name on the
@@ -141,12 +155,18 @@ fn unsupported(spec: &Spec, t: &TableSpec, table: &Table) -> Result<Vec<String>,
             })
             .collect());
     }
-    match h.unsupported.first() {
-        Some(feature) => Err(format!(
-            "{feature} on the source; hypermove does not carry it over yet (`on_unsupported: warn` moves every row without it, and lists it in the plan)"
-        )),
-        None => Ok(Vec::new()),
+    if h.unsupported.is_empty() {
+        return Ok(Vec::new());
     }
+    Err(match h.unsupported.as_slice() {
+        [feature] => format!(
+            "{feature} on the source; hypermove does not carry it over yet (`on_unsupported: warn` moves every row without it, and lists it in the plan)"
+        ),
+        all => format!(
+            "on the source, {}; hypermove does not carry these over yet (`on_unsupported: warn` moves every row without them, and lists them in the plan)",
+            all.join("; ")
+        ),
+    })
 }
 
 /// A hypertable's time column cannot be NULL: rows that are would fail the copy
@@ -204,22 +224,23 @@ pub(super) fn renamed(inputs: &Inputs) -> HashMap<&QualifiedName, &QualifiedName
 
 /// A foreign key needs the table it references on the target: moved with it, or
 /// already there.
-fn check_fk_targets(spec: &Spec, inputs: &Inputs) -> Result<(), PlanError> {
+fn check_fk_targets(spec: &Spec, inputs: &Inputs) -> Vec<PlanError> {
     let renamed = renamed(inputs);
-    for (t, c, fk) in foreign_keys(inputs) {
-        if !renamed.contains_key(&fk.ref_table) && !inputs.target_references.contains(&fk.ref_table)
-        {
-            return Err(PlanError::table(
+    foreign_keys(inputs)
+        .filter(|(_, _, fk)| {
+            !renamed.contains_key(&fk.ref_table) && !inputs.target_references.contains(&fk.ref_table)
+        })
+        .map(|(t, c, fk)| {
+            PlanError::table(
                 spec,
                 t,
                 format!(
                     "foreign key {} references {}, which is neither moved nor present on the target; add it to `tables:`",
                     c.name, fk.ref_table
                 ),
-            ));
-        }
-    }
-    Ok(())
+            )
+        })
+        .collect()
 }
 
 /// Preflight: every privilege the move needs, named at once, before any write.
@@ -279,17 +300,19 @@ fn check_timescaledb(inputs: &Inputs, needs_timescaledb: bool) -> Result<(), Pla
 
 /// A type that comes from an extension needs that extension on the target: installed,
 /// or available to create.
-pub(super) fn check_type_extensions(types: &[&UserType], inputs: &Inputs) -> Result<(), PlanError> {
-    for ty in types {
-        let Some(ext) = &ty.extension else { continue };
-        if let Some((false, false)) = inputs.target_extensions.get(ext) {
-            return Err(PlanError::Target(format!(
-                "type {} comes from extension {ext}, which the target server does not have; install it there",
-                ty.name
-            )));
-        }
-    }
-    Ok(())
+pub(super) fn check_type_extensions(types: &[&UserType], inputs: &Inputs) -> Vec<PlanError> {
+    types
+        .iter()
+        .filter_map(|ty| {
+            let ext = ty.extension.as_ref()?;
+            matches!(inputs.target_extensions.get(ext), Some((false, false))).then(|| {
+                PlanError::Target(format!(
+                    "type {} comes from extension {ext}, which the target server does not have; install it there",
+                    ty.name
+                ))
+            })
+        })
+        .collect()
 }
 
 /// `verify` reads a target table that is there, and the source the way `apply`

@@ -202,9 +202,7 @@ pub fn inputs(spec: &Spec, tables: Vec<Table>) -> Inputs {
 pub fn refusal(spec: &Spec, inputs: &Inputs) -> String {
     match super::build(spec, inputs) {
         Ok(_) => panic!("the plan was not refused"),
-        Err(e @ (PlanError::Table(_) | PlanError::Target(_) | PlanError::Catalog { .. })) => {
-            e.to_string()
-        }
+        Err(e) => e.to_string(),
     }
 }
 

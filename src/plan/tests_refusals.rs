@@ -413,3 +413,37 @@ fn a_policy_that_reads_another_table_is_refused_by_name() {
         "{m}"
     );
 }
+
+#[test]
+fn every_refusal_is_listed_at_once_each_with_its_own_reason() {
+    let s = spec(
+        "",
+        "  - name: public.a\n  - name: public.b\n  - name: public.c\n",
+    );
+    let mut a = hyper("public.a", 1, 2);
+    a.hypertable.as_mut().unwrap().unsupported = vec![
+        "compression is enabled".into(),
+        "continuous aggregate public.a_daily depends on it".into(),
+    ];
+    let mut b = hyper("public.b", 2, 2);
+    b.hypertable.as_mut().unwrap().unsupported =
+        vec!["background job policy_retention (job 7) runs on it".into()];
+    let c = plain("public.c", 3);
+    let mut i = inputs(&s, vec![a, b, c]);
+    i.target_existing.insert(qn("public.c"));
+    let message = refusal(&s, &i);
+    let lines: Vec<&str> = message.lines().collect();
+    assert_eq!(lines[0], "the plan is refused for 3 reasons:", "{message}");
+    assert_eq!(lines.len(), 4, "{message}");
+    assert!(lines[1].contains("tables[0] (public.a): on the source, compression is enabled; continuous aggregate public.a_daily depends on it; hypermove does not carry these over yet"), "{message}");
+    assert!(
+        lines[2].contains(
+            "tables[1] (public.b): background job policy_retention (job 7) runs on it on the source"
+        ),
+        "{message}"
+    );
+    assert!(
+        lines[3].contains("tables[2] (public.c): public.c already exists on the target"),
+        "{message}"
+    );
+}
