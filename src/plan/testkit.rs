@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use super::{Action, Inputs, Plan, PlanError, Probe, StepKind};
+use super::{Action, Inputs, Plan, Probe, StepKind};
 use crate::catalog::{
     Chunk, Column, Constraint, ConstraintKind, Dimension, DimensionKind, Hypertable, Privileges,
     ServerInfo, Table, TimeBounds,
