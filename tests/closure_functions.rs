@@ -26,10 +26,12 @@ CREATE TABLE shop.items (
 CREATE INDEX items_norm_sku_idx ON shop.items (shop.norm_sku(sku));
 INSERT INTO shop.items (id, sku) SELECT i, ' sku-' || i FROM generate_series(1, 200) i;
 SELECT setval('shop.ticket_seq', 4321);
-CREATE FUNCTION shop.tick_now() RETURNS bigint LANGUAGE plpgsql STABLE
-    AS $$ BEGIN RETURN 100000; END $$;
 CREATE TABLE shop.ticks (tick bigint NOT NULL, v int);
 SELECT create_hypertable('shop.ticks', by_range('tick', 1000));
+-- Like TimescaleDB's own fixtures: an SQL body, given as a string, that reads the
+-- hypertable, so on the target it is created before the table it names exists.
+CREATE FUNCTION shop.tick_now() RETURNS bigint LANGUAGE sql STABLE
+    AS $$ SELECT coalesce(max(tick), 0) FROM shop.ticks $$;
 SELECT set_integer_now_func('shop.ticks', 'shop.tick_now');
 INSERT INTO shop.ticks SELECT i * 10, i FROM generate_series(1, 500) i;
 "#;

@@ -37,7 +37,13 @@ impl<'a> Assembly<'a> {
                     id: format!("function:{}", f.signature()),
                     kind: StepKind::Function,
                     table: None,
-                    action: Action::Sql(vec![sql]),
+                    // As pg_dump does: a body given as a string may name tables that
+                    // are created after it (an integer_now_func reads its hypertable),
+                    // so it is not checked at creation; it is checked at its first call.
+                    action: Action::Sql(vec![
+                        "SET LOCAL check_function_bodies = off".into(),
+                        sql,
+                    ]),
                 },
                 &deps,
             );
