@@ -156,6 +156,42 @@ fn existing_target_table_is_never_written_into() {
 }
 
 #[test]
+fn names_taken_on_the_target_are_refused_together_before_anything_is_written() {
+    let db = "hm_refuse_names";
+    let mut src = fresh_db(SOURCE_PORT, db);
+    src.batch_execute(
+        "CREATE TABLE public.devices (id int PRIMARY KEY, name text);
+         CREATE INDEX devices_name_idx ON public.devices (name);
+         CREATE STATISTICS public.devices_stats ON id, name FROM public.devices;
+         INSERT INTO public.devices VALUES (1, 'a'), (2, 'b');",
+    )
+    .unwrap();
+    let mut dst = fresh_db(TARGET_PORT, db);
+    // Another table holds the index's name, and a statistics object the other's.
+    dst.batch_execute(
+        "CREATE TABLE public.other (id int, name text);
+         CREATE INDEX devices_name_idx ON public.other (name);
+         CREATE STATISTICS public.devices_stats ON id, name FROM public.other;",
+    )
+    .unwrap();
+    let before = catalog_snapshot(&mut dst);
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(
+        dir.path(),
+        "names.yaml",
+        &spec_text(db, "  - name: public.devices\n"),
+    );
+    hypermove()
+        .args(["apply", "--yes", spec.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "tables[0] (public.devices): the target already has objects named as its index public.devices_name_idx, statistics object public.devices_stats;",
+        ));
+    assert_eq!(before, catalog_snapshot(&mut dst));
+}
+
+#[test]
 fn plan_writes_nothing() {
     let db = "hm_plan_readonly";
     source_with_demo_table(db);

@@ -256,6 +256,22 @@ pub async fn relation_exists(client: &impl GenericClient, name: &QualifiedName) 
         .is_some())
 }
 
+/// Which of these names are taken by a relation or an extended statistics object.
+pub async fn names_taken(
+    client: &impl GenericClient,
+    names: &[QualifiedName],
+) -> Result<Vec<QualifiedName>> {
+    let schemas: Vec<&str> = names.iter().map(|n| n.schema.as_str()).collect();
+    let relations: Vec<&str> = names.iter().map(|n| n.name.as_str()).collect();
+    Ok(client
+        .query(include_str!("sql/names_taken.sql"), &[&schemas, &relations])
+        .await
+        .map_err(query_err("names taken"))?
+        .iter()
+        .map(|r| QualifiedName::new(r.get::<_, String>(0), r.get::<_, String>(1)))
+        .collect())
+}
+
 fn estimate(reltuples: f64) -> Option<u64> {
     // PostgreSQL 14+ uses -1 for "never vacuumed or analyzed".
     (reltuples >= 0.0).then_some(reltuples as u64)

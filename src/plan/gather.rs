@@ -44,6 +44,9 @@ pub struct Inputs {
     /// Sequences the tables' defaults draw from (no column owns them) that already
     /// exist on the target.
     pub target_sequences: BTreeSet<QualifiedName>,
+    /// Names of the indexes and statistics objects the plan would create that a
+    /// relation or statistics object already holds on the target.
+    pub target_names_taken: BTreeSet<QualifiedName>,
     /// User functions the tables need that already exist on the target: signature
     /// (`schema.name(args)`) → the target's definition (`pg_get_functiondef`).
     pub target_function_defs: std::collections::BTreeMap<String, String>,
@@ -91,6 +94,9 @@ pub struct TargetSide {
     /// Sequences the defaults draw from present on the target.
     #[serde(default)]
     pub target_sequences: BTreeSet<QualifiedName>,
+    /// Names of indexes and statistics objects to create that were taken.
+    #[serde(default)]
+    pub target_names_taken: BTreeSet<QualifiedName>,
     /// Functions the tables need present on the target, with their definitions.
     #[serde(default)]
     pub target_function_defs: std::collections::BTreeMap<String, String>,
@@ -114,6 +120,7 @@ impl Inputs {
             target_types: self.target_types.clone(),
             target_function_defs: self.target_function_defs.clone(),
             target_sequences: self.target_sequences.clone(),
+            target_names_taken: self.target_names_taken.clone(),
             target_extensions: self.target_extensions.clone(),
             target_roles: self.target_roles.clone(),
         })
@@ -379,6 +386,7 @@ pub async fn gather_source_only(
         target_types: BTreeSet::new(),
         target_function_defs: Default::default(),
         target_sequences: BTreeSet::new(),
+        target_names_taken: BTreeSet::new(),
         target_extensions: Default::default(),
         views: Vec::new(),
         grants: Vec::new(),
@@ -440,6 +448,7 @@ pub fn for_empty_target(selection: Vec<TableSpec>, side: SourceSide) -> Inputs {
         target_types: BTreeSet::new(),
         target_function_defs: Default::default(),
         target_sequences: BTreeSet::new(),
+        target_names_taken: BTreeSet::new(),
         target_extensions,
         views: side.views,
         grants: side.grants.iter().map(|_| None).collect(),

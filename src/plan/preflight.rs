@@ -37,6 +37,7 @@ pub(super) fn check(spec: &Spec, inputs: &Inputs) -> Result<Checked, PlanError> 
     for (i, (t, table)) in inputs.selection.iter().zip(&inputs.tables).enumerate() {
         let mut reasons: Vec<String> = Vec::new();
         reasons.extend(check_not_existing(inputs, t).err());
+        reasons.extend(check_names_free(inputs, t, table).err());
         match unsupported(spec, t, table) {
             Ok(w) => warnings.extend(w),
             Err(e) => reasons.push(e),
@@ -135,6 +136,44 @@ fn check_not_existing(inputs: &Inputs, t: &TableSpec) -> Result<(), String> {
             t.target
         )
     })
+}
+
+/// The indexes (standalone, and those behind keys) and extended statistics objects
+/// the plan creates for a table, under their source names in its target schema.
+pub(super) fn created_names(t: &TableSpec, table: &Table) -> Vec<(&'static str, QualifiedName)> {
+    let at = |name: &str| QualifiedName::new(t.target.schema.clone(), name.to_string());
+    let keys = table.constraints.iter().filter(|c| {
+        matches!(
+            c.kind,
+            ConstraintKind::PrimaryKey | ConstraintKind::Unique | ConstraintKind::Exclusion
+        )
+    });
+    keys.map(|c| ("index", at(&c.name)))
+        .chain(table.indexes.iter().map(|i| ("index", at(&i.name))))
+        .chain(
+            table
+                .statistics
+                .iter()
+                .map(|s| ("statistics object", at(&s.name))),
+        )
+        .collect()
+}
+
+/// An index or statistics object whose name is taken on the target would fail after
+/// the data is copied; hypermove never replaces or renames what it did not create.
+fn check_names_free(inputs: &Inputs, t: &TableSpec, table: &Table) -> Result<(), String> {
+    let taken: Vec<String> = created_names(t, table)
+        .into_iter()
+        .filter(|(_, name)| inputs.target_names_taken.contains(name))
+        .map(|(kind, name)| format!("{kind} {name}"))
+        .collect();
+    if taken.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "the target already has objects named as its {}; hypermove keeps their names and does not replace what it did not create (drop or rename them there, or choose another target schema)",
+        taken.join(", ")
+    ))
 }
 
 /// Source features hypermove does not carry (compression settings, continuous

@@ -177,6 +177,7 @@ pub fn inputs(spec: &Spec, tables: Vec<Table>) -> Inputs {
         target_types: BTreeSet::new(),
         target_function_defs: Default::default(),
         target_sequences: BTreeSet::new(),
+        target_names_taken: BTreeSet::new(),
         views: Vec::new(),
         grants: vec![None; n],
         target_roles: BTreeSet::new(),

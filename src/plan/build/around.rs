@@ -40,10 +40,7 @@ impl<'a> Assembly<'a> {
                     // As pg_dump does: a body given as a string may name tables that
                     // are created after it (an integer_now_func reads its hypertable),
                     // so it is not checked at creation; it is checked at its first call.
-                    action: Action::Sql(vec![
-                        "SET LOCAL check_function_bodies = off".into(),
-                        sql,
-                    ]),
+                    action: Action::Sql(vec!["SET LOCAL check_function_bodies = off".into(), sql]),
                 },
                 &deps,
             );

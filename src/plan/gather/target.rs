@@ -165,6 +165,20 @@ pub async fn gather_target(
         .await
         .map_err(tgt_err)?;
 
+    // Indexes and statistics objects keep their names: one taken on the target
+    // would fail its step after the data is in; the plan refuses it first.
+    let wanted: Vec<QualifiedName> = selection
+        .iter()
+        .zip(&tables)
+        .flat_map(|(t, table)| crate::plan::preflight::created_names(t, table))
+        .map(|(_, name)| name)
+        .collect();
+    let target_names_taken = catalog::names_taken(target, &wanted)
+        .await
+        .map_err(tgt_err)?
+        .into_iter()
+        .collect();
+
     let applied = crate::journal::applied(target).await.map_err(journal_err)?;
 
     let mut inputs = Inputs {
@@ -176,6 +190,7 @@ pub async fn gather_target(
         target_types,
         target_function_defs,
         target_sequences,
+        target_names_taken,
         target_extensions,
         source_server,
         target_server,
@@ -216,6 +231,7 @@ pub async fn gather_target(
         inputs.target_types = side.target_types;
         inputs.target_function_defs = side.target_function_defs;
         inputs.target_sequences = side.target_sequences;
+        inputs.target_names_taken = side.target_names_taken;
         inputs.target_extensions = side.target_extensions;
         inputs.target_roles = side.target_roles;
         inputs.resume = Some(run.done.iter().cloned().collect());
