@@ -140,10 +140,13 @@ fn row_level_security_and_policies_move_and_missing_roles_are_refused() {
          CREATE UNIQUE INDEX notes_id_owner ON public.notes (id, owner);
          ALTER TABLE public.notes REPLICA IDENTITY USING INDEX notes_id_owner;
          ALTER TABLE public.notes SET (autovacuum_enabled = false);
-         CREATE STATISTICS public.notes_all ON id, owner, (length(body)) FROM public.notes;
+         -- A statistics expression and a policy that call user functions: those move too.
+         CREATE FUNCTION public.body_len(b text) RETURNS int LANGUAGE sql IMMUTABLE RETURN length(b);
+         CREATE FUNCTION public.is_owner(o text) RETURNS boolean LANGUAGE sql STABLE RETURN o = current_user;
+         CREATE STATISTICS public.notes_all ON id, owner, (public.body_len(body)) FROM public.notes;
          ALTER TABLE public.notes ENABLE ROW LEVEL SECURITY;
          CREATE POLICY own_notes ON public.notes FOR ALL TO {READER}, PUBLIC
-                USING (owner = current_user) WITH CHECK (owner = current_user);
+                USING (public.is_owner(owner)) WITH CHECK (owner = current_user);
          CREATE TABLE public.hidden (id int);
          INSERT INTO public.hidden VALUES (1);
          ALTER TABLE public.hidden ENABLE ROW LEVEL SECURITY;

@@ -4,7 +4,8 @@
 -- and the functions those call, with `depth` ordering
 -- creation (callees first).
 -- pg_depend records what column defaults, generated columns (both in pg_attrdef),
--- CHECK constraints and index expressions/predicates call. Between functions it
+-- CHECK constraints, index expressions/predicates, row-level security policies and
+-- extended statistics expressions call. Between functions it
 -- records the calls of SQL-standard bodies (BEGIN ATOMIC / RETURN expr) only: a
 -- plpgsql body, or an SQL body given as a string, is not parsed at creation, so what
 -- it calls is not recorded anywhere and cannot be followed here.
@@ -19,7 +20,11 @@ WITH RECURSIVE seeds(oid) AS (
         OR (d.classid = 'pg_attrdef'::regclass
             AND d.objid IN (SELECT oid FROM pg_attrdef WHERE adrelid = $1))
         OR (d.classid = 'pg_constraint'::regclass
-            AND d.objid IN (SELECT oid FROM pg_constraint WHERE conrelid = $1)))
+            AND d.objid IN (SELECT oid FROM pg_constraint WHERE conrelid = $1))
+        OR (d.classid = 'pg_policy'::regclass
+            AND d.objid IN (SELECT oid FROM pg_policy WHERE polrelid = $1))
+        OR (d.classid = 'pg_statistic_ext'::regclass
+            AND d.objid IN (SELECT oid FROM pg_statistic_ext WHERE stxrelid = $1)))
   UNION
     SELECT p.oid
     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
