@@ -18,8 +18,12 @@ CREATE FUNCTION shop.trim_upper(s text) RETURNS text LANGUAGE sql IMMUTABLE RETU
 CREATE FUNCTION shop.norm_sku(sku text) RETURNS text LANGUAGE sql IMMUTABLE RETURN shop.trim_upper(sku);
 -- A sequence of its own, not owned by the column whose default draws from it.
 CREATE SEQUENCE shop.ticket_seq;
+-- A domain whose CHECK calls a function.
+CREATE FUNCTION shop.is_positive(v int) RETURNS boolean LANGUAGE sql IMMUTABLE RETURN v > 0;
+CREATE DOMAIN shop.qty AS int CONSTRAINT qty_positive CHECK (shop.is_positive(VALUE));
 CREATE TABLE shop.items (
     id     int PRIMARY KEY,
+    qty    shop.qty DEFAULT 1,
     sku    text NOT NULL CONSTRAINT sku_not_blank CHECK (shop.norm_sku(sku) <> ''),
     ticket int DEFAULT nextval('shop.ticket_seq')
 );
@@ -97,7 +101,7 @@ fn functions_the_tables_call_move_before_them() {
         );
 
     let source = functions(&mut src);
-    assert_eq!(source.len(), 3, "{source:#?}");
+    assert_eq!(source.len(), 4, "{source:#?}");
     assert_eq!(source, functions(&mut dst));
     // The default is kept, and its sequence continues where the source's stands.
     assert_eq!(
@@ -115,6 +119,11 @@ fn functions_the_tables_call_move_before_them() {
             "INSERT INTO shop.items (id, sku) VALUES (1001, 'new') RETURNING ticket::text"
         ),
         "4322"
+    );
+    // The domain's CHECK calls its moved function on the target.
+    assert!(
+        dst.batch_execute("INSERT INTO shop.items (id, sku, qty) VALUES (1002, 'q', 0)")
+            .is_err()
     );
     // The CHECK and the index call the moved function on the target.
     assert!(

@@ -340,6 +340,7 @@ pub async fn table(
             not_null: r.get("not_null"),
             default: r.get("default_expr"),
             checks: r.get("checks"),
+            late_checks: r.get("late_checks"),
             attributes: r.get("attributes"),
         })
         .collect();

@@ -230,6 +230,10 @@ pub struct UserType {
     pub default: Option<String>,
     /// A domain's constraints, as `CONSTRAINT name CHECK (…)`.
     pub checks: Vec<String>,
+    /// A domain's constraints that call user functions: added after those functions
+    /// are created (which may themselves take the domain's type).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub late_checks: Vec<String>,
     /// A composite's attributes, as `name type`.
     pub attributes: Vec<String>,
 }

@@ -71,6 +71,7 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
     a.add_schemas(&types, &views);
     a.add_types(&types);
     a.add_functions(&functions, function_warnings);
+    a.add_late_domain_checks(&types);
     a.add_default_sequences();
     for (i, shape) in checked.shapes.iter().enumerate() {
         a.add_table(i, shape);

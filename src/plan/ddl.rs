@@ -594,6 +594,7 @@ mod tests {
             not_null: true,
             default: Some("1".into()),
             checks: vec!["CHECK (VALUE > 0)".into()],
+            late_checks: Vec::new(),
             attributes: vec!["a integer".into(), "b text".into()],
         };
         assert_eq!(

@@ -462,6 +462,7 @@ fn what_does_not_carry_over_is_said_in_warnings() {
         not_null: false,
         default: None,
         checks: Vec::new(),
+        late_checks: Vec::new(),
         attributes: Vec::new(),
     });
     let mut i = inputs(&s, vec![a, b]);

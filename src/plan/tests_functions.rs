@@ -55,6 +55,7 @@ fn functions_come_after_schemas_and_types_and_before_the_tables() {
         not_null: false,
         default: None,
         checks: Vec::new(),
+        late_checks: Vec::new(),
         attributes: Vec::new(),
     });
     let p = plan(&s, &inputs(&s, vec![t]));
@@ -234,4 +235,42 @@ fn a_spec_naming_an_integer_now_func_the_plan_creates_plans() {
         vec!["function:public.now_int()"]
     );
     assert!(sql(&p, "hypertable:public.t").contains("set_integer_now_func"));
+}
+
+#[test]
+fn a_domain_check_that_calls_a_function_is_added_after_the_function_and_before_the_table() {
+    let s = spec("", T);
+    let mut t = table_calling_functions();
+    t.types.push(UserType {
+        name: qn("shop.sku"),
+        kind: 'd',
+        depth: 0,
+        extension: None,
+        labels: Vec::new(),
+        base_type: Some("text".into()),
+        not_null: false,
+        default: None,
+        checks: vec!["CONSTRAINT not_empty CHECK (VALUE <> '')".into()],
+        late_checks: vec!["CONSTRAINT normal CHECK (shop.norm_sku(VALUE) = VALUE)".into()],
+        attributes: Vec::new(),
+    });
+    let p = plan(&s, &inputs(&s, vec![t]));
+    for pair in [
+        ["type:shop.sku", "function:shop.norm_sku(text)"],
+        ["function:shop.norm_sku(text)", "type:shop.sku:checks"],
+        ["type:shop.sku:checks", "table:public.t"],
+    ] {
+        assert!(
+            has_path_connecting(&p.graph, node(&p, pair[0]), node(&p, pair[1]), None),
+            "{} does not come before {}",
+            pair[0],
+            pair[1]
+        );
+    }
+    assert!(sql(&p, "type:shop.sku").contains("CONSTRAINT not_empty CHECK (VALUE <> '')"));
+    assert!(!sql(&p, "type:shop.sku").contains("normal"));
+    assert_eq!(
+        sql(&p, "type:shop.sku:checks"),
+        "ALTER DOMAIN \"shop\".\"sku\" ADD CONSTRAINT normal CHECK (shop.norm_sku(VALUE) = VALUE)"
+    );
 }

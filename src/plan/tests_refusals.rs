@@ -344,6 +344,7 @@ fn a_type_from_a_missing_extension_is_refused() {
         not_null: false,
         default: None,
         checks: Vec::new(),
+        late_checks: Vec::new(),
         attributes: Vec::new(),
     });
     let mut i = inputs(&s, vec![table]);

@@ -5,13 +5,23 @@
 -- creation (callees first).
 -- pg_depend records what column defaults, generated columns (both in pg_attrdef),
 -- CHECK constraints, index expressions/predicates, row-level security policies and
--- extended statistics expressions call. Between functions it
+-- extended statistics expressions and the CHECKs of the columns' domains call. Between functions it
 -- records the calls of SQL-standard bodies (BEGIN ATOMIC / RETURN expr) only: a
 -- plpgsql body, or an SQL body given as a string, is not parsed at creation, so what
 -- it calls is not recorded anywhere and cannot be followed here.
 -- Functions of pg_catalog, information_schema, TimescaleDB's schemas and every
 -- extension's members are the server's or the extension's: never moved.
-WITH RECURSIVE seeds(oid) AS (
+WITH RECURSIVE types(oid, depth) AS (
+    -- The types the columns use, down through arrays and domains: the CHECKs of
+    -- those domains may call functions too.
+    SELECT a.atttypid, 0 FROM pg_attribute a
+    WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
+  UNION
+    SELECT CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.typelem END, types.depth + 1
+    FROM types JOIN pg_type t ON t.oid = types.oid
+    WHERE (t.typtype = 'd' OR t.typelem <> 0) AND types.depth < 20
+),
+seeds(oid) AS (
     SELECT d.refobjid
     FROM pg_depend d
     WHERE d.refclassid = 'pg_proc'::regclass
@@ -24,7 +34,9 @@ WITH RECURSIVE seeds(oid) AS (
         OR (d.classid = 'pg_policy'::regclass
             AND d.objid IN (SELECT oid FROM pg_policy WHERE polrelid = $1))
         OR (d.classid = 'pg_statistic_ext'::regclass
-            AND d.objid IN (SELECT oid FROM pg_statistic_ext WHERE stxrelid = $1)))
+            AND d.objid IN (SELECT oid FROM pg_statistic_ext WHERE stxrelid = $1))
+        OR (d.classid = 'pg_constraint'::regclass
+            AND d.objid IN (SELECT c.oid FROM pg_constraint c JOIN types ON c.contypid = types.oid)))
   UNION
     SELECT p.oid
     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace

@@ -48,6 +48,37 @@ impl<'a> Assembly<'a> {
         }
     }
 
+    /// The domain CHECKs that call user functions, once those functions exist: the
+    /// functions may take the domain's own type, so the domain cannot wait for them.
+    /// Tables wait for these steps as for the types themselves.
+    pub(super) fn add_late_domain_checks(&mut self, types: &[&UserType]) {
+        for ty in types {
+            if ty.late_checks.is_empty()
+                || ty.extension.is_some()
+                || self.inputs.target_types.contains(&ty.name)
+            {
+                continue;
+            }
+            let mut deps: Vec<NodeIndex> = self.type_steps.clone();
+            deps.extend(&self.function_steps);
+            let n = self.b.add(
+                Step {
+                    id: format!("type:{}:checks", ty.name),
+                    kind: StepKind::Type,
+                    table: None,
+                    action: Action::Sql(
+                        ty.late_checks
+                            .iter()
+                            .map(|c| format!("ALTER DOMAIN {} ADD {c}", ty.name.sql()))
+                            .collect(),
+                    ),
+                },
+                &deps,
+            );
+            self.type_steps.push(n);
+        }
+    }
+
     /// `CREATE SEQUENCE` for the sequences defaults draw from that no column owns,
     /// under their source names (the defaults' text names them so), after their schemas.
     pub(super) fn add_default_sequences(&mut self) {
