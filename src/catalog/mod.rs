@@ -74,6 +74,7 @@ pub async fn server_info(client: &impl GenericClient) -> Result<ServerInfo> {
         timescaledb_schema: row.get("timescaledb_schema"),
         timescaledb_available: row.get("timescaledb_available"),
         timescaledb_license: row.get("timescaledb_license"),
+        lz4: row.get("lz4"),
         tls: row.get("tls"),
         instance: row.get("instance"),
     })

@@ -23,6 +23,10 @@ pub struct ServerInfo {
     pub timescaledb_available: Option<String>,
     /// `timescaledb.license` (`apache` or `timescale`), when the library is loaded.
     pub timescaledb_license: Option<String>,
+    /// Whether the server was built with lz4 (`SET COMPRESSION lz4` works). Written
+    /// only when false, so fingerprints of servers that have it stay as they were.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub lz4: bool,
     /// Whether this connection is encrypted (from `pg_stat_ssl`). Not part of
     /// fingerprints: it describes the connection, not the server.
     #[serde(default, skip_serializing)]
@@ -31,6 +35,14 @@ pub struct ServerInfo {
     /// they reach the same server. Not part of fingerprints (it changes on restart).
     #[serde(default, skip_serializing)]
     pub instance: String,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 /// The type family of a time column, which decides how range bounds are written.

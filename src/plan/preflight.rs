@@ -38,6 +38,7 @@ pub(super) fn check(spec: &Spec, inputs: &Inputs) -> Result<Checked, PlanError> 
         let mut reasons: Vec<String> = Vec::new();
         reasons.extend(check_not_existing(inputs, t).err());
         reasons.extend(check_names_free(inputs, t, table).err());
+        reasons.extend(check_lz4(inputs, table).err());
         match unsupported(spec, t, table) {
             Ok(w) => warnings.extend(w),
             Err(e) => reasons.push(e),
@@ -173,6 +174,30 @@ fn check_names_free(inputs: &Inputs, t: &TableSpec, table: &Table) -> Result<(),
     Err(format!(
         "the target already has objects named as its {}; hypermove keeps their names and does not replace what it did not create (drop or rename them there, or choose another target schema)",
         taken.join(", ")
+    ))
+}
+
+/// `SET COMPRESSION lz4` fails on a server built without lz4, after the data is in.
+fn check_lz4(inputs: &Inputs, table: &Table) -> Result<(), String> {
+    if inputs.target_server.lz4 {
+        return Ok(());
+    }
+    let columns: Vec<&str> = table
+        .settings
+        .iter()
+        .flat_map(|s| &s.columns)
+        .filter(|c| c.compression == Some('l'))
+        .map(|c| c.name.as_str())
+        .collect();
+    if columns.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "column{} {} use{} lz4 compression, and the target server was built without lz4; switch {} to pglz on the source (ALTER TABLE … ALTER COLUMN … SET COMPRESSION pglz), or use a target built with lz4",
+        if columns.len() == 1 { "" } else { "s" },
+        columns.join(", "),
+        if columns.len() == 1 { "s" } else { "" },
+        if columns.len() == 1 { "it" } else { "them" },
     ))
 }
 

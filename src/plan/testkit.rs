@@ -41,6 +41,7 @@ pub fn server(instance: &str) -> ServerInfo {
         timescaledb_schema: Some("public".into()),
         timescaledb_available: Some("2.19.0".into()),
         timescaledb_license: Some("apache".into()),
+        lz4: true,
         tls: false,
         instance: instance.into(),
     }

@@ -448,3 +448,20 @@ fn every_refusal_is_listed_at_once_each_with_its_own_reason() {
         "{message}"
     );
 }
+
+#[test]
+fn lz4_columns_are_refused_when_the_target_was_built_without_lz4() {
+    let s = one("");
+    let mut t = plain("public.t", 1);
+    t.settings = Some(settings(None));
+    let mut i = inputs(&s, vec![t]);
+    plan(&s, &i);
+    i.target_server.lz4 = false;
+    assert!(
+        refusal(&s, &i).ends_with(
+            "tables[0] (public.t): column value uses lz4 compression, and the target server was built without lz4; switch it to pglz on the source (ALTER TABLE … ALTER COLUMN … SET COMPRESSION pglz), or use a target built with lz4"
+        ),
+        "{}",
+        refusal(&s, &i)
+    );
+}

@@ -7,6 +7,9 @@ SELECT current_setting('server_version') AS server_version,
          WHERE e.extname = 'timescaledb') AS timescaledb_schema,
        (SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb') AS timescaledb_available,
        current_setting('timescaledb.license', true) AS timescaledb_license,
+       -- a server built without lz4 does not offer it for TOAST compression
+       EXISTS (SELECT 1 FROM pg_settings
+               WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)) AS lz4,
        coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false) AS tls,
        -- identifies the server instance, whatever host name reached it (readable by
        -- every role, unlike data_directory)
