@@ -41,6 +41,7 @@ pub(super) fn check(spec: &Spec, inputs: &Inputs) -> Result<Checked, PlanError> 
         check_unique_keys(table, &shape).map_err(at)?;
         check_filters(t, table, &shape).map_err(at)?;
         super::security::check_policies(table).map_err(at)?;
+        warnings.extend(super::triggers::check(spec, inputs, t, table, &shape).map_err(at)?);
         shapes.push(shape);
     }
     check_fk_targets(spec, inputs)?;
@@ -453,12 +454,6 @@ fn check_readable(table: &Table) -> Result<(), String> {
 /// What the plan will not carry, said out loud.
 pub(super) fn carry_warnings(t: &TableSpec, table: &Table, shape: &Shape) -> Vec<String> {
     let mut out = Vec::new();
-    for trigger in &table.triggers {
-        out.push(format!(
-            "{}: trigger {trigger} is not carried over",
-            t.source
-        ));
-    }
     for c in &table.columns {
         let owned = table.sequences.iter().any(|s| s.column == c.name)
             || super::ddl::default_sequence_of(table, &c.name).is_some();

@@ -4,7 +4,7 @@
 -- and the functions those call, with `depth` ordering
 -- creation (callees first).
 -- pg_depend records what column defaults, generated columns (both in pg_attrdef),
--- CHECK constraints and index expressions/predicates call. Between functions it
+-- CHECK constraints, index expressions/predicates and triggers call. Between functions it
 -- records the calls of SQL-standard bodies (BEGIN ATOMIC / RETURN expr) only: a
 -- plpgsql body, or an SQL body given as a string, is not parsed at creation, so what
 -- it calls is not recorded anywhere and cannot be followed here.
@@ -19,7 +19,11 @@ WITH RECURSIVE seeds(oid) AS (
         OR (d.classid = 'pg_attrdef'::regclass
             AND d.objid IN (SELECT oid FROM pg_attrdef WHERE adrelid = $1))
         OR (d.classid = 'pg_constraint'::regclass
-            AND d.objid IN (SELECT oid FROM pg_constraint WHERE conrelid = $1)))
+            AND d.objid IN (SELECT oid FROM pg_constraint WHERE conrelid = $1))
+        -- The functions its user triggers execute or call in their WHEN conditions
+        -- (TimescaleDB's own triggers' functions are its members: left out below).
+        OR (d.classid = 'pg_trigger'::regclass
+            AND d.objid IN (SELECT oid FROM pg_trigger WHERE tgrelid = $1 AND NOT tgisinternal)))
   UNION
     SELECT p.oid
     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
