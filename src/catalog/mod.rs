@@ -13,10 +13,12 @@ use crate::pg::{QualifiedName, describe_error, quote_ident};
 
 mod around;
 mod model;
+mod triggers;
 
 pub use around::{function_definition, functions_named};
 use around::{functions, row_security, statistics, table_settings};
 pub use model::*;
+pub use triggers::TriggerNames;
 
 /// Errors while reading a catalog.
 #[derive(Debug, thiserror::Error)]
@@ -319,13 +321,7 @@ pub async fn table(
     let columns = columns(client, name, oid).await?;
     let constraints = constraints(client, name, oid).await?;
     let indexes = indexes(client, name, oid).await?;
-    let triggers = client
-        .query(include_str!("sql/triggers.sql"), &[&oid])
-        .await
-        .map_err(query_err(format!("triggers of {name}")))?
-        .iter()
-        .map(|r| r.get("name"))
-        .collect();
+    let triggers = triggers::triggers(client, name, oid).await?;
     let types = client
         .query(include_str!("sql/types.sql"), &[&oid])
         .await

@@ -326,8 +326,11 @@ pub struct Table {
     pub constraints: Vec<Constraint>,
     /// Indexes that do not back a constraint, by name.
     pub indexes: Vec<Index>,
-    /// User triggers (not carried; reported).
-    pub triggers: Vec<String>,
+    /// User triggers, by name (never TimescaleDB's own). A backup made before
+    /// triggers moved recorded their names only: those read back as triggers that
+    /// cannot be recreated (`Trigger::unrecreatable`).
+    #[serde(deserialize_with = "super::triggers::read_recorded")]
+    pub triggers: Vec<Trigger>,
     /// User-defined types the columns need, in creation order.
     pub types: Vec<UserType>,
     /// Sequences owned by the columns (serial and identity).
@@ -459,4 +462,36 @@ pub struct ExtendedStatistics {
     pub columns: String,
     /// `ALTER STATISTICS … SET STATISTICS`, when set.
     pub target: Option<i32>,
+}
+
+/// A user trigger on a table (`pg_trigger`), in the parts `CREATE TRIGGER` is written
+/// from, so that it can be created on the table's target name (see `catalog::triggers`).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Trigger {
+    /// Trigger name, unique per table.
+    pub name: String,
+    /// `tgtype`: row or statement, timing and events, as PostgreSQL packs them.
+    pub tgtype: i16,
+    /// The columns of `UPDATE OF`, in order.
+    pub columns: Vec<String>,
+    /// `REFERENCING OLD TABLE AS` this name.
+    pub old_table: Option<String>,
+    /// `REFERENCING NEW TABLE AS` this name.
+    pub new_table: Option<String>,
+    /// The `WHEN` condition as `pg_get_triggerdef` writes it (`new.x`, `old.x`).
+    pub when: Option<String>,
+    /// The function it executes.
+    pub function: QualifiedName,
+    /// The function's arguments (`tgargs`).
+    pub args: Vec<String>,
+    /// `tgenabled`: `O` enabled, `D` disabled, `R` replica only, `A` always.
+    pub enabled: char,
+    /// A `CONSTRAINT TRIGGER`: (`DEFERRABLE`, `INITIALLY DEFERRED`).
+    pub constraint: Option<(bool, bool)>,
+    /// The `FROM` table of a constraint trigger, as the source names it.
+    pub from_table: Option<QualifiedName>,
+    /// Its `WHEN` condition names the table's row type, by the source name.
+    pub names_row_type: bool,
+    /// Why it cannot be recreated from these parts, when it cannot.
+    pub unrecreatable: Option<String>,
 }

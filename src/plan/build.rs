@@ -3,9 +3,9 @@
 //! Every refusal runs first (`preflight`); then the steps are added in a fixed order,
 //! which is also the tie-break of `Plan::order`: the TimescaleDB extension, schemas,
 //! types, then per table its creation, shape, storage settings, copies and checks,
-//! keys, grants, sequences, indexes, extended statistics, replica identity and
-//! row-level security (last of the table, so no policy filters its checks); foreign
-//! keys and views last.
+//! keys, grants, sequences, indexes, extended statistics, replica identity, user
+//! triggers (after the data, so none fires for a copied row) and row-level security
+//! (last of the table, so no policy filters its checks); foreign keys and views last.
 //! types, functions, then per table its creation, shape, copies and checks, keys, grants,
 //! sequences and indexes; foreign keys and views last.
 
@@ -20,6 +20,7 @@ use super::preflight;
 use super::probe;
 use super::shape::{Shape, source_layout, target_layout, time_of};
 use super::standalone;
+use super::triggers;
 use super::window::{self, Window};
 use super::{Action, Inputs, Plan, PlanError, Step, StepKind, TablePlan, ddl, security, settings};
 use crate::catalog::{ConstraintKind, ServerInfo, Table, UserFunction, UserType, View};
@@ -358,6 +359,7 @@ impl<'a> Assembly<'a> {
         self.add_indexes(t, table, shape, &table_copies);
         self.add_statistics(t, table, &table_copies);
         self.add_replica_identity(t, table, after_create);
+        self.add_triggers(t, table, shape, after_create);
         self.add_row_security(t, table, after_create);
         self.table_plans.push(TablePlan {
             source: t.source.clone(),

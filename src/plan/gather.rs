@@ -365,6 +365,8 @@ pub async fn gather_source_only(
         tables.push(table);
         time_bounds.push(bounds);
     }
+    // And the functions triggers execute from pg_catalog or an extension.
+    target_functions.extend(super::triggers::functions_outside(&tables));
     // Tables referenced but not moved would be looked up on the target; assume present.
     let target_references = references_not_moved(&selection, &tables);
     // The target is not consulted: its facts are unknown, not the source's.
@@ -430,6 +432,9 @@ pub fn for_empty_target(selection: Vec<TableSpec>, side: SourceSide) -> Inputs {
             }
         }
     }
+    // A database of the source's own version has pg_catalog's trigger functions;
+    // an extension's are assumed there, as its types' extensions are.
+    target_functions.extend(super::triggers::functions_outside(&side.tables));
     let mut target_server = side.source_server.clone();
     target_server.instance = String::new();
     // No target is consulted here: the roles policies name are assumed there.

@@ -28,6 +28,9 @@ mod tests_default_sequences;
 mod tests_functions;
 #[cfg(test)]
 mod tests_refusals;
+#[cfg(test)]
+mod tests_triggers;
+mod triggers;
 mod window;
 
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -186,6 +189,8 @@ pub enum StepKind {
     Statistics,
     /// `REPLICA IDENTITY`, once the table's indexes exist.
     ReplicaIdentity,
+    /// User triggers, once the table's rows are loaded and checked.
+    Trigger,
     /// Row-level security and policies, after everything else of the table.
     RowSecurity,
     /// Compare source and target.
@@ -213,6 +218,7 @@ impl StepKind {
             StepKind::Settings => "settings",
             StepKind::Statistics => "statistics",
             StepKind::ReplicaIdentity => "replica_identity",
+            StepKind::Trigger => "trigger",
             StepKind::RowSecurity => "rls",
             StepKind::Verify => "verify",
         }

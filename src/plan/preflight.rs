@@ -48,6 +48,10 @@ pub(super) fn check(spec: &Spec, inputs: &Inputs) -> Result<Checked, PlanError> 
                 reasons.extend(check_no_null_times(t, &shape, inputs.time_bounds[i]).err());
                 reasons.extend(check_unique_keys(table, &shape).err());
                 reasons.extend(check_filters(t, table, &shape).err());
+                match super::triggers::check(spec, inputs, t, table, &shape) {
+                    Ok(w) => warnings.extend(w),
+                    Err(e) => reasons.push(e),
+                }
                 shapes.push(shape);
             }
             Err(e) => reasons.push(e),
@@ -540,12 +544,6 @@ fn check_readable(table: &Table) -> Result<(), String> {
 /// What the plan will not carry, said out loud.
 pub(super) fn carry_warnings(t: &TableSpec, table: &Table, shape: &Shape) -> Vec<String> {
     let mut out = Vec::new();
-    for trigger in &table.triggers {
-        out.push(format!(
-            "{}: trigger {trigger} is not carried over",
-            t.source
-        ));
-    }
     for c in &table.columns {
         let owned = table.sequences.iter().any(|s| s.column == c.name)
             || super::ddl::default_sequence_of(table, &c.name).is_some();

@@ -444,7 +444,6 @@ fn what_does_not_carry_over_is_said_in_warnings() {
         "  - name: public.a\n  - name: public.b\n    target: public.b2\n",
     );
     let mut a = plain("public.a", 1);
-    a.triggers = vec!["audit".into()];
     a.columns[2].default = Some("nextval('shared'::regclass)".into());
     let mut b = hyper("public.b", 2, 1);
     b.hypertable.as_mut().unwrap().dimensions[0].kind = DimensionKind::Range {
@@ -484,7 +483,6 @@ fn what_does_not_carry_over_is_said_in_warnings() {
             "view public.both reads tables that are not moved; it is not carried over",
             "view public.renamed reads a renamed table; it is not carried over (its text names the old name)",
             "type public.mood already exists on the target and is used as it is",
-            "public.a: trigger audit is not carried over",
             "public.a: column device default `nextval('shared'::regclass)` uses a sequence the column does not own; it is not carried over",
             "public.b: integer_now_func now_int is not carried over (it does not exist on the target)",
         ]

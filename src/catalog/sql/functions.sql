@@ -4,8 +4,9 @@
 -- and the functions those call, with `depth` ordering
 -- creation (callees first).
 -- pg_depend records what column defaults, generated columns (both in pg_attrdef),
--- CHECK constraints, index expressions/predicates, row-level security policies and
--- extended statistics expressions and the CHECKs of the columns' domains call. Between functions it
+-- CHECK constraints, index expressions/predicates, triggers, row-level security
+-- policies, extended statistics expressions and the CHECKs of the columns' domains
+-- call. Between functions it
 -- records the calls of SQL-standard bodies (BEGIN ATOMIC / RETURN expr) only: a
 -- plpgsql body, or an SQL body given as a string, is not parsed at creation, so what
 -- it calls is not recorded anywhere and cannot be followed here.
@@ -36,7 +37,11 @@ seeds(oid) AS (
         OR (d.classid = 'pg_statistic_ext'::regclass
             AND d.objid IN (SELECT oid FROM pg_statistic_ext WHERE stxrelid = $1))
         OR (d.classid = 'pg_constraint'::regclass
-            AND d.objid IN (SELECT c.oid FROM pg_constraint c JOIN types ON c.contypid = types.oid)))
+            AND d.objid IN (SELECT c.oid FROM pg_constraint c JOIN types ON c.contypid = types.oid))
+        -- The functions its user triggers execute or call in their WHEN conditions
+        -- (TimescaleDB's own triggers' functions are its members: left out below).
+        OR (d.classid = 'pg_trigger'::regclass
+            AND d.objid IN (SELECT oid FROM pg_trigger WHERE tgrelid = $1 AND NOT tgisinternal)))
   UNION
     SELECT p.oid
     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace

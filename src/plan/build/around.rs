@@ -214,6 +214,34 @@ impl<'a> Assembly<'a> {
         );
     }
 
+    /// The table's user triggers once every step of the table added since node
+    /// `from` is done (its copies and their checks above all): a trigger created
+    /// earlier would fire for the copied rows.
+    pub(super) fn add_triggers(
+        &mut self,
+        t: &TableSpec,
+        table: &Table,
+        shape: &Shape,
+        from: usize,
+    ) {
+        let carried = triggers::carried(self.inputs, table, shape);
+        if carried.is_empty() {
+            return;
+        }
+        let deps: Vec<NodeIndex> = (from..self.b.graph.node_count())
+            .map(NodeIndex::new)
+            .collect();
+        self.b.add(
+            Step {
+                id: format!("trigger:{}", t.target),
+                kind: StepKind::Trigger,
+                table: Some(t.target.clone()),
+                action: Action::Sql(triggers::triggers_sql(&t.target, &carried)),
+            },
+            &deps,
+        );
+    }
+
     /// Row-level security and policies once every step of the table added since
     /// node `from` (copies, their checks, keys, grants, sequences, indexes) is done:
     /// a forced policy would filter the checks' own reads.

@@ -87,6 +87,9 @@ pub async fn gather_target(
             }
         }
     }
+    // And the functions triggers execute that no moved table brings (pg_catalog's,
+    // an extension's).
+    wanted.extend(crate::plan::triggers::functions_outside(&tables));
     let mut target_functions = BTreeSet::new();
     for f in wanted {
         if catalog::function_exists(target, &f)
