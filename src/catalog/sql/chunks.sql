@@ -23,7 +23,12 @@ SELECT c.chunk_schema::text AS chunk_schema,
 FROM timescaledb_information.chunks c
 JOIN pg_namespace n ON n.nspname = c.chunk_schema
 JOIN pg_class cl ON cl.relnamespace = n.oid AND cl.relname = c.chunk_name
-JOIN _timescaledb_catalog.chunk ch ON ch.schema_name = c.chunk_schema AND ch.table_name = c.chunk_name
+-- The catalog names a chunk by schema_name/table_name up to 2.2x, and by relid since;
+-- read through jsonb so either layout resolves.
+JOIN _timescaledb_catalog.chunk ch
+  ON coalesce((to_jsonb(ch) ->> 'relid')::regclass = cl.oid,
+              (to_jsonb(ch) ->> 'schema_name') = c.chunk_schema
+              AND (to_jsonb(ch) ->> 'table_name') = c.chunk_name)
 LEFT JOIN _timescaledb_catalog.compression_chunk_size ccs ON ccs.chunk_id = ch.id
 WHERE c.hypertable_schema = $1 AND c.hypertable_name = $2
 ORDER BY range_start NULLS FIRST, c.chunk_schema, c.chunk_name
