@@ -150,8 +150,8 @@ pub async fn functions_named(
     functions_query(client, 0, names, "functions the spec names").await
 }
 
-/// `sql/functions.sql` for a table (`oid`, 0 for none) and named functions.
-async fn functions_query(
+/// `sql/functions.sql` for a table or view (`oid`, 0 for none) and named functions.
+pub(super) async fn functions_query(
     client: &impl GenericClient,
     oid: u32,
     named: &[String],

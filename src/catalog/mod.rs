@@ -14,11 +14,13 @@ use crate::pg::{QualifiedName, describe_error, quote_ident};
 mod around;
 mod model;
 mod triggers;
+mod views;
 
 pub use around::{function_definition, functions_named};
 use around::{functions, row_security, statistics, table_settings};
 pub use model::*;
 pub use triggers::TriggerNames;
+pub use views::{View, views_over};
 
 /// Errors while reading a catalog.
 #[derive(Debug, thiserror::Error)]
@@ -106,32 +108,6 @@ pub async fn function_exists(client: &impl GenericClient, name: &str) -> Result<
     }
 }
 
-/// A plain view over moved tables.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-pub struct View {
-    /// Its name.
-    pub name: QualifiedName,
-    /// `pg_get_viewdef`, with schema-qualified names.
-    pub definition: String,
-    /// OIDs of every relation it reads.
-    pub reads: Vec<u32>,
-}
-
-/// Plain views that read any of these tables.
-pub async fn views_over(client: &impl GenericClient, tables: &[u32]) -> Result<Vec<View>> {
-    Ok(client
-        .query(include_str!("sql/views.sql"), &[&tables])
-        .await
-        .map_err(query_err("views"))?
-        .iter()
-        .map(|r| View {
-            name: QualifiedName::new(r.get::<_, String>("schema"), r.get::<_, String>("name")),
-            definition: r.get("definition"),
-            reads: r.get("reads"),
-        })
-        .collect())
-}
-
 /// A table's owner and table-level grants.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Grants {
@@ -143,10 +119,15 @@ pub struct Grants {
 
 /// Read a table's owner and grants.
 pub async fn grants(client: &impl GenericClient, table: &Table) -> Result<Grants> {
+    grants_of(client, &table.name, table.oid).await
+}
+
+/// The owner and grants of any relation (a table, a view).
+async fn grants_of(client: &impl GenericClient, name: &QualifiedName, oid: u32) -> Result<Grants> {
     let row = client
-        .query_one(include_str!("sql/grants.sql"), &[&table.oid])
+        .query_one(include_str!("sql/grants.sql"), &[&oid])
         .await
-        .map_err(query_err(format!("grants on {}", table.name)))?;
+        .map_err(query_err(format!("grants on {name}")))?;
     let grants = row
         .get::<_, Vec<String>>("grants")
         .into_iter()

@@ -5,7 +5,8 @@
 //! types, then per table its creation, shape, storage settings, copies and checks,
 //! keys, grants, sequences, indexes, extended statistics, replica identity, user
 //! triggers (after the data, so none fires for a copied row) and row-level security
-//! (last of the table, so no policy filters its checks); foreign keys and views last.
+//! (last of the table, so no policy filters its checks); foreign keys, then views
+//! (each after those it reads) and materialized views' refreshes.
 //! types, functions, then per table its creation, shape, copies and checks, keys, grants,
 //! sequences and indexes; foreign keys and views last.
 
@@ -22,12 +23,15 @@ use super::shape::{Shape, source_layout, target_layout, time_of};
 use super::standalone;
 use super::triggers;
 use super::window::{self, Window};
-use super::{Action, Inputs, Plan, PlanError, Step, StepKind, TablePlan, ddl, security, settings};
-use crate::catalog::{ConstraintKind, ServerInfo, Table, UserFunction, UserType, View};
+use super::{
+    Action, Inputs, Plan, PlanError, Step, StepKind, TablePlan, ddl, security, settings, views,
+};
+use crate::catalog::{ConstraintKind, ServerInfo, Table, UserFunction, UserType};
 use crate::pg::{QualifiedName, display_ident};
 use crate::spec::{Spec, TableSpec, VerifyLevel};
 
 mod around;
+mod view_steps;
 
 /// Build the plan. Every check that can refuse a spec runs before the first step.
 pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
@@ -52,24 +56,33 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
     let checked = preflight::check(spec, inputs).map_err(|e| refused.push(e));
     let types = needed_types(inputs);
     refused.extend(preflight::check_type_extensions(&types, inputs));
-    let functions = functions::needed(inputs);
+    // Views that call TimescaleDB need it on the target (a refused plan goes no further).
+    let needs_timescaledb = checked.as_ref().map_or(true, |c| {
+        c.shapes
+            .iter()
+            .any(|s| matches!(s, Shape::Hypertable { .. }))
+    });
+    let views =
+        views::resolve(spec, inputs, &types, needs_timescaledb).map_err(|e| refused.push(e));
+    let view_functions: Vec<&UserFunction> = views
+        .as_ref()
+        .map(|v| v.functions().collect())
+        .unwrap_or_default();
+    let functions = functions::needed(inputs, view_functions.into_iter());
     let function_warnings = functions::check(spec, inputs, &functions).map_err(|e| refused.push(e));
     refused.extend(standalone::check(inputs).err());
     if let Some(e) = PlanError::collected(refused) {
         return Err(e);
     }
-    let (Ok(checked), Ok(function_warnings)) = (checked, function_warnings) else {
+    let (Ok(checked), Ok(function_warnings), Ok(views)) = (checked, function_warnings, views)
+    else {
         unreachable!("a failed check is among the refusals");
     };
 
     let mut a = Assembly::new(spec, inputs, checked.warnings);
-    let needs_timescaledb = checked
-        .shapes
-        .iter()
-        .any(|s| matches!(s, Shape::Hypertable { .. }));
     a.add_timescaledb(needs_timescaledb);
-    let views = a.movable_views();
-    a.add_schemas(&types, &views);
+    a.warnings.extend(views.warnings.iter().cloned());
+    a.add_schemas(&types, &views.placed);
     a.add_types(&types);
     a.add_functions(&functions, function_warnings);
     a.add_late_domain_checks(&types);
@@ -79,7 +92,7 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
     }
     a.add_default_sequence_values();
     a.add_fks();
-    a.add_views(&views);
+    a.add_views(&views.placed);
 
     let ids: BTreeSet<&str> = a.b.graph.node_weights().map(|s| s.id.as_str()).collect();
     let done = preflight::check_resume(inputs, &ids)?;
@@ -154,8 +167,8 @@ struct Assembly<'a> {
     copies: HashMap<QualifiedName, Vec<NodeIndex>>,
     /// Per source table: its key constraint steps.
     keys: HashMap<QualifiedName, Vec<NodeIndex>>,
-    /// Moved tables by source OID, for the views that read them.
-    by_oid: HashMap<u32, &'a TableSpec>,
+    /// Per view, by source OID: its creation step, and its refresh step if any.
+    view_steps: HashMap<u32, (NodeIndex, Option<NodeIndex>)>,
     table_plans: Vec<TablePlan>,
 }
 
@@ -179,12 +192,7 @@ impl<'a> Assembly<'a> {
             readies: HashMap::new(),
             copies: HashMap::new(),
             keys: HashMap::new(),
-            by_oid: inputs
-                .tables
-                .iter()
-                .zip(&inputs.selection)
-                .map(|(table, t)| (table.oid, t))
-                .collect(),
+            view_steps: HashMap::new(),
             table_plans: Vec::new(),
         }
     }
@@ -205,33 +213,9 @@ impl<'a> Assembly<'a> {
         }
     }
 
-    /// A view moves when it reads moved tables only, and they keep their names (its
-    /// text names them); otherwise the plan says why it stays behind.
-    fn movable_views(&mut self) -> Vec<&'a View> {
-        let mut views = Vec::new();
-        for v in &self.inputs.views {
-            let readers: Vec<&&TableSpec> =
-                v.reads.iter().filter_map(|o| self.by_oid.get(o)).collect();
-            if readers.len() != v.reads.len() {
-                self.warnings.push(format!(
-                    "view {} reads tables that are not moved; it is not carried over",
-                    v.name
-                ));
-            } else if readers.iter().any(|t| t.source != t.target) {
-                self.warnings.push(format!(
-                    "view {} reads a renamed table; it is not carried over (its text names the old name)",
-                    v.name
-                ));
-            } else {
-                views.push(v);
-            }
-        }
-        views
-    }
-
     /// `CREATE SCHEMA` for every schema the tables, the new types and the views
     /// need that the target lacks.
-    fn add_schemas(&mut self, types: &[&UserType], views: &[&View]) {
+    fn add_schemas(&mut self, types: &[&UserType], views: &[views::Placed<'_>]) {
         let inputs = self.inputs;
         let mut schemas_needed: Vec<&String> =
             inputs.selection.iter().map(|t| &t.target.schema).collect();
@@ -241,7 +225,7 @@ impl<'a> Assembly<'a> {
                 .filter(|t| !inputs.target_types.contains(&t.name))
                 .map(|t| &t.name.schema),
         );
-        schemas_needed.extend(views.iter().map(|v| &v.name.schema));
+        schemas_needed.extend(views.iter().map(|v| &v.target.schema));
         for schema in schemas_needed {
             if !inputs.target_schemas.contains(schema) && !self.schema_steps.contains_key(schema) {
                 let n = self.b.add(
@@ -552,28 +536,6 @@ impl<'a> Assembly<'a> {
                     action: Action::Sql(vec![ddl::fk_sql(
                         &t.target, &c.name, &c.columns, fk, ref_target,
                     )]),
-                },
-                &deps,
-            );
-        }
-    }
-
-    /// Views, once every table they read can be read.
-    fn add_views(&mut self, views: &[&View]) {
-        for v in views {
-            let mut deps: Vec<NodeIndex> = v
-                .reads
-                .iter()
-                .filter_map(|o| self.by_oid.get(o))
-                .filter_map(|t| self.readies.get(&t.source).copied())
-                .collect();
-            deps.extend(self.schema_steps.get(&v.name.schema));
-            self.b.add(
-                Step {
-                    id: format!("view:{}", v.name),
-                    kind: StepKind::View,
-                    table: None,
-                    action: Action::Sql(vec![ddl::view_sql(v)]),
                 },
                 &deps,
             );

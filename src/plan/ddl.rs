@@ -3,7 +3,7 @@
 
 use super::shape::{Extra, Shape};
 use crate::catalog::{
-    Constraint, ConstraintKind, ForeignKey, Grants, OwnedSequence, Table, UserType, View,
+    Constraint, ConstraintKind, ForeignKey, Grants, OwnedSequence, Table, UserType,
 };
 use crate::pg::{QualifiedName, quote_ident, quote_literal};
 use crate::spec::{ChunkInterval, TableSpec};
@@ -492,15 +492,6 @@ pub(super) fn setval_sql(target: &QualifiedName, column: &str, last: i64) -> Str
         "SELECT setval(pg_get_serial_sequence({}, {}), {last}, true)",
         quote_literal(&target.sql()),
         quote_literal(column)
-    )
-}
-
-/// `CREATE VIEW` with the source's own text.
-pub(super) fn view_sql(v: &View) -> String {
-    format!(
-        "CREATE VIEW {} AS {}",
-        v.name.sql(),
-        v.definition.trim_end_matches(';')
     )
 }
 

@@ -29,10 +29,14 @@ pub(super) fn carried(name: &str, table: &Table) -> bool {
         .any(|f| names(name, f) && recreatable(f))
 }
 
-/// Every function the tables need, once, callees first (deepest, then by name).
-pub(super) fn needed(inputs: &Inputs) -> Vec<&UserFunction> {
+/// Every function the tables and `more` (the moved views') need, once, callees
+/// first (deepest, then by name).
+pub(super) fn needed<'a>(
+    inputs: &'a Inputs,
+    more: impl Iterator<Item = &'a UserFunction>,
+) -> Vec<&'a UserFunction> {
     let mut out: Vec<&UserFunction> = Vec::new();
-    for f in inputs.tables.iter().flat_map(|t| &t.functions) {
+    for f in inputs.tables.iter().flat_map(|t| &t.functions).chain(more) {
         match out.iter_mut().find(|o| o.signature() == f.signature()) {
             // Two tables may reach the same function at different depths: the
             // deeper one decides, so it comes before everything that calls it.

@@ -44,13 +44,16 @@ pub struct Inputs {
     /// Sequences the tables' defaults draw from (no column owns them) that already
     /// exist on the target.
     pub target_sequences: BTreeSet<QualifiedName>,
-    /// Names of the indexes and statistics objects the plan would create that a
-    /// relation or statistics object already holds on the target.
+    /// Names the plan needs on the target that a relation or statistics object
+    /// already holds there: of the indexes and statistics objects it would create,
+    /// of the views it would create, and the source names the relations views read
+    /// take for a moment (see `plan::views`).
     pub target_names_taken: BTreeSet<QualifiedName>,
     /// User functions the tables need that already exist on the target: signature
     /// (`schema.name(args)`) → the target's definition (`pg_get_functiondef`).
     pub target_function_defs: std::collections::BTreeMap<String, String>,
-    /// Plain views over the moved tables, on the source.
+    /// Plain and materialized views over the moved tables (directly or through
+    /// other views), on the source.
     pub views: Vec<catalog::View>,
     /// Owners and grants per table, when the spec says `grants: true`.
     pub grants: Vec<Option<catalog::Grants>>,
@@ -94,7 +97,7 @@ pub struct TargetSide {
     /// Sequences the defaults draw from present on the target.
     #[serde(default)]
     pub target_sequences: BTreeSet<QualifiedName>,
-    /// Names of indexes and statistics objects to create that were taken.
+    /// Names the plan needs (indexes, statistics objects, views) that were taken.
     #[serde(default)]
     pub target_names_taken: BTreeSet<QualifiedName>,
     /// Functions the tables need present on the target, with their definitions.
@@ -263,7 +266,7 @@ pub struct SourceSide {
     pub tables: Vec<Table>,
     /// For a plain source that becomes a hypertable: the range of its time column.
     pub time_bounds: Vec<Option<TimeBounds>>,
-    /// Plain views over the tables.
+    /// Plain and materialized views over the tables.
     pub views: Vec<catalog::View>,
     /// Owners and grants per table, when asked for.
     pub grants: Vec<Option<catalog::Grants>>,
@@ -292,7 +295,9 @@ pub async fn gather_source(
         time_bounds.push(bounds);
     }
     let oids: Vec<u32> = tables.iter().map(|t| t.oid).collect();
-    let views = catalog::views_over(source, &oids).await.map_err(src_err)?;
+    let views = catalog::views_over(source, &source_server, &oids, grants)
+        .await
+        .map_err(src_err)?;
     let mut grant_list = Vec::with_capacity(tables.len());
     for table in &tables {
         grant_list.push(if grants {
@@ -471,16 +476,18 @@ pub fn for_empty_target(selection: Vec<TableSpec>, side: SourceSide) -> Inputs {
     }
 }
 
-/// The user functions the tables need that the target already has, with the
+/// The user functions the tables (and views) need that the target already has, with the
 /// target's definitions; the schemas of those functions it has go in `schemas`.
 async fn target_functions_of(
     tables: &[Table],
+    views: &[catalog::View],
     target: &impl GenericClient,
     schemas: &mut BTreeSet<String>,
 ) -> Result<std::collections::BTreeMap<String, String>, CatalogError> {
     let mut defs = std::collections::BTreeMap::new();
     let mut asked: BTreeSet<String> = BTreeSet::new();
-    for f in tables.iter().flat_map(|t| &t.functions) {
+    let views_need = views.iter().flat_map(|v| &v.functions);
+    for f in tables.iter().flat_map(|t| &t.functions).chain(views_need) {
         if !asked.insert(f.signature()) {
             continue;
         }

@@ -30,7 +30,10 @@ mod tests_functions;
 mod tests_refusals;
 #[cfg(test)]
 mod tests_triggers;
+#[cfg(test)]
+mod tests_views;
 mod triggers;
+mod views;
 mod window;
 
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -171,7 +174,7 @@ pub enum StepKind {
     /// Storage settings (reloptions, column storage, compression, statistics),
     /// before the data.
     Settings,
-    /// `CREATE VIEW`, once the tables it reads exist.
+    /// `CREATE VIEW` or `CREATE MATERIALIZED VIEW … WITH NO DATA`, once what it reads exists.
     View,
     /// One data-copy window.
     Copy,
@@ -193,6 +196,8 @@ pub enum StepKind {
     Trigger,
     /// Row-level security and policies, after everything else of the table.
     RowSecurity,
+    /// `REFRESH MATERIALIZED VIEW`, once the rows it reads are on the target.
+    Refresh,
     /// Compare source and target.
     Verify,
 }
@@ -220,6 +225,7 @@ impl StepKind {
             StepKind::ReplicaIdentity => "replica_identity",
             StepKind::Trigger => "trigger",
             StepKind::RowSecurity => "rls",
+            StepKind::Refresh => "refresh",
             StepKind::Verify => "verify",
         }
     }

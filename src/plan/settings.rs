@@ -54,7 +54,7 @@ pub(super) fn settings_sql(target: &QualifiedName, settings: &TableSettings) -> 
 
 /// `name = 'value'` from the catalog's `name=value` (`toast.name=value` for the TOAST
 /// table's), every part quoted.
-fn reloption(option: &str) -> String {
+pub(super) fn reloption(option: &str) -> String {
     let (name, value) = option.split_once('=').unwrap_or((option, "true"));
     let name: Vec<String> = name.split('.').map(quote_ident).collect();
     format!("{} = {}", name.join("."), quote_literal(value))

@@ -312,3 +312,24 @@ pub fn settings(
         replica_identity: identity,
     }
 }
+
+/// A plain view `SELECT 1` (its text does not matter to the planner) reading these
+/// relations by OID.
+pub fn view(name: &str, oid: u32, reads: Vec<u32>) -> crate::catalog::View {
+    crate::catalog::View {
+        name: qn(name),
+        definition: "SELECT 1".into(),
+        read_labels: reads.iter().map(|o| format!("table public.t{o}")).collect(),
+        reads,
+        oid,
+        materialized: false,
+        populated: false,
+        options: Vec::new(),
+        functions: Vec::new(),
+        types: Vec::new(),
+        extensions: Vec::new(),
+        indexes: Vec::new(),
+        comments: Vec::new(),
+        grants: None,
+    }
+}

@@ -290,11 +290,9 @@ fn busy() -> (crate::spec::Spec, super::Inputs) {
     b.constraints.push(primary_key("b_pkey", &["time"]));
     let mut i = inputs(&s, vec![a, b]);
     i.time_bounds = vec![None, bounds(2)];
-    i.views.push(crate::catalog::View {
-        name: qn("public.v"),
-        definition: "SELECT * FROM public.a;".into(),
-        reads: vec![1],
-    });
+    let mut v = view("public.v", 100, vec![1]);
+    v.definition = " SELECT * FROM public.a;".into();
+    i.views.push(v);
     (s, i)
 }
 
@@ -440,7 +438,7 @@ fn a_restore_loads_the_backup_files_and_checks_against_their_manifest() {
 #[test]
 fn what_does_not_carry_over_is_said_in_warnings() {
     let s = spec(
-        "",
+        "on_unsupported: warn\n",
         "  - name: public.a\n  - name: public.b\n    target: public.b2\n",
     );
     let mut a = plain("public.a", 1);
@@ -466,22 +464,15 @@ fn what_does_not_carry_over_is_said_in_warnings() {
     });
     let mut i = inputs(&s, vec![a, b]);
     i.target_types.insert(qn("public.mood"));
-    let view = |name: &str, reads: Vec<u32>| crate::catalog::View {
-        name: qn(name),
-        definition: "SELECT 1".into(),
-        reads,
-    };
     i.views = vec![
-        view("public.both", vec![1, 3]),
-        view("public.renamed", vec![2]),
-        view("public.fine", vec![1]),
+        view("public.both", 101, vec![1, 3]),
+        view("public.fine", 102, vec![1]),
     ];
     let p = plan(&s, &i);
     assert_eq!(
         p.warnings,
         vec![
-            "view public.both reads tables that are not moved; it is not carried over",
-            "view public.renamed reads a renamed table; it is not carried over (its text names the old name)",
+            "view public.both is not carried over (on_unsupported: warn): it reads table public.t3, which is not moved",
             "type public.mood already exists on the target and is used as it is",
             "public.a: column device default `nextval('shared'::regclass)` uses a sequence the column does not own; it is not carried over",
             "public.b: integer_now_func now_int is not carried over (it does not exist on the target)",

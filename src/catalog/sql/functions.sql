@@ -1,4 +1,4 @@
--- User functions a table needs ($1 = table oid, or 0; $2 = further functions as
+-- User functions a table or view needs ($1 = its oid, or 0; $2 = further functions as
 -- `schema.name`, quoted as quote_ident does, or a bare name found in the search path:
 -- its hypertable's integer_now_func and partitioning functions, those a spec names),
 -- and the functions those call, with `depth` ordering
@@ -41,7 +41,10 @@ seeds(oid) AS (
         -- The functions its user triggers execute or call in their WHEN conditions
         -- (TimescaleDB's own triggers' functions are its members: left out below).
         OR (d.classid = 'pg_trigger'::regclass
-            AND d.objid IN (SELECT oid FROM pg_trigger WHERE tgrelid = $1 AND NOT tgisinternal)))
+            AND d.objid IN (SELECT oid FROM pg_trigger WHERE tgrelid = $1 AND NOT tgisinternal))
+        -- A view's query (only views have a _RETURN rule).
+        OR (d.classid = 'pg_rewrite'::regclass
+            AND d.objid IN (SELECT oid FROM pg_rewrite WHERE ev_class = $1 AND rulename = '_RETURN')))
   UNION
     SELECT p.oid
     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace

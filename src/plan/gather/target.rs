@@ -132,24 +132,38 @@ pub async fn gather_target(
         }
     }
 
-    let target_function_defs = target_functions_of(&tables, target, &mut target_schemas)
+    let target_function_defs = target_functions_of(&tables, &views, target, &mut target_schemas)
         .await
         .map_err(tgt_err)?;
     let target_sequences = target_sequences_of(&tables, target, &mut target_schemas)
         .await
         .map_err(tgt_err)?;
 
-    for v in &views {
-        if catalog::schema_exists(target, &v.name.schema)
-            .await
-            .map_err(tgt_err)?
+    // The views' names, and the source names of what they read that moves elsewhere
+    // (asked below with the other names the plan needs), and their schemas.
+    let (view_names, schemas) =
+        crate::plan::views::names_to_probe(spec, &selection, &tables, &views);
+    for schema in schemas {
+        if !target_schemas.contains(&schema)
+            && catalog::schema_exists(target, &schema)
+                .await
+                .map_err(tgt_err)?
         {
-            target_schemas.insert(v.name.schema.clone());
+            target_schemas.insert(schema);
+        }
+    }
+    for ext in views.iter().flat_map(|v| &v.extensions) {
+        if !target_extensions.contains_key(ext) {
+            let state = catalog::extension_state(target, ext)
+                .await
+                .map_err(tgt_err)?;
+            target_extensions.insert(ext.clone(), state);
         }
     }
 
     let mut roles: BTreeSet<String> = BTreeSet::new();
-    for g in grants.iter().flatten() {
+    let view_grants = views.iter().filter_map(|v| v.grants.as_ref());
+    for g in grants.iter().flatten().chain(view_grants) {
         roles.insert(g.owner.clone());
         roles.extend(g.grants.iter().filter_map(|(r, _, _)| r.clone()));
     }
@@ -175,6 +189,7 @@ pub async fn gather_target(
         .zip(&tables)
         .flat_map(|(t, table)| crate::plan::preflight::created_names(t, table))
         .map(|(_, name)| name)
+        .chain(view_names)
         .collect();
     let target_names_taken = catalog::names_taken(target, &wanted)
         .await
