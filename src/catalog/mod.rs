@@ -12,10 +12,15 @@ use tokio_postgres::{GenericClient, Row};
 use crate::pg::{QualifiedName, describe_error, quote_ident};
 
 mod around;
+mod closure;
 mod model;
 
 pub use around::{function_definition, functions_named};
 use around::{functions, row_security, statistics, table_settings};
+pub use closure::{
+    ColumnGrant, DefaultPrivilege, PlacedKind, Placement, TextSearchConfig, UserCollation,
+    collation_named, default_privileges, tablespaces_present, text_search_named,
+};
 pub use model::*;
 
 /// Errors while reading a catalog.
@@ -129,13 +134,20 @@ pub async fn views_over(client: &impl GenericClient, tables: &[u32]) -> Result<V
         .collect())
 }
 
-/// A table's owner and table-level grants.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+/// A table's owner and grants, and the default privileges of its schema.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct Grants {
     /// The owning role.
     pub owner: String,
     /// (grantee, privilege, grantable); grantee `None` is PUBLIC.
     pub grants: Vec<(Option<String>, String, bool)>,
+    /// Column-level grants.
+    #[serde(default)]
+    pub columns: Vec<ColumnGrant>,
+    /// The default privileges of the table's schema (every role's), and the
+    /// database-wide ones of its owner.
+    #[serde(default)]
+    pub default_privileges: Vec<DefaultPrivilege>,
 }
 
 /// Read a table's owner and grants.
@@ -159,8 +171,16 @@ pub async fn grants(client: &impl GenericClient, table: &Table) -> Result<Grants
             ))
         })
         .collect();
+    let owner: String = row.get("owner");
     Ok(Grants {
-        owner: row.get("owner"),
+        columns: closure::column_grants(client, &table.name, table.oid).await?,
+        default_privileges: default_privileges(
+            client,
+            Some(&table.name.schema),
+            std::slice::from_ref(&owner),
+        )
+        .await?,
+        owner,
         grants,
     })
 }
@@ -374,6 +394,8 @@ pub async fn table(
             sequence_of(r, 'n', owned_by)
         })
         .collect();
+    let (collations, text_search, tablespaces) =
+        closure::of_table(client, name, oid, hypertable.is_some()).await?;
     Ok(Table {
         name: name.clone(),
         oid,
@@ -391,6 +413,9 @@ pub async fn table(
         statistics: statistics(client, name, oid).await?,
         functions,
         default_sequences,
+        collations,
+        text_search,
+        tablespaces,
         est_rows: estimate(rel.get("reltuples")),
         est_bytes: rel.get::<_, i64>("est_bytes").max(0) as u64,
     })

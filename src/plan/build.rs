@@ -2,12 +2,11 @@
 //!
 //! Every refusal runs first (`preflight`); then the steps are added in a fixed order,
 //! which is also the tie-break of `Plan::order`: the TimescaleDB extension, schemas,
-//! types, then per table its creation, shape, storage settings, copies and checks,
-//! keys, grants, sequences, indexes, extended statistics, replica identity and
+//! types, collations and text search configurations, functions, then per table its
+//! creation, shape, storage settings, copies and checks, keys, grants, sequences,
+//! indexes (each in its tablespace), extended statistics, replica identity and
 //! row-level security (last of the table, so no policy filters its checks); foreign
-//! keys and views last.
-//! types, functions, then per table its creation, shape, copies and checks, keys, grants,
-//! sequences and indexes; foreign keys and views last.
+//! keys, views, and the moved schemas' default privileges last.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -27,6 +26,7 @@ use crate::pg::{QualifiedName, display_ident};
 use crate::spec::{Spec, TableSpec, VerifyLevel};
 
 mod around;
+mod closure;
 
 /// Build the plan. Every check that can refuse a spec runs before the first step.
 pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
@@ -52,8 +52,10 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
     let functions = functions::needed(inputs);
     let function_warnings = functions::check(spec, inputs, &functions)?;
     standalone::check(inputs)?;
+    let closure_warnings = super::closure::check(spec, inputs)?;
 
     let mut a = Assembly::new(spec, inputs, checked.warnings);
+    a.warnings.extend(closure_warnings);
     let needs_timescaledb = checked
         .shapes
         .iter()
@@ -62,6 +64,7 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
     let views = a.movable_views();
     a.add_schemas(&types, &views);
     a.add_types(&types);
+    a.add_collations_and_text_search();
     a.add_functions(&functions, function_warnings);
     a.add_default_sequences();
     for (i, shape) in checked.shapes.iter().enumerate() {
@@ -70,6 +73,7 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
     a.add_default_sequence_values();
     a.add_fks();
     a.add_views(&views);
+    a.add_default_privileges();
 
     let ids: BTreeSet<&str> = a.b.graph.node_weights().map(|s| s.id.as_str()).collect();
     let done = preflight::check_resume(inputs, &ids)?;
@@ -132,7 +136,8 @@ struct Assembly<'a> {
     extension: Option<NodeIndex>,
     /// `CREATE SCHEMA` per schema the target lacks.
     schema_steps: BTreeMap<String, NodeIndex>,
-    /// Types (and the extensions they come from), in creation order.
+    /// Types (and the extensions they come from), collations and text search
+    /// configurations: what column definitions name, in creation order.
     type_steps: Vec<NodeIndex>,
     /// User functions the tables call, in creation order.
     function_steps: Vec<NodeIndex>,
@@ -340,13 +345,14 @@ impl<'a> Assembly<'a> {
                     id: format!("grants:{}", t.target),
                     kind: StepKind::Grant,
                     table: Some(t.target.clone()),
-                    action: Action::Sql(ddl::grants_sql(&t.target, g)),
+                    action: Action::Sql(super::grants::grants_sql(&t.target, g)),
                 },
                 &table_copies,
             );
         }
         self.add_sequences(t, table, &table_copies);
         self.add_indexes(t, table, shape, &table_copies);
+        self.place_in_tablespaces(index);
         self.add_statistics(t, table, &table_copies);
         self.add_replica_identity(t, table, after_create);
         self.add_row_security(t, table, after_create);
