@@ -12,12 +12,17 @@ use tokio_postgres::{GenericClient, Row};
 use crate::pg::{QualifiedName, describe_error, quote_ident};
 
 mod around;
+mod closure;
 mod model;
 mod triggers;
 mod views;
 
 pub use around::{function_definition, functions_named};
 use around::{functions, row_security, statistics, table_settings};
+pub use closure::{
+    ColumnGrant, DefaultPrivilege, PlacedKind, Placement, TextSearchConfig, UserCollation,
+    collation_named, default_privileges, tablespaces_present, text_search_named,
+};
 pub use model::*;
 pub use triggers::TriggerNames;
 pub use views::{View, views_over};
@@ -108,18 +113,32 @@ pub async fn function_exists(client: &impl GenericClient, name: &str) -> Result<
     }
 }
 
-/// A table's owner and table-level grants.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+/// A table's owner and grants, and the default privileges of its schema.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct Grants {
     /// The owning role.
     pub owner: String,
     /// (grantee, privilege, grantable); grantee `None` is PUBLIC.
     pub grants: Vec<(Option<String>, String, bool)>,
+    /// Column-level grants.
+    #[serde(default)]
+    pub columns: Vec<ColumnGrant>,
+    /// The default privileges of the table's schema (every role's), and the
+    /// database-wide ones of its owner.
+    #[serde(default)]
+    pub default_privileges: Vec<DefaultPrivilege>,
 }
 
 /// Read a table's owner and grants.
 pub async fn grants(client: &impl GenericClient, table: &Table) -> Result<Grants> {
-    grants_of(client, &table.name, table.oid).await
+    let mut g = grants_of(client, &table.name, table.oid).await?;
+    g.default_privileges = default_privileges(
+        client,
+        Some(&table.name.schema),
+        std::slice::from_ref(&g.owner),
+    )
+    .await?;
+    Ok(g)
 }
 
 /// The owner and grants of any relation (a table, a view).
@@ -143,8 +162,11 @@ async fn grants_of(client: &impl GenericClient, name: &QualifiedName, oid: u32) 
             ))
         })
         .collect();
+    let owner: String = row.get("owner");
     Ok(Grants {
-        owner: row.get("owner"),
+        columns: closure::column_grants(client, name, oid).await?,
+        default_privileges: Vec::new(),
+        owner,
         grants,
     })
 }
@@ -369,6 +391,8 @@ pub async fn table(
             sequence_of(r, 'n', owned_by)
         })
         .collect();
+    let (collations, text_search, tablespaces) =
+        closure::of_table(client, name, oid, hypertable.is_some()).await?;
     Ok(Table {
         name: name.clone(),
         oid,
@@ -386,6 +410,9 @@ pub async fn table(
         statistics: statistics(client, name, oid).await?,
         functions,
         default_sequences,
+        collations,
+        text_search,
+        tablespaces,
         est_rows: estimate(rel.get("reltuples")),
         est_bytes: rel.get::<_, i64>("est_bytes").max(0) as u64,
     })

@@ -363,6 +363,19 @@ pub struct Table {
     /// of the serialized form when empty, as `functions`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub default_sequences: Vec<OwnedSequence>,
+    /// Collations outside pg_catalog its columns, indexes and constraints use. Left
+    /// out of the serialized form when empty, as `functions`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub collations: Vec<super::UserCollation>,
+    /// Text search configurations outside pg_catalog its expressions name. Left out
+    /// of the serialized form when empty, as `functions`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub text_search: Vec<super::TextSearchConfig>,
+    /// The table, indexes and constraints stored in a named tablespace, and the
+    /// tablespaces attached to a hypertable. Left out of the serialized form when
+    /// empty, as `functions`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tablespaces: Vec<super::Placement>,
     /// Row estimate for a plain table (hypertables estimate per chunk).
     #[serde(skip)]
     pub est_rows: Option<u64>,

@@ -2,13 +2,13 @@
 //!
 //! Every refusal runs first (`preflight`); then the steps are added in a fixed order,
 //! which is also the tie-break of `Plan::order`: the TimescaleDB extension, schemas,
-//! types, then per table its creation, shape, storage settings, copies and checks,
-//! keys, grants, sequences, indexes, extended statistics, replica identity, user
+//! types, collations and text search configurations, functions, then per table its
+//! creation, shape, storage settings, copies and checks, keys, grants, sequences,
+//! indexes (each in its tablespace), extended statistics, replica identity, user
 //! triggers (after the data, so none fires for a copied row) and row-level security
 //! (last of the table, so no policy filters its checks); foreign keys, then views
-//! (each after those it reads) and materialized views' refreshes.
-//! types, functions, then per table its creation, shape, copies and checks, keys, grants,
-//! sequences and indexes; foreign keys and views last.
+//! (each after those it reads) and materialized views' refreshes, and the moved
+//! schemas' default privileges last.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -31,6 +31,7 @@ use crate::pg::{QualifiedName, display_ident};
 use crate::spec::{Spec, TableSpec, VerifyLevel};
 
 mod around;
+mod closure;
 mod view_steps;
 
 /// Build the plan. Every check that can refuse a spec runs before the first step.
@@ -71,19 +72,23 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
     let functions = functions::needed(inputs, view_functions.into_iter());
     let function_warnings = functions::check(spec, inputs, &functions).map_err(|e| refused.push(e));
     refused.extend(standalone::check(inputs).err());
+    let closure_warnings = super::closure::check(spec, inputs).map_err(|e| refused.push(e));
     if let Some(e) = PlanError::collected(refused) {
         return Err(e);
     }
-    let (Ok(checked), Ok(function_warnings), Ok(views)) = (checked, function_warnings, views)
+    let (Ok(checked), Ok(function_warnings), Ok(views), Ok(closure_warnings)) =
+        (checked, function_warnings, views, closure_warnings)
     else {
         unreachable!("a failed check is among the refusals");
     };
 
     let mut a = Assembly::new(spec, inputs, checked.warnings);
+    a.warnings.extend(closure_warnings);
     a.add_timescaledb(needs_timescaledb);
     a.warnings.extend(views.warnings.iter().cloned());
     a.add_schemas(&types, &views.placed);
     a.add_types(&types);
+    a.add_collations_and_text_search();
     a.add_functions(&functions, function_warnings);
     a.add_late_domain_checks(&types);
     a.add_default_sequences();
@@ -93,6 +98,7 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
     a.add_default_sequence_values();
     a.add_fks();
     a.add_views(&views.placed);
+    a.add_default_privileges();
 
     let ids: BTreeSet<&str> = a.b.graph.node_weights().map(|s| s.id.as_str()).collect();
     let done = preflight::check_resume(inputs, &ids)?;
@@ -155,7 +161,8 @@ struct Assembly<'a> {
     extension: Option<NodeIndex>,
     /// `CREATE SCHEMA` per schema the target lacks.
     schema_steps: BTreeMap<String, NodeIndex>,
-    /// Types (and the extensions they come from), in creation order.
+    /// Types (and the extensions they come from), collations and text search
+    /// configurations: what column definitions name, in creation order.
     type_steps: Vec<NodeIndex>,
     /// User functions the tables call, in creation order.
     function_steps: Vec<NodeIndex>,
@@ -334,13 +341,14 @@ impl<'a> Assembly<'a> {
                     id: format!("grants:{}", t.target),
                     kind: StepKind::Grant,
                     table: Some(t.target.clone()),
-                    action: Action::Sql(ddl::grants_sql(&t.target, g)),
+                    action: Action::Sql(super::grants::grants_sql(&t.target, g)),
                 },
                 &table_copies,
             );
         }
         self.add_sequences(t, table, &table_copies);
         self.add_indexes(t, table, shape, &table_copies);
+        self.place_in_tablespaces(index);
         self.add_statistics(t, table, &table_copies);
         self.add_replica_identity(t, table, after_create);
         self.add_triggers(t, table, shape, after_create);

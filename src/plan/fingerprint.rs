@@ -53,6 +53,9 @@ struct MoveIdentity<'a> {
     grants: bool,
     on_unsupported: OnUnsupported,
     schema_map: &'a BTreeMap<String, String>,
+    /// Left out when empty, so the fingerprints of specs without one stay as they were.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    tablespace_map: &'a BTreeMap<String, String>,
     include: Vec<&'a str>,
     exclude: Vec<&'a str>,
     defaults: &'a TableDefaults,
@@ -68,6 +71,9 @@ struct TableIdentity<'a> {
     create_default_indexes: bool,
     from: Option<TimeValue>,
     until: Option<TimeValue>,
+    /// Left out when empty, as the spec's.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    tablespace_map: &'a BTreeMap<String, String>,
 }
 
 /// The spec's fingerprint: what the move is, not how it is laid out (comments and
@@ -85,6 +91,7 @@ pub fn spec_fingerprint(spec: &Spec) -> String {
         grants: spec.grants,
         on_unsupported: spec.on_unsupported,
         schema_map: &spec.schema_map,
+        tablespace_map: &spec.tablespace_map,
         include: include.iter().map(String::as_str).collect(),
         exclude: exclude.iter().map(String::as_str).collect(),
         defaults: &spec.defaults,
@@ -98,6 +105,7 @@ pub fn spec_fingerprint(spec: &Spec) -> String {
                 create_default_indexes: t.create_default_indexes,
                 from: t.from,
                 until: t.until,
+                tablespace_map: &t.tablespace_map,
             })
             .collect(),
     })
@@ -154,6 +162,10 @@ pub fn fingerprints(spec: &Spec, inputs: &Inputs) -> Fingerprints {
             &inputs.target_extensions,
         )),
     );
+    // Only when there are any, so the fingerprints of other plans stay as they were.
+    if inputs.target_objects != Default::default() {
+        target.insert("named objects".to_string(), sha256(&inputs.target_objects));
+    }
     Fingerprints {
         spec: spec_fingerprint(spec),
         plan_settings: sha256(&(spec.verify, spec.max_window_rows, spec.max_window_bytes)),
@@ -220,6 +232,10 @@ mod tests {
         assert_ne!(
             base,
             spec_fingerprint(&spec("on_unsupported: warn\n", "1 day"))
+        );
+        assert_ne!(
+            base,
+            spec_fingerprint(&spec("tablespace_map: {fast: ssd}\n", "1 day"))
         );
     }
 

@@ -9,8 +9,10 @@ use crate::catalog::{self, CatalogError, ConstraintKind, ServerInfo, Table, Time
 use crate::pg::{QualifiedName, Role};
 use crate::spec::{DimensionSpec, Origin, Spec, TableSpec, TargetShape};
 
+mod objects;
 mod target;
 
+pub use objects::TargetObjects;
 pub use target::gather_target;
 
 /// The catalog facts a plan is built from. Building from these is pure, so the
@@ -59,6 +61,9 @@ pub struct Inputs {
     pub grants: Vec<Option<catalog::Grants>>,
     /// Roles those grants name that exist on the target.
     pub target_roles: BTreeSet<String>,
+    /// The target's side of the collations, text search configurations, tablespaces
+    /// and database-wide default privileges around the tables.
+    pub target_objects: TargetObjects,
     /// What the source role may read.
     pub source_privileges: catalog::Privileges,
     /// What the target role may create.
@@ -109,6 +114,10 @@ pub struct TargetSide {
     /// Roles present on the target.
     #[serde(default)]
     pub target_roles: BTreeSet<String>,
+    /// Collations, text search configurations, tablespaces and default privileges
+    /// on the target.
+    #[serde(default)]
+    pub target_objects: TargetObjects,
 }
 
 impl Inputs {
@@ -126,6 +135,7 @@ impl Inputs {
             target_names_taken: self.target_names_taken.clone(),
             target_extensions: self.target_extensions.clone(),
             target_roles: self.target_roles.clone(),
+            target_objects: self.target_objects.clone(),
         })
         .expect("target facts serialize")
     }
@@ -168,6 +178,7 @@ pub fn select_from(spec: &Spec, available: Vec<QualifiedName>) -> Vec<TableSpec>
             default_chunk_time_interval: spec.defaults.chunk_time_interval,
             from: spec.defaults.from,
             until: spec.defaults.until,
+            tablespace_map: spec.tablespace_map.clone(),
             origin: Origin {
                 label: format!("include `{}`", pattern.text),
                 position: None,
@@ -379,6 +390,7 @@ pub async fn gather_source_only(
     target_server.instance = String::new();
     // The target is not consulted: the roles policies name are assumed there.
     let target_roles = super::security::policy_roles(&tables);
+    let target_objects = TargetObjects::assumed(&tables);
     Ok(Inputs {
         target_server,
         source_server,
@@ -398,6 +410,7 @@ pub async fn gather_source_only(
         views: Vec::new(),
         grants: Vec::new(),
         target_roles,
+        target_objects,
         source_privileges: Default::default(),
         target_privileges: catalog::Privileges {
             superuser: true,
@@ -444,6 +457,7 @@ pub fn for_empty_target(selection: Vec<TableSpec>, side: SourceSide) -> Inputs {
     target_server.instance = String::new();
     // No target is consulted here: the roles policies name are assumed there.
     let target_roles = super::security::policy_roles(&side.tables);
+    let target_objects = TargetObjects::assumed(&side.tables);
     Inputs {
         target_server,
         source_server: side.source_server,
@@ -463,6 +477,7 @@ pub fn for_empty_target(selection: Vec<TableSpec>, side: SourceSide) -> Inputs {
         views: side.views,
         grants: side.grants.iter().map(|_| None).collect(),
         target_roles,
+        target_objects,
         source_privileges: side.source_privileges,
         target_privileges: catalog::Privileges {
             superuser: true,

@@ -5,11 +5,14 @@
 //! and the exact SQL it will run, so what a reviewer reads is what runs.
 
 mod build;
+mod closure;
+mod collations;
 mod copy;
 mod ddl;
 mod fingerprint;
 mod functions;
 mod gather;
+mod grants;
 mod init;
 mod preflight;
 mod probe;
@@ -18,10 +21,13 @@ mod security;
 mod settings;
 mod shape;
 mod standalone;
+mod tablespace;
 #[cfg(test)]
 mod testkit;
 #[cfg(test)]
 mod tests_build;
+#[cfg(test)]
+mod tests_closure;
 #[cfg(test)]
 mod tests_default_sequences;
 #[cfg(test)]
@@ -162,6 +168,10 @@ pub enum StepKind {
     Schema,
     /// `CREATE TYPE` / `CREATE DOMAIN`.
     Type,
+    /// `CREATE COLLATION` for a collation the tables use.
+    Collation,
+    /// `CREATE TEXT SEARCH CONFIGURATION` and its mappings, for one the tables use.
+    TextSearch,
     /// `CREATE FUNCTION` for a user function the tables call (defaults, CHECKs,
     /// indexes, integer_now_func), before the tables.
     Function,
@@ -188,6 +198,8 @@ pub enum StepKind {
     Sequence,
     /// Owner and grants (`grants: true`).
     Grant,
+    /// `ALTER DEFAULT PRIVILEGES` of a moved schema (`grants: true`), last.
+    DefaultPrivileges,
     /// Extended statistics objects, after the data.
     Statistics,
     /// `REPLICA IDENTITY`, once the table's indexes exist.
@@ -209,6 +221,8 @@ impl StepKind {
             StepKind::Extension => "extension",
             StepKind::Schema => "schema",
             StepKind::Type => "type",
+            StepKind::Collation => "collation",
+            StepKind::TextSearch => "text_search",
             StepKind::Function => "function",
             StepKind::CreateSequence => "create_sequence",
             StepKind::Table => "table",
@@ -220,6 +234,7 @@ impl StepKind {
             StepKind::ForeignKey => "fk",
             StepKind::Sequence => "sequence",
             StepKind::Grant => "grants",
+            StepKind::DefaultPrivileges => "default_privileges",
             StepKind::Settings => "settings",
             StepKind::Statistics => "statistics",
             StepKind::ReplicaIdentity => "replica_identity",

@@ -70,14 +70,13 @@ pub(super) fn check(spec: &Spec, inputs: &Inputs) -> Result<Checked, PlanError> 
     }
 }
 
-/// `grants: true` and row-level security policies need every role they name on the
-/// target; name all the missing ones at once.
+/// `grants: true` (owners, table and column grants, the schemas' default privileges)
+/// and row-level security policies need every role they name on the target; name all
+/// the missing ones at once.
 fn check_roles(inputs: &Inputs) -> Result<(), PlanError> {
     let mut missing_roles: BTreeSet<&str> = BTreeSet::new();
     for g in inputs.grants.iter().flatten() {
-        for role in
-            std::iter::once(&g.owner).chain(g.grants.iter().filter_map(|(r, _, _)| r.as_ref()))
-        {
+        for role in super::grants::roles(g) {
             if !inputs.target_roles.contains(role) {
                 missing_roles.insert(role);
             }

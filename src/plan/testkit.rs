@@ -87,6 +87,9 @@ pub fn plain(name: &str, oid: u32) -> Table {
         statistics: Vec::new(),
         functions: Vec::new(),
         default_sequences: Vec::new(),
+        collations: Vec::new(),
+        text_search: Vec::new(),
+        tablespaces: Vec::new(),
         est_rows: Some(3000),
         est_bytes: 300_000,
     }
@@ -182,6 +185,7 @@ pub fn inputs(spec: &Spec, tables: Vec<Table>) -> Inputs {
         views: Vec::new(),
         grants: vec![None; n],
         target_roles: BTreeSet::new(),
+        target_objects: Default::default(),
         source_privileges: Privileges {
             role: "reader".into(),
             ..Default::default()

@@ -28,6 +28,7 @@ fn grants_need_every_role_on_the_target() {
             (None, "SELECT".into(), false),
             (Some("carol".into()), "INSERT".into(), false),
         ],
+        ..Default::default()
     })];
     i.target_roles.insert("carol".into());
     assert_eq!(
@@ -386,6 +387,7 @@ fn policies_need_every_role_they_name_on_the_target() {
     i.grants = vec![Some(Grants {
         owner: "alice".into(),
         grants: Vec::new(),
+        ..Default::default()
     })];
     assert_eq!(
         refusal(&s, &i),

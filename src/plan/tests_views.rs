@@ -273,6 +273,7 @@ fn with_grants_a_view_gets_its_owner_and_grants_after_its_refresh() {
             (Some("bob".into()), "SELECT".into(), false),
             (None, "SELECT".into(), false),
         ],
+        ..Default::default()
     };
     let mut v = view("public.v", 11, vec![1]);
     v.grants = Some(grants.clone());

@@ -206,7 +206,7 @@ pub struct Spec {
     pub workers: usize,
     /// How `apply` verifies the move.
     pub verify: VerifyLevel,
-    /// Carry owners and grants.
+    /// Carry owners, table and column grants, and the schemas' default privileges.
     pub grants: bool,
     /// Compression, continuous aggregates, policies: refuse or warn.
     pub on_unsupported: OnUnsupported,
@@ -216,6 +216,9 @@ pub struct Spec {
     pub max_window_bytes: Option<u64>,
     /// Source schema → target schema, for tables without their own `target:`.
     pub schema_map: BTreeMap<String, String>,
+    /// Source tablespace → target tablespace (`tablespace_map:`); each table's
+    /// `TableSpec::tablespace_map` holds these with its own entries over them.
+    pub tablespace_map: BTreeMap<String, String>,
     /// Glob patterns of further tables to move.
     pub include: Vec<Pattern>,
     /// Glob patterns that take tables back out of `include`.
@@ -307,6 +310,9 @@ pub struct TableSpec {
     pub from: Option<TimeValue>,
     /// Copy only rows before this time.
     pub until: Option<TimeValue>,
+    /// Source tablespace → target tablespace for the table and its indexes: the
+    /// spec's `tablespace_map:`, with the entry's own over it.
+    pub tablespace_map: BTreeMap<String, String>,
     /// Where the entry came from.
     pub origin: Origin,
 }

@@ -50,8 +50,14 @@ pub struct RawSpec {
     /// takes precedence.
     #[serde(default)]
     pub schema_map: Option<BTreeMap<String, String>>,
-    /// Also carry each table's owner and grants. The roles must exist on the target;
-    /// missing ones are named before anything is written.
+    /// Where tables and indexes in a named tablespace go on the target:
+    /// `{source_tablespace: target_tablespace}` (`pg_default` for the target's default).
+    /// An unmapped tablespace keeps its name, and must exist on the target.
+    #[serde(default)]
+    pub tablespace_map: Option<BTreeMap<String, String>>,
+    /// Also carry each table's owner, table grants and column grants, and the
+    /// default privileges of its schema. The roles must exist on the target; missing
+    /// ones are named before anything is written.
     #[serde(default)]
     pub grants: Option<bool>,
     /// What to do with source features a data move cannot carry (compression,
@@ -120,6 +126,10 @@ pub struct RawTable {
     #[serde(default)]
     #[schemars(schema_with = "time_schema")]
     pub until: Option<IntOrText>,
+    /// This table's own `tablespace_map` entries (its indexes included), which take
+    /// precedence over the top-level ones.
+    #[serde(default)]
+    pub tablespace_map: Option<BTreeMap<String, String>>,
 }
 
 /// The target hypertable, named as create_hypertable names its parameters.

@@ -9,6 +9,7 @@
 mod endpoint;
 mod hypertable;
 mod table;
+mod tablespace;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -156,6 +157,7 @@ impl Resolver<'_> {
                 schema_map.insert(from, to);
             }
         }
+        let tablespace_map = self.tablespace_map("tablespace_map", raw.tablespace_map);
         let defaults = self.defaults(raw.defaults.unwrap_or_default());
         let include_given = raw.include.as_ref().is_some_and(|i| !i.is_empty());
         let include = self.patterns("include", raw.include.unwrap_or_default());
@@ -178,7 +180,7 @@ impl Resolver<'_> {
         let mut by_source: BTreeMap<QualifiedName, usize> = BTreeMap::new();
         let mut by_target: BTreeMap<QualifiedName, usize> = BTreeMap::new();
         for (i, t) in raw_tables.into_iter().enumerate() {
-            let Some(table) = self.table(i, t, &schema_map, &defaults) else {
+            let Some(table) = self.table(i, t, &schema_map, &defaults, &tablespace_map) else {
                 continue;
             };
             if let Some(first) = by_source.insert(table.source.clone(), i) {
@@ -211,6 +213,7 @@ impl Resolver<'_> {
             max_window_rows,
             max_window_bytes,
             schema_map,
+            tablespace_map,
             include,
             exclude,
             defaults,

@@ -161,11 +161,18 @@ pub async fn gather_target(
         }
     }
 
+    let maps: BTreeSet<String> = selection
+        .iter()
+        .flat_map(|t| t.tablespace_map.values().cloned())
+        .collect();
+    let target_objects = objects::gather(&tables, &grants, &maps, target, &mut target_schemas)
+        .await
+        .map_err(tgt_err)?;
+
     let mut roles: BTreeSet<String> = BTreeSet::new();
     let view_grants = views.iter().filter_map(|v| v.grants.as_ref());
     for g in grants.iter().flatten().chain(view_grants) {
-        roles.insert(g.owner.clone());
-        roles.extend(g.grants.iter().filter_map(|(r, _, _)| r.clone()));
+        roles.extend(crate::plan::grants::roles(g).into_iter().map(String::from));
     }
     roles.extend(crate::plan::security::policy_roles(&tables));
     let roles: Vec<String> = roles.into_iter().collect();
@@ -204,6 +211,7 @@ pub async fn gather_target(
         target_privileges,
         grants,
         target_roles,
+        target_objects,
         views,
         target_types,
         target_function_defs,
@@ -252,6 +260,7 @@ pub async fn gather_target(
         inputs.target_names_taken = side.target_names_taken;
         inputs.target_extensions = side.target_extensions;
         inputs.target_roles = side.target_roles;
+        inputs.target_objects = side.target_objects;
         inputs.resume = Some(run.done.iter().cloned().collect());
     } else {
         inputs.stale_run = !runs.is_empty();

@@ -72,6 +72,7 @@ impl Resolver<'_> {
         t: RawTable,
         schema_map: &BTreeMap<String, String>,
         defaults: &TableDefaults,
+        tablespace_map: &BTreeMap<String, String>,
     ) -> Option<TableSpec> {
         let base = format!("tables[{i}]");
         let source = self.ok(&format!("{base}.name"), parse_qualified_name(&t.name));
@@ -98,6 +99,10 @@ impl Resolver<'_> {
             .time(&format!("{base}.until"), &t.until)
             .or(defaults.until);
         self.check_range(&base, from, until);
+        // The entry's own mappings over the spec's, as `target:` over `schema_map:`.
+        let mut table_tablespaces = tablespace_map.clone();
+        table_tablespaces
+            .extend(self.tablespace_map(&format!("{base}.tablespace_map"), t.tablespace_map));
         let (shape, own_default_indexes) = shape?;
         // `keep_source_layout: true` means exactly the source's layout: no defaults.
         let default_chunk_time_interval = match (&shape, own_default_indexes) {
@@ -115,6 +120,7 @@ impl Resolver<'_> {
             default_chunk_time_interval,
             from,
             until,
+            tablespace_map: table_tablespaces,
             origin: Origin {
                 label: base.clone(),
                 position: self.pos.of(&base),
