@@ -127,6 +127,10 @@ pub struct Grants {
     /// database-wide ones of its owner.
     #[serde(default)]
     pub default_privileges: Vec<DefaultPrivilege>,
+    /// The grants on the table's schema (USAGE, CREATE) to roles other than its
+    /// owner: a schema the move creates gets them, or the grants above reach no one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub schema_grants: Vec<(Option<String>, String, bool)>,
 }
 
 /// Read a table's owner and grants.
@@ -138,17 +142,17 @@ pub async fn grants(client: &impl GenericClient, table: &Table) -> Result<Grants
         std::slice::from_ref(&g.owner),
     )
     .await?;
+    let row = client
+        .query_one(include_str!("sql/schema_grants.sql"), &[&table.name.schema])
+        .await
+        .map_err(query_err(format!("grants on schema {}", table.name.schema)))?;
+    g.schema_grants = parse_acl(row.get("grants"));
     Ok(g)
 }
 
-/// The owner and grants of any relation (a table, a view).
-async fn grants_of(client: &impl GenericClient, name: &QualifiedName, oid: u32) -> Result<Grants> {
-    let row = client
-        .query_one(include_str!("sql/grants.sql"), &[&oid])
-        .await
-        .map_err(query_err(format!("grants on {name}")))?;
-    let grants = row
-        .get::<_, Vec<String>>("grants")
+/// `grantee|privilege|grantable` items (grantee '' for PUBLIC) as triples.
+fn parse_acl(items: Vec<String>) -> Vec<(Option<String>, String, bool)> {
+    items
         .into_iter()
         .filter_map(|g| {
             let mut parts = g.splitn(3, '|');
@@ -161,11 +165,21 @@ async fn grants_of(client: &impl GenericClient, name: &QualifiedName, oid: u32) 
                 grantable,
             ))
         })
-        .collect();
+        .collect()
+}
+
+/// The owner and grants of any relation (a table, a view).
+async fn grants_of(client: &impl GenericClient, name: &QualifiedName, oid: u32) -> Result<Grants> {
+    let row = client
+        .query_one(include_str!("sql/grants.sql"), &[&oid])
+        .await
+        .map_err(query_err(format!("grants on {name}")))?;
+    let grants = parse_acl(row.get("grants"));
     let owner: String = row.get("owner");
     Ok(Grants {
         columns: closure::column_grants(client, name, oid).await?,
         default_privileges: Vec::new(),
+        schema_grants: Vec::new(),
         owner,
         grants,
     })

@@ -25,6 +25,7 @@ pub(super) fn roles(g: &Grants) -> BTreeSet<&str> {
     let mut out: BTreeSet<&str> = BTreeSet::from([g.owner.as_str()]);
     out.extend(g.grants.iter().filter_map(|(r, _, _)| r.as_deref()));
     out.extend(g.columns.iter().filter_map(|c| c.grantee.as_deref()));
+    out.extend(g.schema_grants.iter().filter_map(|(r, _, _)| r.as_deref()));
     for d in g.default_privileges.iter().filter(|d| d.schema.is_some()) {
         out.insert(&d.role);
         out.extend(d.grantee.as_deref());
@@ -85,6 +86,42 @@ pub(super) fn schema_defaults(inputs: &Inputs) -> BTreeMap<String, BTreeSet<Defa
         }
     }
     out
+}
+
+/// The grants on each schema the plan creates, from the source schemas whose tables
+/// move into it (a target schema that exists already is the target's to decide).
+pub(super) fn schema_grants(
+    inputs: &Inputs,
+    created: impl Fn(&str) -> bool,
+) -> BTreeMap<String, BTreeSet<(Option<String>, String, bool)>> {
+    let mut out: BTreeMap<String, BTreeSet<(Option<String>, String, bool)>> = BTreeMap::new();
+    for (t, g) in inputs.selection.iter().zip(&inputs.grants) {
+        let Some(g) = g else { continue };
+        if created(&t.target.schema) && !g.schema_grants.is_empty() {
+            out.entry(t.target.schema.clone())
+                .or_default()
+                .extend(g.schema_grants.iter().cloned());
+        }
+    }
+    out
+}
+
+/// `GRANT USAGE ON SCHEMA s TO r` for each grant.
+pub(super) fn schema_grants_sql<'a>(
+    schema: &str,
+    grants: impl IntoIterator<Item = &'a (Option<String>, String, bool)>,
+) -> Vec<String> {
+    grants
+        .into_iter()
+        .map(|(grantee, privilege, grantable)| {
+            format!(
+                "GRANT {privilege} ON SCHEMA {} TO {}{}",
+                quote_ident(schema),
+                grantee_sql(grantee.as_deref()),
+                if *grantable { " WITH GRANT OPTION" } else { "" }
+            )
+        })
+        .collect()
 }
 
 /// What a default-privileges object type is called in `ALTER DEFAULT PRIVILEGES`.

@@ -120,9 +120,22 @@ impl<'a> Assembly<'a> {
     /// `ALTER DEFAULT PRIVILEGES … IN SCHEMA` per target schema that receives tables
     /// from a schema with default privileges, once every other step of those tables
     /// (and the views) is added and done: default privileges shape what is created
-    /// after them, and nothing the move creates should take them.
+    /// after them, and nothing the move creates should take them. A schema the plan
+    /// creates also gets the grants of the source schemas (`GRANT USAGE ON SCHEMA`)
+    /// here: without them, the tables' own grants reach no one.
     pub(super) fn add_default_privileges(&mut self) {
-        for (schema, entries) in grants::schema_defaults(self.inputs) {
+        let created = |s: &str| self.schema_steps.contains_key(s);
+        let mut schema_grants = grants::schema_grants(self.inputs, created);
+        let mut defaults = grants::schema_defaults(self.inputs);
+        for schema in schema_grants.keys() {
+            defaults.entry(schema.clone()).or_default();
+        }
+        for (schema, entries) in defaults {
+            let mut sql = grants::schema_grants_sql(
+                &schema,
+                schema_grants.remove(&schema).unwrap_or_default().iter(),
+            );
+            sql.extend(grants::default_privileges_sql(&entries));
             let deps: Vec<NodeIndex> = self
                 .b
                 .graph
@@ -134,7 +147,7 @@ impl<'a> Assembly<'a> {
                     id: format!("default_privileges:{}", display_ident(&schema)),
                     kind: StepKind::DefaultPrivileges,
                     table: None,
-                    action: Action::Sql(grants::default_privileges_sql(&entries)),
+                    action: Action::Sql(sql),
                 },
                 &deps,
             );
