@@ -45,6 +45,7 @@ fn granted() -> Grants {
             default_privilege(Some("public"), 'r', "INSERT"),
             default_privilege(Some("public"), 'S', "USAGE"),
         ],
+        schema_grants: vec![(Some("reader".into()), "USAGE".into(), false)],
     }
 }
 
@@ -73,9 +74,11 @@ fn column_grants_and_the_schemas_default_privileges_move_with_grants() {
         ids(&p, StepKind::DefaultPrivileges),
         vec!["default_privileges:archive"]
     );
+    // The schema the move creates gets the source schema's grants first.
     assert_eq!(
         sql(&p, "default_privileges:archive"),
         [
+            "GRANT USAGE ON SCHEMA \"archive\" TO \"reader\"",
             "ALTER DEFAULT PRIVILEGES FOR ROLE \"app\" IN SCHEMA \"archive\" GRANT USAGE ON SEQUENCES TO \"reader\"",
             "ALTER DEFAULT PRIVILEGES FOR ROLE \"app\" IN SCHEMA \"archive\" GRANT INSERT, SELECT ON TABLES TO \"reader\"",
         ]
@@ -90,6 +93,25 @@ fn column_grants_and_the_schemas_default_privileges_move_with_grants() {
     ] {
         assert!(waits_for(&p, "default_privileges:archive", id), "{id}");
     }
+    // A schema that exists on the target is the target's: its grants are left alone.
+    let mut i = inputs(
+        &spec(
+            "grants: true\n",
+            "  - name: public.t\n    target: archive.t2\n",
+        ),
+        vec![plain("public.t", 1)],
+    );
+    i.grants = vec![Some(granted())];
+    i.target_roles = ["app", "reader"].map(String::from).into();
+    i.target_schemas.insert("archive".into());
+    let p = plan(
+        &spec(
+            "grants: true\n",
+            "  - name: public.t\n    target: archive.t2\n",
+        ),
+        &i,
+    );
+    assert!(!sql(&p, "default_privileges:archive").contains("ON SCHEMA"));
     // Without `grants: true` there are none of them.
     let s = spec("", "  - name: public.t\n    target: archive.t2\n");
     let p = plan(&s, &inputs(&s, vec![plain("public.t", 1)]));
