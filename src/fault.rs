@@ -7,6 +7,10 @@
 /// of a compressed chunk are then missed. Verification must catch it.
 pub const COPY_READS_CHUNK_HEAP_ONLY: &str = "copy-reads-chunk-heap-only";
 
+/// Every index step fails, as a step the target rejects at run time would: the
+/// executor must skip only what depends on it, finish the rest, and exit 1.
+pub const INDEX_STEPS_FAIL: &str = "index-steps-fail";
+
 /// Whether `HYPERMOVE_FAULT` (a comma-separated list) names this fault.
 pub fn injected(name: &str) -> bool {
     cfg!(debug_assertions)

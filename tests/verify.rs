@@ -137,7 +137,7 @@ fn each_kind_of_damage_is_detected_in_its_window() {
         .assert()
         .success()
         .stdout(predicate::str::contains(
-            "verification: 8 windows and 1 row total, 4 ok, 5 failed",
+            "verification: 8 windows and 1 table check, 4 ok, 5 failed",
         ))
         .stdout(predicate::str::contains(
             window(4).trim_end_matches(':').to_string(),

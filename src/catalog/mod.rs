@@ -13,6 +13,7 @@ use crate::pg::{QualifiedName, describe_error, quote_ident};
 
 mod around;
 mod closure;
+mod compression;
 mod model;
 mod triggers;
 mod views;
@@ -22,6 +23,9 @@ use around::{functions, row_security, statistics, table_settings};
 pub use closure::{
     ColumnGrant, DefaultPrivilege, PlacedKind, Placement, TextSearchConfig, UserCollation,
     collation_named, default_privileges, tablespaces_present, text_search_named,
+};
+pub use compression::{
+    Compression, JobPolicy, JobPolicyAfter, JobPolicyKind, license_once_created,
 };
 pub use model::*;
 pub use triggers::TriggerNames;
@@ -619,8 +623,18 @@ async fn hypertable(
         .await
         .map_err(query_err(format!("TimescaleDB features of {name}")))?;
     let mut unsupported = Vec::new();
-    if features.get::<_, bool>("compression") {
-        unsupported.push("compression is enabled".to_string());
+    let compression = compression::compression(client, name).await?;
+    let policies = compression::policies(client, name).await?;
+    for p in policies.iter().filter(|p| !p.other_settings.is_empty()) {
+        unsupported.push(format!(
+            "its {} policy (job {}) has settings hypermove does not carry ({})",
+            match p.kind {
+                JobPolicyKind::Compression => "compression",
+                JobPolicyKind::Retention => "retention",
+            },
+            p.job_id,
+            p.other_settings.join(", ")
+        ));
     }
     for cagg in features.get::<_, Vec<String>>("continuous_aggregates") {
         unsupported.push(format!("continuous aggregate {cagg} depends on it"));
@@ -632,6 +646,11 @@ async fn hypertable(
         dimensions,
         chunks,
         unsupported,
+        compression,
+        policies: policies
+            .into_iter()
+            .filter(|p| p.other_settings.is_empty())
+            .collect(),
     }))
 }
 

@@ -217,8 +217,14 @@ pub struct Hypertable {
     pub dimensions: Vec<Dimension>,
     /// Chunks ordered by range start.
     pub chunks: Vec<Chunk>,
-    /// Features that a plain move cannot carry: compression, caggs, jobs.
+    /// Features that a plain move cannot carry: caggs, jobs other than the policies below.
     pub unsupported: Vec<String>,
+    /// Compression (columnstore) settings, when compression is enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compression: Option<super::Compression>,
+    /// The compression and retention policies.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<super::JobPolicy>,
 }
 
 /// A user-defined type a table's columns need.

@@ -257,10 +257,10 @@ pub(super) async fn cmd_status(path: &Path, format: ReportFormat) -> Result<u8, 
                     .unwrap_or("");
                 let totals = checks
                     .iter()
-                    .filter(|c| plan::is_table_total(&c.step_id))
+                    .filter(|c| plan::is_table_check(&c.step_id))
                     .count();
                 println!(
-                    "  verification: {} windows and {totals} row total{}, {} ok, {} failed (latest {last})",
+                    "  verification: {} windows and {totals} table check{}, {} ok, {} failed (latest {last})",
                     checks.len() - totals,
                     if totals == 1 { "" } else { "s" },
                     checks.len() - failed.len(),

@@ -311,6 +311,11 @@ async fn attempt_step(
     {
         return Ok((slot, done));
     }
+    if step.kind == StepKind::Index && crate::fault::injected(crate::fault::INDEX_STEPS_FAIL) {
+        return Err(StepError::permanent(
+            "target: injected fault: index steps fail",
+        ));
+    }
     let outcome = match &step.action {
         Action::Sql(statements) => {
             session::run_sql(&mut slot, statements, cfg.journal.as_ref(), &step.id).await?;

@@ -32,7 +32,11 @@ use crate::spec::{Spec, TableSpec, VerifyLevel};
 
 mod around;
 mod closure;
+mod compression_steps;
+mod verification;
 mod view_steps;
+
+pub use verification::build_verification;
 
 /// Build the plan. Every check that can refuse a spec runs before the first step.
 pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
@@ -83,6 +87,7 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
     };
 
     let mut a = Assembly::new(spec, inputs, checked.warnings);
+    a.compressions = checked.compressions;
     a.warnings.extend(closure_warnings);
     a.add_timescaledb(needs_timescaledb);
     a.warnings.extend(views.warnings.iter().cloned());
@@ -97,6 +102,11 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
     }
     a.add_default_sequence_values();
     a.add_fks();
+    if petgraph::algo::is_cyclic_directed(&a.b.graph) {
+        return Err(PlanError::Target(
+            "foreign keys between tables compressed as they fill form a cycle: such keys are added before the data, after the table they reference is loaded; give one of the tables `compression: {enabled: false}`".into(),
+        ));
+    }
     a.add_views(&views.placed);
     a.add_default_privileges();
 
@@ -177,6 +187,8 @@ struct Assembly<'a> {
     /// Per view, by source OID: its creation step, and its refresh step if any.
     view_steps: HashMap<u32, (NodeIndex, Option<NodeIndex>)>,
     table_plans: Vec<TablePlan>,
+    /// Per selected table: its compression and policies on the target.
+    compressions: Vec<super::compression::Decision>,
 }
 
 impl<'a> Assembly<'a> {
@@ -201,6 +213,7 @@ impl<'a> Assembly<'a> {
             keys: HashMap::new(),
             view_steps: HashMap::new(),
             table_plans: Vec::new(),
+            compressions: Vec::new(),
         }
     }
 
@@ -330,11 +343,32 @@ impl<'a> Assembly<'a> {
             .extend(preflight::carry_warnings(t, table, shape));
         let ready = self.add_create(t, table, shape);
         let ready = self.add_settings(t, table, ready);
+        let compressed = self.compressions[index].compression.is_some();
+        let ready = self.add_compression_settings(index, ready);
         self.readies.insert(t.source.clone(), ready);
         let after_create = self.b.graph.node_count();
         let source = WindowSource::of(inputs.archive.as_deref(), index);
-        let (windows, table_copies) = self.add_windows(index, shape, source, ready);
-        let table_keys = self.add_constraints(t, table, &table_copies);
+        // A table compressed as it fills gets its keys and indexes before the data
+        // (see plan/compression.rs); any other after it, which loads faster.
+        let early_keys = compressed.then(|| {
+            let keys = self.add_constraints(t, table, &[ready]);
+            let indexes = self.add_indexes(t, table, shape, &[ready]);
+            (keys, indexes)
+        });
+        let (windows, table_copies, checks) =
+            self.add_windows(index, shape, source, ready, !compressed);
+        let table_keys = match early_keys {
+            Some((keys, indexes)) => {
+                for before in keys.iter().chain(&indexes) {
+                    for copy in &table_copies {
+                        self.b.graph.update_edge(*before, *copy, ());
+                    }
+                }
+                self.add_compress_steps(index, shape, &windows, &table_copies, &checks);
+                keys
+            }
+            None => self.add_constraints(t, table, &table_copies),
+        };
         if let Some(Some(g)) = inputs.grants.get(index) {
             self.b.add(
                 Step {
@@ -347,12 +381,15 @@ impl<'a> Assembly<'a> {
             );
         }
         self.add_sequences(t, table, &table_copies);
-        self.add_indexes(t, table, shape, &table_copies);
+        if !compressed {
+            self.add_indexes(t, table, shape, &table_copies);
+        }
         self.place_in_tablespaces(index);
         self.add_statistics(t, table, &table_copies);
         self.add_replica_identity(t, table, after_create);
         self.add_triggers(t, table, shape, after_create);
         self.add_row_security(t, table, after_create);
+        self.add_policies(index, after_create);
         self.table_plans.push(TablePlan {
             source: t.source.clone(),
             target: t.target.clone(),
@@ -361,6 +398,7 @@ impl<'a> Assembly<'a> {
             windows: windows.len(),
             est_rows: est_rows(&windows),
             est_bytes: windows.iter().map(|w| w.est_bytes).sum(),
+            compression: super::compression::describe(table, &self.compressions[index]),
         });
         self.copies.insert(t.source.clone(), table_copies);
         self.keys.insert(t.source.clone(), table_keys);
@@ -415,13 +453,16 @@ impl<'a> Assembly<'a> {
         shape: &Shape,
         source: WindowSource<'_>,
         ready: NodeIndex,
-    ) -> (Vec<Window>, Vec<NodeIndex>) {
+        spread: bool,
+    ) -> (Vec<Window>, Vec<NodeIndex>, Vec<NodeIndex>) {
         let t = &self.inputs.selection[index];
         let table = &self.inputs.tables[index];
         let bounds = self.inputs.time_bounds[index];
-        let (windows, ranges) = source.windows(self.spec, t, table, shape, bounds);
+        let (windows, ranges) = source.windows(self.spec, t, table, shape, bounds, spread);
         let actions = source.copy_actions(t, table, shape, &windows, &ranges);
         let mut table_copies = Vec::with_capacity(windows.len());
+        // Per window its check (when verified), then the table's row total.
+        let mut checks = Vec::with_capacity(windows.len() + 1);
         for (i, (action, r)) in actions.into_iter().zip(&ranges).enumerate() {
             let copy = self.b.add(
                 Step {
@@ -434,7 +475,7 @@ impl<'a> Assembly<'a> {
             );
             table_copies.push(copy);
             if let Some(probe) = source.window_probe(i, self.spec.verify, table, r) {
-                self.b.add(
+                checks.push(self.b.add(
                     Step {
                         id: format!("verify:{}{}", t.target, r.suffix),
                         kind: StepKind::Verify,
@@ -442,11 +483,11 @@ impl<'a> Assembly<'a> {
                         action: Action::Probe(probe),
                     },
                     &[copy],
-                );
+                ));
             }
         }
         if self.spec.verify != VerifyLevel::None && probe::needs_total(&windows) {
-            self.b.add(
+            checks.push(self.b.add(
                 Step {
                     id: probe::total_id(t),
                     kind: StepKind::Verify,
@@ -454,9 +495,9 @@ impl<'a> Assembly<'a> {
                     action: Action::Probe(source.total_probe(t, table, shape)),
                 },
                 &table_copies,
-            );
+            ));
         }
-        (windows, table_copies)
+        (windows, table_copies, checks)
     }
 
     /// Primary key, unique and exclusion constraints, once the data is in.
@@ -509,9 +550,10 @@ impl<'a> Assembly<'a> {
         table: &Table,
         shape: &Shape,
         table_copies: &[NodeIndex],
-    ) {
+    ) -> Vec<NodeIndex> {
+        let mut out = Vec::new();
         for (name, sql) in ddl::index_sql(t, table, shape) {
-            self.b.add(
+            out.push(self.b.add(
                 Step {
                     id: format!(
                         "index:{}",
@@ -522,8 +564,9 @@ impl<'a> Assembly<'a> {
                     action: Action::Sql(vec![sql]),
                 },
                 table_copies,
-            );
+            ));
         }
+        out
     }
 
     /// Foreign keys last: they need the data of both tables and the referenced key.
@@ -531,12 +574,20 @@ impl<'a> Assembly<'a> {
         let renamed = preflight::renamed(self.inputs);
         for (t, c, fk) in preflight::foreign_keys(self.inputs) {
             let ref_target = renamed.get(&fk.ref_table).copied().unwrap_or(&fk.ref_table);
-            let mut deps = self.copies[&t.source].clone();
+            // A table compressed as it fills gets its foreign keys before its data
+            // (TimescaleDB 2.19 refuses one on compressed chunks): after the table it
+            // references is loaded, and before its own copies.
+            let early = self.compressed(&t.source);
+            let mut deps = if early {
+                vec![self.readies[&t.source]]
+            } else {
+                self.copies[&t.source].clone()
+            };
             if let Some(ref_copies) = self.copies.get(&fk.ref_table) {
                 deps.extend(ref_copies);
                 deps.extend(&self.keys[&fk.ref_table]);
             }
-            self.b.add(
+            let fk_step = self.b.add(
                 Step {
                     id: format!("fk:{}.{}", t.target, display_ident(&c.name)),
                     kind: StepKind::ForeignKey,
@@ -547,6 +598,11 @@ impl<'a> Assembly<'a> {
                 },
                 &deps,
             );
+            if early {
+                for copy in &self.copies[&t.source] {
+                    self.b.graph.update_edge(fk_step, *copy, ());
+                }
+            }
         }
     }
 }
@@ -593,61 +649,4 @@ fn server_label(conn: &str, server: &ServerInfo) -> String {
         (None, Some(ts)) => format!("{conn} (PostgreSQL {version}, TimescaleDB {ts} available)"),
         (None, None) => format!("{conn} (PostgreSQL {version}, no TimescaleDB)"),
     }
-}
-
-/// A plan of verification steps only, for `hypermove verify`: the same windows and
-/// queries `apply` uses, against a target that already holds the tables.
-pub fn build_verification(
-    spec: &Spec,
-    inputs: &Inputs,
-    level: VerifyLevel,
-) -> Result<Plan, PlanError> {
-    let mut b = Builder::default();
-    let mut table_plans = Vec::new();
-    for ((t, table), bounds) in inputs
-        .selection
-        .iter()
-        .zip(&inputs.tables)
-        .zip(&inputs.time_bounds)
-    {
-        let shape = preflight::check_verifiable(spec, inputs, t, table)?;
-        let windows = window::for_table(spec, t, table, &shape, bounds.and_then(|b| b.range));
-        for r in probe::window_ranges(t, table, &shape, &windows) {
-            if let Some(probe) = probe::probe(level, table, &r) {
-                b.add(
-                    Step {
-                        id: format!("verify:{}{}", t.target, r.suffix),
-                        kind: StepKind::Verify,
-                        table: Some(t.target.clone()),
-                        action: Action::Probe(probe),
-                    },
-                    &[],
-                );
-            }
-        }
-        if level != VerifyLevel::None && probe::needs_total(&windows) {
-            b.add(
-                Step {
-                    id: probe::total_id(t),
-                    kind: StepKind::Verify,
-                    table: Some(t.target.clone()),
-                    action: Action::Probe(probe::total_probe(t, time_of(table, &shape).as_ref())),
-                },
-                &[],
-            );
-        }
-        table_plans.push(TablePlan {
-            source: t.source.clone(),
-            target: t.target.clone(),
-            before: source_layout(table),
-            after: source_layout(table),
-            windows: windows.len(),
-            est_rows: est_rows(&windows),
-            est_bytes: windows.iter().map(|w| w.est_bytes).sum(),
-        });
-    }
-    let mut plan = plan_shell(spec, inputs, fingerprint::fingerprints(spec, inputs));
-    plan.graph = b.graph;
-    plan.tables = table_plans;
-    Ok(plan)
 }

@@ -37,7 +37,8 @@ impl<'a> WindowSource<'a> {
         }
     }
 
-    /// The table's windows, in copy order, and the range each reads.
+    /// The table's windows, in copy order (spread over the target's chunks unless
+    /// `spread` is false: then in time order), and the range each reads.
     pub(super) fn windows(
         &self,
         spec: &Spec,
@@ -45,6 +46,7 @@ impl<'a> WindowSource<'a> {
         table: &Table,
         shape: &Shape,
         bounds: Option<TimeBounds>,
+        spread: bool,
     ) -> (Vec<Window>, Vec<WindowRange>) {
         let windows = match self {
             WindowSource::Archive(a) => a
@@ -62,7 +64,13 @@ impl<'a> WindowSource<'a> {
             WindowSource::Database => {
                 let windows =
                     window::for_table(spec, t, table, shape, bounds.and_then(|b| b.range));
-                window::spread_over_target_chunks(windows, shape)
+                // A target compressed as it fills takes its windows in time order,
+                // so its slices fill (and are compressed) one after another.
+                if spread {
+                    window::spread_over_target_chunks(windows, shape)
+                } else {
+                    windows
+                }
             }
         };
         let ranges = probe::ranges_on(t, self.time(table, shape).as_ref(), &windows);

@@ -179,6 +179,7 @@ pub fn select_from(spec: &Spec, available: Vec<QualifiedName>) -> Vec<TableSpec>
             from: spec.defaults.from,
             until: spec.defaults.until,
             tablespace_map: spec.tablespace_map.clone(),
+            compression: None,
             origin: Origin {
                 label: format!("include `{}`", pattern.text),
                 position: None,

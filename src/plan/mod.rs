@@ -7,6 +7,7 @@
 mod build;
 mod closure;
 mod collations;
+mod compression;
 mod copy;
 mod ddl;
 mod fingerprint;
@@ -28,6 +29,8 @@ mod testkit;
 mod tests_build;
 #[cfg(test)]
 mod tests_closure;
+#[cfg(test)]
+mod tests_compression;
 #[cfg(test)]
 mod tests_default_sequences;
 #[cfg(test)]
@@ -57,7 +60,7 @@ pub use gather::{
     gather_target, select, select_from,
 };
 pub use init::init_spec;
-pub use probe::is_table_total;
+pub use probe::{is_table_check, is_table_total};
 pub use render::{
     SavedPlan, bytes as render_bytes, render_dot, render_json, render_text, rows as render_rows,
     summary,
@@ -184,8 +187,13 @@ pub enum StepKind {
     /// Storage settings (reloptions, column storage, compression, statistics),
     /// before the data.
     Settings,
+    /// Compression (columnstore) settings of a hypertable, before its data.
+    Compression,
     /// `CREATE VIEW` or `CREATE MATERIALIZED VIEW … WITH NO DATA`, once what it reads exists.
     View,
+    /// Compress the target chunks of one time slice once its windows have landed;
+    /// ranked before copies, so a full slice is compressed before more is loaded.
+    Compress,
     /// One data-copy window.
     Copy,
     /// Primary key, unique and exclusion constraints, after the data.
@@ -210,6 +218,8 @@ pub enum StepKind {
     RowSecurity,
     /// `REFRESH MATERIALIZED VIEW`, once the rows it reads are on the target.
     Refresh,
+    /// A compression or retention policy, once the table is moved and checked.
+    Policy,
     /// Compare source and target.
     Verify,
 }
@@ -229,6 +239,9 @@ impl StepKind {
             StepKind::Hypertable => "hypertable",
             StepKind::View => "view",
             StepKind::Copy => "copy",
+            StepKind::Compression => "compression",
+            StepKind::Compress => "compress",
+            StepKind::Policy => "policy",
             StepKind::Constraint => "constraint",
             StepKind::Index => "index",
             StepKind::ForeignKey => "fk",
@@ -361,6 +374,10 @@ pub struct Probe {
     /// The check covers a whole table's rows (its row total) rather than one window.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub table_total: bool,
+    /// A check of the table as a whole other than its rows, named (`compression`):
+    /// neither a window nor a row total.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub table_check: Option<String>,
     /// What each answer column means (`rows`, `checksum`).
     pub columns: Vec<String>,
     /// Query on the source (read in the move's snapshot).
@@ -417,6 +434,10 @@ pub struct TablePlan {
     pub est_rows: Option<u64>,
     /// Estimated bytes over all windows.
     pub est_bytes: u64,
+    /// Compression (columnstore) and its policies, before → after; `None` when
+    /// neither side has any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compression: Option<(String, String)>,
 }
 
 /// A complete plan: the DAG plus what the reviewer needs around it.

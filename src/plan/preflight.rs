@@ -20,6 +20,8 @@ pub(super) struct Checked {
     pub(super) shapes: Vec<Shape>,
     /// Features that will not carry over, said out loud.
     pub(super) warnings: Vec<String>,
+    /// One per selected table: its compression and policies on the target.
+    pub(super) compressions: Vec<super::compression::Decision>,
 }
 
 /// Run every check a spec must pass before any step exists, in the order the
@@ -34,6 +36,7 @@ pub(super) fn check(spec: &Spec, inputs: &Inputs) -> Result<Checked, PlanError> 
     // Decide every table's shape first, so that all refusals come before any step.
     let mut shapes = Vec::with_capacity(inputs.selection.len());
     let mut warnings = Vec::new();
+    let mut compressions = Vec::with_capacity(inputs.selection.len());
     for (i, (t, table)) in inputs.selection.iter().zip(&inputs.tables).enumerate() {
         let mut reasons: Vec<String> = Vec::new();
         reasons.extend(check_not_existing(inputs, t).err());
@@ -52,6 +55,13 @@ pub(super) fn check(spec: &Spec, inputs: &Inputs) -> Result<Checked, PlanError> 
                     Ok(w) => warnings.extend(w),
                     Err(e) => reasons.push(e),
                 }
+                match super::compression::decide(spec, inputs, t, table, &shape) {
+                    Ok(mut d) => {
+                        warnings.append(&mut d.warnings);
+                        compressions.push(d);
+                    }
+                    Err(e) => reasons.push(e),
+                }
                 shapes.push(shape);
             }
             Err(e) => reasons.push(e),
@@ -66,7 +76,11 @@ pub(super) fn check(spec: &Spec, inputs: &Inputs) -> Result<Checked, PlanError> 
     refused.extend(check_timescaledb(inputs, needs_timescaledb).err());
     match PlanError::collected(refused) {
         Some(e) => Err(e),
-        None => Ok(Checked { shapes, warnings }),
+        None => Ok(Checked {
+            shapes,
+            warnings,
+            compressions,
+        }),
     }
 }
 

@@ -90,6 +90,7 @@ pub(super) fn total_probe(t: &TableSpec, time: Option<&(String, TimeType)>) -> P
     Probe {
         level: VerifyLevel::Count,
         table_total: true,
+        table_check: None,
         columns: vec!["rows".to_string()],
         source_sql: format!("SELECT count(*)::text FROM {}{predicate}", t.source.sql()),
         target_sql: format!("SELECT count(*)::text FROM {}{predicate}", t.target.sql()),
@@ -110,6 +111,12 @@ const TOTAL_SUFFIX: &str = ":total";
 /// Whether a verify step ID is a table's row total rather than a window.
 pub fn is_table_total(step_id: &str) -> bool {
     step_id.ends_with(TOTAL_SUFFIX)
+}
+
+/// Whether a verify step ID checks a table as a whole (its row total, its
+/// compression) rather than one window.
+pub fn is_table_check(step_id: &str) -> bool {
+    is_table_total(step_id) || step_id.ends_with(":compression")
 }
 
 /// The verification queries for one window. The checksum is a sum, over rows, of the
@@ -156,6 +163,7 @@ pub(super) fn probe(level: VerifyLevel, table: &Table, r: &WindowRange) -> Optio
     Some(Probe {
         level,
         table_total: false,
+        table_check: None,
         columns,
         source_sql: format!("SELECT {select} FROM {}", r.verify_from),
         target_sql: format!("SELECT {select} FROM {}", r.target_from),

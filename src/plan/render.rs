@@ -65,6 +65,10 @@ pub fn render_text(plan: &Plan, detailed: bool) -> String {
             .unwrap_or_default();
         let _ = writeln!(out, "  before: {}{chunks}", t.before.description);
         let _ = writeln!(out, "  after:  {}", t.after.description);
+        if let Some((before, after)) = &t.compression {
+            let _ = writeln!(out, "  compression: {before}");
+            let _ = writeln!(out, "           → {after}");
+        }
         let _ = writeln!(
             out,
             "  data:   {} copy window{}, ≈ {} rows, ≈ {}",

@@ -138,6 +138,8 @@ pub fn hyper(name: &str, oid: u32, days: i64) -> Table {
             })
             .collect(),
         unsupported: Vec::new(),
+        compression: None,
+        policies: Vec::new(),
     });
     t.est_rows = None;
     t.est_bytes = 0;

@@ -313,8 +313,23 @@ pub struct TableSpec {
     /// Source tablespace → target tablespace for the table and its indexes: the
     /// spec's `tablespace_map:`, with the entry's own over it.
     pub tablespace_map: BTreeMap<String, String>,
+    /// The spec's `compression:` block, if any: what to change of the source's.
+    pub compression: Option<CompressionSpec>,
     /// Where the entry came from.
     pub origin: Origin,
+}
+
+/// A `compression:` block: each `None` keeps the source's setting.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CompressionSpec {
+    /// Compress on the target or not; `None`: as the source.
+    pub enabled: Option<bool>,
+    /// `segmentby` columns.
+    pub segment_by: Option<Vec<String>>,
+    /// `orderby`, as SQL.
+    pub order_by: Option<String>,
+    /// The compression policy's threshold.
+    pub compress_after: Option<ChunkInterval>,
 }
 
 /// The shape a table must have on the target.

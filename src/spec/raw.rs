@@ -117,6 +117,10 @@ pub struct RawTable {
     /// a hypertable keeps its source dimensions, a plain table stays plain.
     #[serde(default)]
     pub hypertable: Option<RawHypertable>,
+    /// Compression (columnstore) on the target hypertable: by default as on the source.
+    /// Changing `segment_by`/`order_by` re-compresses with the new settings on the way.
+    #[serde(default)]
+    pub compression: Option<RawCompression>,
     /// Copy only rows whose time is at or after this (inclusive): a timestamp such as
     /// `2025-01-01` or `2025-01-01T06:00:00Z`, or an integer for integer time.
     #[serde(default)]
@@ -130,6 +134,29 @@ pub struct RawTable {
     /// precedence over the top-level ones.
     #[serde(default)]
     pub tablespace_map: Option<BTreeMap<String, String>>,
+}
+
+/// Compression (columnstore) of a target hypertable. Every key left out is the
+/// source's setting; a source without compression has none.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Compression")]
+pub struct RawCompression {
+    /// `false` moves the table uncompressed (and without a compression policy), on
+    /// purpose; `true` compresses it even if the source does not. Default: as the source.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// The columns to segment by (`timescaledb.segmentby`), e.g. `[device_id]`; `[]` for none.
+    #[serde(default)]
+    pub segment_by: Option<Vec<String>>,
+    /// The order within a segment (`timescaledb.orderby`), as SQL: `time DESC`.
+    #[serde(default)]
+    pub order_by: Option<String>,
+    /// The compression policy's threshold: compress chunks older than this, an interval
+    /// such as `7 days` (an integer for integer time). Default: the source's policy.
+    #[serde(default)]
+    #[schemars(schema_with = "interval_schema")]
+    pub compress_after: Option<IntOrText>,
 }
 
 /// The target hypertable, named as create_hypertable names its parameters.

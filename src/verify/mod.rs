@@ -27,6 +27,9 @@ pub struct Check {
     /// The check is a table's row total, not one window's.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub table_total: bool,
+    /// A check of the table as a whole other than its rows (`compression`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub table_check: Option<String>,
     /// What each answer means (`rows`, `checksum`).
     pub columns: Vec<String>,
     /// The source's answers, if the check ran.
@@ -40,6 +43,11 @@ pub struct Check {
 }
 
 impl Check {
+    /// One window's check: neither a row total nor another check of a whole table.
+    fn is_window(&self) -> bool {
+        !self.table_total && self.table_check.is_none()
+    }
+
     fn rows(side: &Option<Vec<String>>) -> u64 {
         side.as_ref()
             .and_then(|a| a.first())
@@ -103,6 +111,7 @@ pub fn judge(plan: &Plan, report: &RunReport) -> Verdict {
                 .unwrap_or_default(),
             level: probe.level,
             table_total: probe.table_total,
+            table_check: probe.table_check.clone(),
             columns: probe.columns.clone(),
             ok: error.is_none() && source.is_some() && source == target,
             source,
@@ -124,7 +133,7 @@ pub fn render_text(verdict: &Verdict) -> String {
             order.push(&c.table);
             (0, 0, true)
         });
-        if !c.table_total {
+        if c.is_window() {
             entry.0 += 1;
             entry.1 += Check::rows(&c.source);
         }
@@ -133,15 +142,28 @@ pub fn render_text(verdict: &Verdict) -> String {
     let level = verdict
         .checks
         .iter()
-        .find(|c| !c.table_total)
+        .find(|c| c.is_window())
         .or(verdict.checks.first())
         .map(|c| c.level.label())
         .unwrap_or("none");
     for table in order {
         let (windows, rows, ok) = tables[table];
+        // What else was checked of the table as a whole, and how it came out.
+        let more: String = verdict
+            .checks
+            .iter()
+            .filter(|c| c.table == table)
+            .filter_map(|c| c.table_check.as_ref().map(|what| (what, c.ok)))
+            .map(|(what, ok)| {
+                format!(
+                    ", {what} {}",
+                    if ok { "as planned" } else { "not as planned" }
+                )
+            })
+            .collect();
         let _ = writeln!(
             out,
-            "{} {table}: {windows} window{}, {rows} source rows, {}",
+            "{} {table}: {windows} window{}, {rows} source rows, {}{more}",
             if ok { "ok  " } else { "FAIL" },
             if windows == 1 { "" } else { "s" },
             if ok {
@@ -172,15 +194,27 @@ pub fn render_text(verdict: &Verdict) -> String {
         }
         out.push('\n');
     }
-    let windows = verdict.checks.iter().filter(|c| !c.table_total).count();
+    let windows = verdict.checks.iter().filter(|c| c.is_window()).count();
     let plural = if windows == 1 { "" } else { "s" };
-    let failing = verdict.mismatches().filter(|c| !c.table_total).count();
+    let failing = verdict.mismatches().filter(|c| c.is_window()).count();
     let totals: Vec<&str> = verdict
         .mismatches()
         .filter(|c| c.table_total)
         .map(|c| c.table.as_str())
         .collect();
-    let _ = if failing == 0 && totals.is_empty() {
+    let others: Vec<String> = verdict
+        .mismatches()
+        .filter_map(|c| {
+            c.table_check
+                .as_ref()
+                .map(|w| format!("the {w} of {}", c.table))
+        })
+        .collect();
+    if !others.is_empty() {
+        // Said first, so that the closing line below stays one line.
+        let _ = writeln!(out, "Not as planned: {}.", others.join(", "));
+    }
+    let _ = if failing == 0 && totals.is_empty() && others.is_empty() {
         writeln!(
             out,
             "Verification ({level}): all {windows} window{plural} match."

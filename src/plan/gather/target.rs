@@ -22,7 +22,20 @@ pub async fn gather_target(
             message: e.to_string(),
         },
     };
-    let target_server = catalog::server_info(target).await.map_err(tgt_err)?;
+    let mut target_server = catalog::server_info(target).await.map_err(tgt_err)?;
+    // Whether the target can compress depends on its license, which a database without
+    // the extension does not tell until the extension exists.
+    if target_server.timescaledb.is_none()
+        && target_server.timescaledb_available.is_some()
+        && target_server.timescaledb_license.is_none()
+        && (side.tables.iter().any(|t| {
+            t.hypertable
+                .as_ref()
+                .is_some_and(|h| h.compression.is_some())
+        }) || selection.iter().any(|t| t.compression.is_some()))
+    {
+        target_server.timescaledb_license = catalog::license_once_created(target).await;
+    }
     let SourceSide {
         source_server,
         tables,

@@ -6,9 +6,10 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime};
 
 use super::Resolver;
 use crate::pg::QualifiedName;
-use crate::spec::raw::{IntOrText, RawDefaults, RawTable};
+use crate::spec::raw::{IntOrText, RawCompression, RawDefaults, RawTable};
 use crate::spec::{
-    ChunkInterval, Origin, TableDefaults, TableSpec, TargetShape, TimeValue, parse_qualified_name,
+    ChunkInterval, CompressionSpec, Origin, TableDefaults, TableSpec, TargetShape, TimeValue,
+    parse_qualified_name,
 };
 
 impl Resolver<'_> {
@@ -18,6 +19,46 @@ impl Resolver<'_> {
             Some(IntOrText::Int(n)) => self.ok(path, ChunkInterval::integer(*n)),
             Some(IntOrText::Text(s)) => self.ok(path, ChunkInterval::parse_time(s)),
         }
+    }
+
+    /// A `compression:` block; `enabled: false` takes no other key.
+    fn compression(&mut self, path: &str, c: RawCompression) -> Option<CompressionSpec> {
+        if c.enabled == Some(false) {
+            let other = [
+                ("segment_by", c.segment_by.is_some()),
+                ("order_by", c.order_by.is_some()),
+                ("compress_after", c.compress_after.is_some()),
+            ]
+            .into_iter()
+            .find(|(_, set)| *set);
+            if let Some((key, _)) = other {
+                self.err(
+                    &format!("{path}.{key}"),
+                    format!("`enabled: false` moves the table uncompressed, so `{key}` has no effect; remove one of them"),
+                );
+                return None;
+            }
+        }
+        if let Some(columns) = &c.segment_by {
+            if let Some(i) = columns.iter().position(|c| c.trim().is_empty()) {
+                self.err(&format!("{path}.segment_by[{i}]"), "must not be empty");
+                return None;
+            }
+        }
+        if c.order_by.as_deref().is_some_and(|o| o.trim().is_empty()) {
+            self.err(&format!("{path}.order_by"), "must not be empty");
+            return None;
+        }
+        let compress_after = match &c.compress_after {
+            None => None,
+            Some(v) => Some(self.interval(&format!("{path}.compress_after"), &Some(v.clone()))?),
+        };
+        Some(CompressionSpec {
+            enabled: c.enabled,
+            segment_by: c.segment_by,
+            order_by: c.order_by,
+            compress_after,
+        })
     }
 
     pub(super) fn time(&mut self, path: &str, v: &Option<IntOrText>) -> Option<TimeValue> {
@@ -103,6 +144,9 @@ impl Resolver<'_> {
         let mut table_tablespaces = tablespace_map.clone();
         table_tablespaces
             .extend(self.tablespace_map(&format!("{base}.tablespace_map"), t.tablespace_map));
+        let compression = t
+            .compression
+            .map(|c| self.compression(&format!("{base}.compression"), c));
         let (shape, own_default_indexes) = shape?;
         // `keep_source_layout: true` means exactly the source's layout: no defaults.
         let default_chunk_time_interval = match (&shape, own_default_indexes) {
@@ -121,6 +165,7 @@ impl Resolver<'_> {
             from,
             until,
             tablespace_map: table_tablespaces,
+            compression: compression.flatten(),
             origin: Origin {
                 label: base.clone(),
                 position: self.pos.of(&base),
