@@ -245,3 +245,40 @@ fn an_apache_target_is_refused_or_takes_the_rows_uncompressed() {
     assert_eq!(scalar(&mut src, DIGEST), scalar(&mut dst, DIGEST));
     assert!(chunks(&mut dst).iter().all(|(_, c)| !c));
 }
+
+/// `init` writes the source's compression into the spec, and the spec it writes
+/// plans the move with the settings unchanged.
+#[test]
+fn init_writes_the_compression_it_reads() {
+    let db = "hm_comp_init";
+    let mut src = fresh_db(FULL_SOURCE_PORT, db);
+    src.batch_execute(FIXTURE).unwrap();
+    fresh_db(FULL_TARGET_PORT, db);
+    let out = hypermove()
+        .args([
+            "init",
+            "--source",
+            &url(FULL_SOURCE_PORT, db),
+            "--target",
+            &url(FULL_TARGET_PORT, db),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains(
+            "    compression:   # 15 of 20 chunks compressed; edit to re-compress on the way\n      segment_by: [\"device_id\"]\n      order_by: \"\\\"time\\\" DESC\"\n      compress_after: \"100 years\"\n"
+        ),
+        "{text}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(dir.path(), "init.yaml", &text);
+    hypermove()
+        .args(["plan", spec.to_str().unwrap()])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "compression: segment_by device_id, order_by \"time\" DESC; compress after 100 years; drop after 200 years\n           → segment_by device_id, order_by \"time\" DESC; compress after 100 years; drop after 200 years",
+        ));
+}

@@ -205,7 +205,7 @@ pub(super) fn decide(
         ));
     }
     let as_source = source.is_some_and(|s| s.segment_by == segment_by && s.order_by == order_by);
-    let compress_after = wanted.and_then(|c| c.compress_after);
+    let compress_after = wanted.and_then(|c| c.compress_after.clone());
     match (
         compress_after,
         source_policies
@@ -216,8 +216,8 @@ pub(super) fn decide(
             kind: JobPolicyKind::Compression,
             job_id: p.map(|p| p.job_id).unwrap_or(0),
             after: match after {
-                crate::spec::ChunkInterval::Integer(n) => JobPolicyAfter::Integer(n),
-                time => JobPolicyAfter::Interval(time.to_string()),
+                crate::spec::Threshold::Integer(n) => JobPolicyAfter::Integer(n),
+                crate::spec::Threshold::Interval(text) => JobPolicyAfter::Interval(text),
             },
             schedule_interval: p
                 .map(|p| p.schedule_interval.clone())

@@ -128,6 +128,48 @@ fn table_entry(t: &Table) -> String {
         }
     }
     let rest: Vec<_> = dims.collect();
+    let out = dimensions(out, &rest, interval);
+    compression_entry(out, h)
+}
+
+/// The `compression:` block of a compressed hypertable: its settings and its
+/// compression policy's threshold, written out so a reviewer sees them and can edit
+/// them ("reorganise while moving").
+fn compression_entry(mut out: String, h: &crate::catalog::Hypertable) -> String {
+    let Some(c) = &h.compression else {
+        return out;
+    };
+    let compressed = h.chunks.iter().filter(|c| c.compressed).count();
+    let _ = writeln!(
+        out,
+        "    compression:   # {compressed} of {} chunks compressed; edit to re-compress on the way",
+        h.chunks.len()
+    );
+    let columns: Vec<String> = c.segment_by.iter().map(|s| yaml_str(s)).collect();
+    let _ = writeln!(out, "      segment_by: [{}]", columns.join(", "));
+    if !c.order_by.is_empty() {
+        let _ = writeln!(out, "      order_by: {}", yaml_str(&c.order_by));
+    }
+    let policy = h
+        .policies
+        .iter()
+        .find(|p| p.kind == crate::catalog::JobPolicyKind::Compression);
+    if let Some(p) = policy {
+        let after = match &p.after {
+            crate::catalog::JobPolicyAfter::Interval(i) => yaml_str(i),
+            crate::catalog::JobPolicyAfter::Integer(n) => n.to_string(),
+        };
+        let _ = writeln!(out, "      compress_after: {after}");
+    }
+    out
+}
+
+/// The dimensions after the first, as `dimensions:` entries.
+fn dimensions(
+    mut out: String,
+    rest: &[&crate::catalog::Dimension],
+    interval: impl Fn(i64, bool) -> String,
+) -> String {
     if !rest.is_empty() {
         let _ = writeln!(out, "      dimensions:");
         for d in rest {

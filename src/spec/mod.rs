@@ -329,7 +329,67 @@ pub struct CompressionSpec {
     /// `orderby`, as SQL.
     pub order_by: Option<String>,
     /// The compression policy's threshold.
-    pub compress_after: Option<ChunkInterval>,
+    pub compress_after: Option<Threshold>,
+}
+
+/// A policy's threshold: an interval, which unlike a chunk interval may be counted
+/// in months and years, or an integer for integer time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Threshold {
+    /// An interval's text, checked to be one PostgreSQL reads (`30 days`, `1 year`).
+    Interval(String),
+    /// An integer, in the time column's units.
+    Integer(i64),
+}
+
+/// Whether `text` reads as an interval: `<number> <unit>` pairs (`1 year 2 months`)
+/// and `HH:MM[:SS]` parts, nothing else, so a typo is caught in the spec rather than
+/// when the policy is created at the end of a move.
+pub fn is_interval_text(text: &str) -> bool {
+    const UNITS: &[&str] = &[
+        "microsecond",
+        "millisecond",
+        "second",
+        "sec",
+        "minute",
+        "min",
+        "hour",
+        "day",
+        "week",
+        "month",
+        "mon",
+        "year",
+        "decade",
+        "century",
+    ];
+    let unit = |w: &str| {
+        let w = w.to_ascii_lowercase();
+        let w = w.strip_suffix('s').unwrap_or(&w).to_string();
+        UNITS.contains(&w.as_str()) || w == "centurie"
+    };
+    let clock = |w: &str| {
+        let parts: Vec<&str> = w.split(':').collect();
+        (2..=3).contains(&parts.len())
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit() || c == '.'))
+    };
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let mut i = 0;
+    let mut any = false;
+    while i < words.len() {
+        if clock(words[i]) {
+            i += 1;
+        } else if words[i].trim_start_matches('-').parse::<f64>().is_ok()
+            && words.get(i + 1).is_some_and(|u| unit(u))
+        {
+            i += 2;
+        } else {
+            return false;
+        }
+        any = true;
+    }
+    any
 }
 
 /// The shape a table must have on the target.
@@ -429,6 +489,30 @@ pub fn json_schema() -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn policy_thresholds_read_as_intervals_or_not() {
+        for ok in [
+            "7 days",
+            "1 year 6 months",
+            "3 days 12:00:00",
+            "90 mins",
+            "1 week",
+            "-1 day",
+        ] {
+            assert!(super::is_interval_text(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "7",
+            "7 fortnights",
+            "days 7",
+            "1 year and a day",
+            "12:00:00:00",
+        ] {
+            assert!(!super::is_interval_text(bad), "{bad}");
+        }
+    }
+
     #[test]
     fn checked_in_json_schema_matches_the_types() {
         let checked_in = include_str!("../../schemas/hypermove.schema.json");

@@ -8,8 +8,8 @@ use super::Resolver;
 use crate::pg::QualifiedName;
 use crate::spec::raw::{IntOrText, RawCompression, RawDefaults, RawTable};
 use crate::spec::{
-    ChunkInterval, CompressionSpec, Origin, TableDefaults, TableSpec, TargetShape, TimeValue,
-    parse_qualified_name,
+    ChunkInterval, CompressionSpec, Origin, TableDefaults, TableSpec, TargetShape, Threshold,
+    TimeValue, is_interval_text, parse_qualified_name,
 };
 
 impl Resolver<'_> {
@@ -51,7 +51,17 @@ impl Resolver<'_> {
         }
         let compress_after = match &c.compress_after {
             None => None,
-            Some(v) => Some(self.interval(&format!("{path}.compress_after"), &Some(v.clone()))?),
+            Some(IntOrText::Int(n)) if *n > 0 => Some(Threshold::Integer(*n)),
+            Some(IntOrText::Text(t)) if is_interval_text(t) => {
+                Some(Threshold::Interval(t.trim().to_string()))
+            }
+            Some(_) => {
+                self.err(
+                    &format!("{path}.compress_after"),
+                    "must be an interval such as `7 days` or `1 year`, or a positive integer for integer time",
+                );
+                return None;
+            }
         };
         Some(CompressionSpec {
             enabled: c.enabled,
