@@ -339,8 +339,6 @@ impl<'a> Assembly<'a> {
         let inputs = self.inputs;
         let t = &inputs.selection[index];
         let table = &inputs.tables[index];
-        self.warnings
-            .extend(preflight::carry_warnings(t, table, shape));
         let ready = self.add_create(t, table, shape);
         let ready = self.add_settings(t, table, ready);
         let compressed = self.compressions[index].compression.is_some();

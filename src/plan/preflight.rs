@@ -55,6 +55,10 @@ pub(super) fn check(spec: &Spec, inputs: &Inputs) -> Result<Checked, PlanError> 
                     Ok(w) => warnings.extend(w),
                     Err(e) => reasons.push(e),
                 }
+                match not_carried(spec, inputs, t, table, &shape) {
+                    Ok(w) => warnings.extend(w),
+                    Err(e) => reasons.push(e),
+                }
                 match super::compression::decide(spec, inputs, t, table, &shape) {
                     Ok(mut d) => {
                         warnings.append(&mut d.warnings);
@@ -554,16 +558,24 @@ fn check_readable(table: &Table) -> Result<(), String> {
     Ok(())
 }
 
-/// What the plan will not carry, said out loud.
-pub(super) fn carry_warnings(t: &TableSpec, table: &Table, shape: &Shape) -> Vec<String> {
-    let mut out = Vec::new();
+/// What the plan cannot carry of a table's columns and dimensions: a default whose
+/// sequence cannot be created where its text would find it, an `integer_now_func`
+/// that is neither on the target nor created by the plan. Refused by name, or with
+/// `on_unsupported: warn` listed as warnings.
+fn not_carried(
+    spec: &Spec,
+    inputs: &Inputs,
+    t: &TableSpec,
+    table: &Table,
+    shape: &Shape,
+) -> Result<Vec<String>, String> {
+    let mut lost = Vec::new();
     for c in &table.columns {
         let owned = table.sequences.iter().any(|s| s.column == c.name)
             || super::ddl::default_sequence_of(table, &c.name).is_some();
         if c.generated.is_none() && !owned && c.default.as_deref().is_some_and(uses_sequence) {
-            out.push(format!(
-                "{}: column {} default `{}` uses a sequence the column does not own; it is not carried over",
-                t.source,
+            lost.push(format!(
+                "column {} default `{}` draws from a sequence that moves to another schema with the column that owns it, where the default's text would not find it",
                 c.name,
                 c.default.as_deref().unwrap_or_default()
             ));
@@ -575,21 +587,36 @@ pub(super) fn carry_warnings(t: &TableSpec, table: &Table, shape: &Shape) -> Vec
         } => integer_now_func.clone(),
         Shape::Plain => None,
     };
-    if let Some(h) = &table.hypertable {
+    if let (Some(h), None, false) = (
+        &table.hypertable,
+        &carried,
+        matches!(t.shape, TargetShape::Plain),
+    ) {
         for d in &h.dimensions {
             if let DimensionKind::Range {
                 integer_now_func: Some(f),
                 ..
             } = &d.kind
             {
-                if carried.as_ref() != Some(f) && !matches!(t.shape, TargetShape::Plain) {
-                    out.push(format!(
-                        "{}: integer_now_func {f} is not carried over (it does not exist on the target)",
-                        t.source
-                    ));
-                }
+                lost.push(format!(
+                    "its integer_now_func {f} is neither on the target nor recreated by the plan, and every policy on the table needs it"
+                ));
             }
         }
     }
-    out
+    if lost.is_empty() {
+        return Ok(Vec::new());
+    }
+    let _ = inputs;
+    if spec.on_unsupported == OnUnsupported::Warn {
+        return Ok(lost
+            .into_iter()
+            .map(|l| format!("{}: {l}; not carried over (on_unsupported: warn)", t.source))
+            .collect());
+    }
+    Err(format!(
+        "{}; `on_unsupported: warn` moves the table without {}",
+        lost.join("; "),
+        if lost.len() == 1 { "it" } else { "them" }
+    ))
 }

@@ -472,11 +472,29 @@ fn what_does_not_carry_over_is_said_in_warnings() {
     assert_eq!(
         p.warnings,
         vec![
+            "public.a: column device default `nextval('shared'::regclass)` draws from a sequence that moves to another schema with the column that owns it, where the default's text would not find it; not carried over (on_unsupported: warn)",
+            "public.b: its integer_now_func now_int is neither on the target nor recreated by the plan, and every policy on the table needs it; not carried over (on_unsupported: warn)",
             "view public.both is not carried over (on_unsupported: warn): it reads table public.t3, which is not moved",
             "type public.mood already exists on the target and is used as it is",
-            "public.a: column device default `nextval('shared'::regclass)` uses a sequence the column does not own; it is not carried over",
-            "public.b: integer_now_func now_int is not carried over (it does not exist on the target)",
         ]
+    );
+    // Without `on_unsupported: warn`, each is a refusal, all of them at once.
+    let s = spec(
+        "",
+        "  - name: public.a\n  - name: public.b\n    target: public.b2\n",
+    );
+    let message = refusal(&s, &i);
+    assert!(
+        message.starts_with("the plan is refused for 3 reasons:"),
+        "{message}"
+    );
+    assert!(
+        message.contains("(public.a): column device default"),
+        "{message}"
+    );
+    assert!(
+        message.contains("(public.b): its integer_now_func now_int is neither on the target"),
+        "{message}"
     );
     assert_eq!(ids(&p, StepKind::View), vec!["view:public.fine"]);
     assert_eq!(p.count(StepKind::Type), 0);

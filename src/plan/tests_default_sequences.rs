@@ -152,19 +152,21 @@ fn a_sequence_whose_owner_stays_behind_is_created_on_its_own() {
 }
 
 #[test]
-fn a_sequence_whose_owner_moves_to_another_schema_is_said_to_stay_behind() {
-    let s = spec(
-        "",
-        "  - name: public.u\n  - name: public.t\n    target: other.t\n",
-    );
+fn a_sequence_whose_owner_moves_to_another_schema_is_refused_or_left_behind_with_warn() {
+    let tables = "  - name: public.u\n  - name: public.t\n    target: other.t\n";
+    let s = spec("", tables);
     let (t, u) = owner_and_user();
+    assert!(refusal(&s, &inputs(&s, vec![u.clone(), t.clone()])).ends_with(
+        "tables[0] (public.u): column device default `nextval('t_device_seq'::regclass)` draws from a sequence that moves to another schema with the column that owns it, where the default's text would not find it; `on_unsupported: warn` moves the table without it"
+    ));
+    let s = spec("on_unsupported: warn\n", tables);
     let p = plan(&s, &inputs(&s, vec![u, t]));
     assert_eq!(p.count(StepKind::CreateSequence), 0);
     assert!(!sql(&p, "table:public.u").contains("DEFAULT"));
     assert_eq!(
         p.warnings,
         vec![
-            "public.u: column device default `nextval('t_device_seq'::regclass)` uses a sequence the column does not own; it is not carried over"
+            "public.u: column device default `nextval('t_device_seq'::regclass)` draws from a sequence that moves to another schema with the column that owns it, where the default's text would not find it; not carried over (on_unsupported: warn)"
         ]
     );
 }

@@ -205,9 +205,8 @@ fn the_source_integer_now_func_moves_and_is_set() {
     let p = plan(&s, &inputs(&s, vec![integer_hypertable("c")]));
     assert!(!sql(&p, "hypertable:public.t").contains("set_integer_now_func"));
     assert!(
-        p.warnings
-            .iter()
-            .any(|w| w.contains("integer_now_func public.now_int is not carried over")),
+        p.warnings.iter().any(|w| w
+            .contains("integer_now_func public.now_int is neither on the target nor recreated")),
         "{:?}",
         p.warnings
     );
