@@ -1,0 +1,213 @@
+//! TimescaleDB's own update-test fixtures (`test/sql/updates/setup.v7.sql` of the
+//! 2.19.3 sources: compressed hypertables, continuous aggregates, policies, an
+//! integer-time table with its integer_now_func, awkward names), planned and moved
+//! 2.19/PG17 → 2.29/PG18 on the full builds as `hypermove init` writes the spec.
+//! A schema hypermove's own tests did not write: every refusal is named with its
+//! true reason, and with `on_unsupported: warn` every row arrives, compressed where
+//! the source is, and only what is listed stays behind.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+use predicates::prelude::*;
+
+const DB: &str = "hm_tsdb_fixtures";
+
+/// Extract the update-test fixtures from the checked source archive.
+fn fixtures(dir: &std::path::Path) -> std::path::PathBuf {
+    let out = Command::new(root().join("scripts/sandbox"))
+        .args(["source", "2.19.3"])
+        .output()
+        .expect("run scripts/sandbox source");
+    assert!(
+        out.status.success(),
+        "no TimescaleDB 2.19.3 source archive: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let archive = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let status = Command::new("tar")
+        .args(["-xzf", &archive, "-C"])
+        .arg(dir)
+        .args(["--wildcards", "*/test/sql/updates/*"])
+        .status()
+        .expect("run tar");
+    assert!(status.success(), "cannot extract the fixtures");
+    std::fs::read_dir(dir)
+        .unwrap()
+        .next()
+        .expect("an extracted directory")
+        .unwrap()
+        .path()
+        .join("test/sql/updates")
+}
+
+/// Load them the way TimescaleDB's update tests do, with every feature on.
+fn load(updates: &std::path::Path) {
+    let mut src = fresh_db(FULL_SOURCE_PORT, DB);
+    src.batch_execute("SET client_min_messages = warning; CREATE EXTENSION timescaledb")
+        .unwrap();
+    drop(src);
+    let status = Command::new("psql")
+        .current_dir(updates)
+        .args([
+            &url(FULL_SOURCE_PORT, DB),
+            "-X",
+            "-q",
+            "-v",
+            "WITH_CHUNK=true",
+            "-v",
+            "WITH_SUPERUSER=true",
+            "-v",
+            "WITH_ROLES=true",
+            "-c",
+            "SET client_min_messages = error",
+            // Roles are the cluster's: a second run finds them there already.
+            "-f",
+            "pre.testing.sql",
+            "-f",
+            "setup.roles.sql",
+            "-f",
+            "setup.v7.sql",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("run psql");
+    assert!(status.success());
+}
+
+#[test]
+fn timescaledbs_own_fixtures_are_refused_by_name_or_move_with_every_row() {
+    let dir = tempfile::tempdir().unwrap();
+    load(&fixtures(dir.path()));
+    let mut src = connect(FULL_SOURCE_PORT, DB);
+    assert_eq!(
+        scalar(
+            &mut src,
+            "SELECT count(*)::text FROM timescaledb_information.continuous_aggregates"
+        ),
+        "9",
+        "the fixtures did not load"
+    );
+    let mut dst = fresh_db(FULL_TARGET_PORT, DB);
+    let out = hypermove()
+        .args([
+            "init",
+            "--source",
+            &url(FULL_SOURCE_PORT, DB),
+            "--target",
+            &url(FULL_TARGET_PORT, DB),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let init = String::from_utf8(out.stdout).unwrap();
+    let spec = write_spec(dir.path(), "fixtures.yaml", &init);
+
+    // Every table that carries what hypermove does not move yet is named, each with
+    // its own objects, in one refusal; nothing says the target "may not support" it.
+    let refused = hypermove()
+        .args(["plan", spec.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    let refused = String::from_utf8(refused).unwrap();
+    assert!(
+        refused.contains("the plan is refused for 6 reasons:"),
+        "{refused}"
+    );
+    for (table, object) in [
+        (
+            "public.conditions_before",
+            "continuous aggregate cagg.realtime_mat",
+        ),
+        (
+            "public.conflict_test",
+            "continuous aggregate public.mat_conflict",
+        ),
+        ("public.drop_test", "continuous aggregate public.mat_drop"),
+        (
+            "public.int_time_test",
+            "continuous aggregate public.mat_inttime2",
+        ),
+        ("public.inval_test", "continuous aggregate public.mat_inval"),
+        (
+            "public.policy_test_timestamptz",
+            "background job policy_reorder",
+        ),
+    ] {
+        assert!(
+            refused
+                .lines()
+                .any(|l| l.contains(&format!("({table}):")) && l.contains(object)),
+            "{table}: {object}\n{refused}"
+        );
+    }
+    assert!(!refused.contains("may not support"), "{refused}");
+    assert!(
+        !refused.contains("compress"),
+        "compression moves: {refused}"
+    );
+
+    // With `on_unsupported: warn` every row moves, and only the listed objects stay.
+    let warned = write_spec(
+        dir.path(),
+        "warned.yaml",
+        &init.replacen("\nversion: 1\n", "\nversion: 1\non_unsupported: warn\n", 1),
+    );
+    hypermove()
+        .args(["apply", "--yes", warned.to_str().unwrap()])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Verification (checksum): all 41 windows match."))
+        .stdout(predicate::str::contains(
+            "ok   public.compress: 9 windows, 137 source rows, checksum matches, compression as planned",
+        ))
+        // The realtime cagg is named as what it is, never as a view of unmoved tables.
+        .stdout(predicate::str::contains(
+            "public.conditions_before: continuous aggregate cagg.realtime_mat depends on it on the source; not carried over (on_unsupported: warn)",
+        ))
+        .stdout(predicate::str::contains("view cagg.realtime_mat").not());
+    // TimescaleDB's internals (a cagg's partial and direct views) never travel as
+    // the user's: the only views in its schemas are the extension's own.
+    assert_eq!(
+        scalar(
+            &mut dst,
+            "SELECT count(*)::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE c.relkind = 'v' AND n.nspname LIKE '\\_timescaledb%'
+                AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                                AND d.objid = c.oid AND d.deptype = 'e')"
+        ),
+        "0"
+    );
+    // The integer-time table keeps its integer_now_func, moved with it.
+    assert_eq!(
+        scalar(
+            &mut dst,
+            "SELECT coalesce(integer_now_func, '') FROM timescaledb_information.dimensions
+              WHERE hypertable_name = 'int_time_test'"
+        ),
+        "integer_now_test"
+    );
+    // Rows, in every moved table, equal.
+    for table in [
+        "public.compress",
+        "public.conditions_before",
+        "public.int_time_test",
+        "public.\"two_Partitions\"",
+        "public.hyper_timestamp",
+    ] {
+        let digest = format!(
+            "SELECT count(*) || ' ' || md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) FROM {table} t"
+        );
+        assert_eq!(
+            scalar(&mut src, &digest),
+            scalar(&mut dst, &digest),
+            "{table}"
+        );
+    }
+}
