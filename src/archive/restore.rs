@@ -170,6 +170,7 @@ pub async fn inputs(
         time_bounds: chosen.iter().map(|(_, i)| m.time_bounds[*i]).collect(),
         views: m.views.clone(),
         grants: chosen.iter().map(|(_, i)| m.grants[*i].clone()).collect(),
+        grants_left: Vec::new(),
         source_privileges: m.source_privileges.clone(),
     };
     let archive = chosen

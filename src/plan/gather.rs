@@ -59,6 +59,9 @@ pub struct Inputs {
     pub views: Vec<catalog::View>,
     /// Owners and grants per table, when the spec says `grants: true`.
     pub grants: Vec<Option<catalog::Grants>>,
+    /// Owners and grants per table when the spec does not carry them (`grants` unset or
+    /// false): what a move leaves behind, refused or listed by name.
+    pub grants_left: Vec<Option<catalog::Grants>>,
     /// Roles those grants name that exist on the target.
     pub target_roles: BTreeSet<String>,
     /// The target's side of the collations, text search configurations, tablespaces
@@ -282,6 +285,8 @@ pub struct SourceSide {
     pub views: Vec<catalog::View>,
     /// Owners and grants per table, when asked for.
     pub grants: Vec<Option<catalog::Grants>>,
+    /// Owners and grants per table that the spec does not carry.
+    pub grants_left: Vec<Option<catalog::Grants>>,
     /// What the source role may read.
     pub source_privileges: catalog::Privileges,
 }
@@ -327,6 +332,7 @@ pub async fn gather_source(
         time_bounds,
         views,
         grants: grant_list,
+        grants_left: Vec::new(),
         source_privileges,
     })
 }
@@ -343,7 +349,16 @@ pub async fn gather(
         source,
     };
     let selection = select(spec, source).await.map_err(src_err)?;
-    let side = gather_source(spec, &selection, source, spec.grants).await?;
+    // Owners and grants are read whatever the spec says: what a move would leave
+    // behind is refused or listed by name, never dropped unsaid.
+    let mut side = gather_source(spec, &selection, source, true).await?;
+    if !spec.grants {
+        side.grants_left = std::mem::take(&mut side.grants);
+        side.grants = side.grants_left.iter().map(|_| None).collect();
+        for v in &mut side.views {
+            v.grants = None;
+        }
+    }
     gather_target(spec, selection, side, target).await
 }
 
@@ -410,6 +425,7 @@ pub async fn gather_source_only(
         target_extensions: Default::default(),
         views: Vec::new(),
         grants: Vec::new(),
+        grants_left: Vec::new(),
         target_roles,
         target_objects,
         source_privileges: Default::default(),
@@ -477,6 +493,7 @@ pub fn for_empty_target(selection: Vec<TableSpec>, side: SourceSide) -> Inputs {
         target_extensions,
         views: side.views,
         grants: side.grants.iter().map(|_| None).collect(),
+        grants_left: Vec::new(),
         target_roles,
         target_objects,
         source_privileges: side.source_privileges,

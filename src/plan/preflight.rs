@@ -42,6 +42,10 @@ pub(super) fn check(spec: &Spec, inputs: &Inputs) -> Result<Checked, PlanError> 
         reasons.extend(check_not_existing(inputs, t).err());
         reasons.extend(check_names_free(inputs, t, table).err());
         reasons.extend(check_lz4(inputs, table).err());
+        match grants_left(spec, inputs, i) {
+            Ok(w) => warnings.extend(w.into_iter().map(|w| format!("{}: {w}", t.source))),
+            Err(e) => reasons.push(e),
+        }
         match unsupported(spec, t, table) {
             Ok(w) => warnings.extend(w),
             Err(e) => reasons.push(e),
@@ -195,6 +199,50 @@ fn check_names_free(inputs: &Inputs, t: &TableSpec, table: &Table) -> Result<(),
     Err(format!(
         "the target already has objects named as its {}; hypermove keeps their names and does not replace what it did not create (drop or rename them there, or choose another target schema)",
         taken.join(", ")
+    ))
+}
+
+/// Owners and grants a move without `grants: true` leaves behind: the owner, when it
+/// is not the role that loads the target (which then owns the table), and every grant
+/// to another role. Unsaid in the spec, they are refused by name; `grants: false`
+/// leaves them behind on purpose, and the plan lists them.
+fn grants_left(spec: &Spec, inputs: &Inputs, index: usize) -> Result<Vec<String>, String> {
+    let Some(Some(g)) = inputs.grants_left.get(index) else {
+        return Ok(Vec::new());
+    };
+    let mut left = Vec::new();
+    if g.owner != inputs.target_privileges.role {
+        left.push(format!("its owner {}", display_ident(&g.owner)));
+    }
+    let mut grantees: BTreeSet<String> = g
+        .grants
+        .iter()
+        .map(|(r, _, _)| r.as_deref().map_or("PUBLIC".to_string(), display_ident))
+        .collect();
+    grantees.extend(
+        g.columns
+            .iter()
+            .map(|c| c.grantee.as_deref().map_or("PUBLIC".to_string(), display_ident)),
+    );
+    if !grantees.is_empty() {
+        left.push(format!(
+            "its grants to {}",
+            grantees.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    if left.is_empty() {
+        return Ok(Vec::new());
+    }
+    if spec.grants_given {
+        return Ok(vec![format!(
+            "{} stay behind (grants: false); on the target it belongs to {}",
+            left.join(" and "),
+            display_ident(&inputs.target_privileges.role)
+        )]);
+    }
+    Err(format!(
+        "{} would stay behind: say `grants: true` to carry them (the roles must exist on the target), or `grants: false` to leave them behind",
+        left.join(" and ")
     ))
 }
 

@@ -185,6 +185,7 @@ pub fn inputs(spec: &Spec, tables: Vec<Table>) -> Inputs {
         target_sequences: BTreeSet::new(),
         target_names_taken: BTreeSet::new(),
         views: Vec::new(),
+        grants_left: Vec::new(),
         grants: vec![None; n],
         target_roles: BTreeSet::new(),
         target_objects: Default::default(),

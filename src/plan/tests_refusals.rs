@@ -467,3 +467,43 @@ fn lz4_columns_are_refused_when_the_target_was_built_without_lz4() {
         refusal(&s, &i)
     );
 }
+
+#[test]
+fn owners_and_grants_left_behind_are_refused_unless_the_spec_says_grants_false() {
+    let left = Grants {
+        owner: "alice".into(),
+        grants: vec![
+            (Some("bob".into()), "SELECT".into(), false),
+            (None, "SELECT".into(), false),
+        ],
+        ..Default::default()
+    };
+    let with = |s: &crate::spec::Spec, g: Grants| {
+        let mut i = inputs(s, vec![plain("public.t", 1)]);
+        i.grants_left = vec![Some(g)];
+        i.target_privileges.role = "loader".into();
+        i
+    };
+    let s = one("");
+    assert!(
+        refusal(&s, &with(&s, left.clone())).ends_with(
+            "tables[0] (public.t): its owner alice and its grants to PUBLIC, bob would stay behind: say `grants: true` to carry them (the roles must exist on the target), or `grants: false` to leave them behind"
+        ),
+        "{}",
+        refusal(&s, &with(&s, left.clone()))
+    );
+    let s = spec("grants: false\n", T);
+    assert_eq!(
+        plan(&s, &with(&s, left.clone())).warnings,
+        vec![
+            "public.t: its owner alice and its grants to PUBLIC, bob stay behind (grants: false); on the target it belongs to loader"
+        ]
+    );
+    // Owned by the loading role and granted to no one: nothing is left behind.
+    let s = one("");
+    let mine = Grants {
+        owner: "loader".into(),
+        ..Default::default()
+    };
+    assert!(plan(&s, &with(&s, mine)).warnings.is_empty());
+}

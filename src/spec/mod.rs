@@ -208,6 +208,9 @@ pub struct Spec {
     pub verify: VerifyLevel,
     /// Carry owners, table and column grants, and the schemas' default privileges.
     pub grants: bool,
+    /// Whether the spec says `grants:` at all: unsaid, a move that would leave owners
+    /// or grants behind is refused rather than done without them.
+    pub grants_given: bool,
     /// Compression, continuous aggregates, policies: refuse or warn.
     pub on_unsupported: OnUnsupported,
     /// Split windows estimated above this many rows.

@@ -209,6 +209,7 @@ impl Resolver<'_> {
             workers: workers?,
             verify: raw.verify.unwrap_or_default(),
             grants: raw.grants.unwrap_or(false),
+            grants_given: raw.grants.is_some(),
             on_unsupported: raw.on_unsupported.unwrap_or_default(),
             max_window_rows,
             max_window_bytes,

@@ -42,6 +42,7 @@ pub async fn gather_target(
         time_bounds,
         views,
         grants,
+        grants_left,
         source_privileges,
     } = side;
 
@@ -220,6 +221,7 @@ pub async fn gather_target(
     let applied = crate::journal::applied(target).await.map_err(journal_err)?;
 
     let mut inputs = Inputs {
+        grants_left,
         source_privileges,
         target_privileges,
         grants,
