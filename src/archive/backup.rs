@@ -356,6 +356,7 @@ pub async fn backup(
                 .collect(),
             rows: 0,
             files: Vec::new(),
+            columnstore: super::columnstore::record(table),
         })
         .collect();
     for job in &jobs {
@@ -363,9 +364,13 @@ pub async fn backup(
         tables[d.table].rows += d.file.rows;
         tables[d.table].files.push(d.file.clone());
     }
+    // Which windows came from compressed chunks, as of this run's snapshot.
+    for (entry, table) in tables.iter_mut().zip(&inputs.tables) {
+        super::columnstore::mark_files(table, &mut entry.files);
+    }
     let manifest = Manifest {
         format: manifest::FORMAT.into(),
-        format_version: manifest::FORMAT_VERSION,
+        format_version: manifest::format_version_for(&tables),
         hypermove_version: env!("CARGO_PKG_VERSION").into(),
         source: SourceInfo {
             postgresql: side.source_server.version.clone(),
@@ -631,6 +636,7 @@ async fn write_window(
         bytes,
         sha256,
         checksum,
+        source_compressed: false,
     })
 }
 
@@ -647,6 +653,11 @@ fn schema_sql(plan: &Plan, snapshot_time: &str) -> String {
     }
     for n in plan.order() {
         let step = &plan.graph[n];
+        // Compressing a slice acts on its rows: a restore does it as they land, from
+        // the manifest's record of the compressed chunks.
+        if step.kind == StepKind::Compress {
+            continue;
+        }
         if let Action::Sql(statements) = &step.action {
             out.push_str(&format!("\n-- {}\n", step.id));
             for s in statements {

@@ -7,12 +7,27 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::catalog::JobPolicy;
 use crate::pg::QualifiedName;
 use crate::plan::{SourceSide, WindowBounds};
 use crate::spec::VerifyLevel;
 
-/// The manifest format's version; bumped on any incompatible change.
-pub const FORMAT_VERSION: u32 = 1;
+/// The newest manifest format this hypermove writes and reads; bumped on any change
+/// an older reader would misread.
+///
+/// - 1: the tables, their files and the source's catalog facts.
+/// - 2: adds, per hypertable, its TimescaleDB compression ([`TableEntry::columnstore`]:
+///   settings, policies, the source chunks that were compressed) and, per file,
+///   whether its window was read from compressed chunks ([`FileEntry::source_compressed`]).
+///
+/// A backup is written with the oldest format that holds it (see
+/// [`format_version_for`]): without any compression to record it stays format 1, which
+/// older hypermoves restore correctly; with some it is format 2, which they refuse
+/// rather than restore without compressing. Both are read: a format-1 manifest (or a
+/// table without `columnstore`) restores uncompressed, as before.
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest manifest format this hypermove reads.
+pub const OLDEST_FORMAT_VERSION: u32 = 1;
 /// What `format` says in every manifest.
 pub const FORMAT: &str = "hypermove-backup";
 /// The manifest's file name.
@@ -29,7 +44,7 @@ pub const SCHEMA: &str = "schema.sql";
 pub struct Manifest {
     /// Always [`FORMAT`].
     pub format: String,
-    /// [`FORMAT_VERSION`] of the hypermove that wrote it.
+    /// The format it is written in: [`format_version_for`] its tables.
     pub format_version: u32,
     /// The hypermove that wrote it.
     pub hypermove_version: String,
@@ -103,6 +118,28 @@ pub struct TableEntry {
     pub rows: u64,
     /// The data files, in window order.
     pub files: Vec<FileEntry>,
+    /// The hypertable's TimescaleDB compression on the source at the backup's snapshot
+    /// (format 2); absent for a plain table, a hypertable without compression or
+    /// policies, and in format-1 manifests. A restore compresses as this says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub columnstore: Option<Columnstore>,
+}
+
+/// A hypertable's TimescaleDB compression (columnstore) as a backup records it: what a
+/// restore needs to compress the target the way a live move would.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Columnstore {
+    /// `segment_by`, `order_by` and `chunk_interval`; absent when compression is off
+    /// (a hypertable with a retention policy only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<crate::catalog::Compression>,
+    /// The compression and retention policies: kind, threshold, schedule, paused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<JobPolicy>,
+    /// The source chunks that were compressed, named as in `catalog`'s chunk list.
+    /// The restore compresses each target chunk that lies wholly among them.
+    #[serde(default)]
+    pub compressed_chunks: Vec<QualifiedName>,
 }
 
 /// A column.
@@ -134,6 +171,20 @@ pub struct FileEntry {
     /// backup's snapshot (when `verify` is `checksum`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum: Option<String>,
+    /// Whether the window was read (decompressed) from compressed source chunks only
+    /// (format 2; for the reader: a restore goes by `columnstore.compressed_chunks`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub source_compressed: bool,
+}
+
+/// The manifest format a backup of these tables needs: 2 when any records its
+/// compression, else 1 (which every hypermove reads the same).
+pub fn format_version_for(tables: &[TableEntry]) -> u32 {
+    if tables.iter().any(|t| t.columnstore.is_some()) {
+        FORMAT_VERSION
+    } else {
+        OLDEST_FORMAT_VERSION
+    }
 }
 
 /// Why a manifest cannot be read.
@@ -185,9 +236,10 @@ impl Manifest {
             return Err(invalid("not a hypermove backup manifest".into()));
         }
         let version = probe.get("format_version").and_then(|v| v.as_u64());
-        if version != Some(u64::from(FORMAT_VERSION)) {
+        let readable = u64::from(OLDEST_FORMAT_VERSION)..=u64::from(FORMAT_VERSION);
+        if !version.is_some_and(|v| readable.contains(&v)) {
             return Err(invalid(format!(
-                "manifest format {} is not the format this hypermove reads ({FORMAT_VERSION})",
+                "manifest format {} is not a format this hypermove reads ({OLDEST_FORMAT_VERSION} to {FORMAT_VERSION})",
                 version.map_or("?".to_string(), |v| v.to_string())
             )));
         }

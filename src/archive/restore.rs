@@ -154,19 +154,50 @@ pub fn check_files(dir: &Path, manifest: &Manifest, tables: &[usize]) -> Result<
     Err(RestoreError::Damaged(problems))
 }
 
-/// Gather the restore's inputs: the source facts from the manifest, the target's
-/// from the database, and the files as the copy windows.
+/// A restore's inputs, and what the manifest makes its plan say besides.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The plan's inputs.
+    pub inputs: Inputs,
+    /// Warnings for the plan: compression a format-1 manifest does not record.
+    pub warnings: Vec<String>,
+}
+
+impl Prepared {
+    /// The restore's plan, with the manifest's warnings.
+    pub fn plan(&self, spec: &Spec) -> Result<crate::plan::Plan, PlanError> {
+        let mut plan = plan::build(spec, &self.inputs)?;
+        plan.warnings.extend(self.warnings.iter().cloned());
+        Ok(plan)
+    }
+}
+
+/// Gather the restore's inputs: the source facts from the manifest (each hypertable's
+/// compression as the manifest records it), the target's from the database, and the
+/// files as the copy windows.
 pub async fn inputs(
     spec: &Spec,
     dir: &Path,
     manifest: &Manifest,
     chosen: Vec<(TableSpec, usize)>,
     target: &impl GenericClient,
-) -> Result<Inputs, RestoreError> {
+) -> Result<Prepared, RestoreError> {
     let m = &manifest.catalog;
+    let mut tables = Vec::new();
+    let mut warnings = Vec::new();
+    for (_, i) in &chosen {
+        let mut table = m.tables[*i].clone();
+        let record = manifest.tables[*i].columnstore.as_ref();
+        if let Some(w) =
+            super::columnstore::restore_table(&mut table, record).map_err(RestoreError::Refused)?
+        {
+            warnings.push(w);
+        }
+        tables.push(table);
+    }
     let side = SourceSide {
         source_server: m.source_server.clone(),
-        tables: chosen.iter().map(|(_, i)| m.tables[*i].clone()).collect(),
+        tables,
         time_bounds: chosen.iter().map(|(_, i)| m.time_bounds[*i]).collect(),
         views: m.views.clone(),
         grants: chosen.iter().map(|(_, i)| m.grants[*i].clone()).collect(),
@@ -198,7 +229,7 @@ pub async fn inputs(
     let selection = chosen.into_iter().map(|(t, _)| t).collect();
     let mut inputs = plan::gather_target(spec, selection, side, target).await?;
     inputs.archive = Some(archive);
-    Ok(inputs)
+    Ok(Prepared { inputs, warnings })
 }
 
 fn absolute(p: &Path) -> PathBuf {
@@ -219,6 +250,6 @@ pub async fn plan_restore(
     })?;
     let manifest = Manifest::read(dir)?;
     let chosen = selection(spec, &manifest)?;
-    let inputs = inputs(spec, dir, &manifest, chosen, target).await?;
-    Ok(plan::build(spec, &inputs)?)
+    let prepared = inputs(spec, dir, &manifest, chosen, target).await?;
+    Ok(prepared.plan(spec)?)
 }

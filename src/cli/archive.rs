@@ -126,13 +126,13 @@ pub(super) async fn cmd_restore(
     );
 
     let target = connect_target(&target_info, "hypermove restore").await?;
-    let inputs = restore::inputs(&spec, &dir, &manifest, chosen, &target)
+    let prepared = restore::inputs(&spec, &dir, &manifest, chosen, &target)
         .await
         .map_err(|e| match e {
             restore::RestoreError::Plan(p) => Error::from(p),
             e => Error::refused(e),
         })?;
-    let plan = plan::build(&spec, &inputs)?;
+    let plan = prepared.plan(&spec)?;
     print!("{}", plan::render_text(&plan, false));
     if !plan.has_changes() {
         println!("Nothing to do.");

@@ -24,7 +24,7 @@ mod shape;
 mod standalone;
 mod tablespace;
 #[cfg(test)]
-mod testkit;
+pub(crate) mod testkit;
 #[cfg(test)]
 mod tests_build;
 #[cfg(test)]
