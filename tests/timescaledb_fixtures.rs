@@ -81,7 +81,8 @@ fn load(updates: &std::path::Path) {
 #[test]
 fn timescaledbs_own_fixtures_are_refused_by_name_or_move_with_every_row() {
     let dir = tempfile::tempdir().unwrap();
-    load(&fixtures(dir.path()));
+    let updates = fixtures(dir.path());
+    load(&updates);
     let mut src = connect(FULL_SOURCE_PORT, DB);
     assert_eq!(
         scalar(
@@ -92,6 +93,14 @@ fn timescaledbs_own_fixtures_are_refused_by_name_or_move_with_every_row() {
         "the fixtures did not load"
     );
     let mut dst = fresh_db(FULL_TARGET_PORT, DB);
+    // The fixtures' roles (setup.roles.sql) are the target cluster's to create: none
+    // is there when the move is first planned.
+    connect(FULL_TARGET_PORT, "postgres")
+        .batch_execute(
+            "DROP ROLE IF EXISTS cagg_user; DROP ROLE IF EXISTS tsdbadmin;
+             DROP ROLE IF EXISTS \"dotted.name\"; DROP ROLE IF EXISTS \"Kim Possible\";",
+        )
+        .unwrap();
     let out = hypermove()
         .args([
             "init",
@@ -117,7 +126,15 @@ fn timescaledbs_own_fixtures_are_refused_by_name_or_move_with_every_row() {
         .clone();
     let refused = String::from_utf8(refused).unwrap();
     assert!(
-        refused.contains("the plan is refused for 6 reasons:"),
+        refused.contains("the plan is refused for 7 reasons:"),
+        "{refused}"
+    );
+    // `init` carries owners and grants: the roles the fixtures grant to must exist
+    // on the target, and are named together.
+    assert!(
+        refused.contains(
+            "target: grants: true needs these roles on the target, and they do not exist there: "
+        ) && refused.contains("\"Kim Possible\", \"dotted.name\", tsdbadmin"),
         "{refused}"
     );
     for (table, object) in [
@@ -153,6 +170,24 @@ fn timescaledbs_own_fixtures_are_refused_by_name_or_move_with_every_row() {
         "compression moves: {refused}"
     );
 
+    // An operator creates them there, as the refusal says: with the fixtures' own
+    // roles script.
+    let status = Command::new("psql")
+        .current_dir(&updates)
+        .args([
+            &url(FULL_TARGET_PORT, "postgres"),
+            "-X",
+            "-q",
+            "-c",
+            "SET client_min_messages = error",
+            "-f",
+            "setup.roles.sql",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("run psql");
+    assert!(status.success());
     // With `on_unsupported: warn` every row moves, and only the listed objects stay.
     let warned = write_spec(
         dir.path(),

@@ -58,6 +58,10 @@ pub async fn init_spec(
     let _ = writeln!(out, "target: {}", yaml_str(target));
     let _ = writeln!(out, "workers: 4");
     let _ = writeln!(out, "verify: checksum");
+    let _ = writeln!(
+        out,
+        "grants: true   # owners and grants move too (their roles must exist on the target); false leaves them behind"
+    );
     if tables.is_empty() {
         let _ = writeln!(out, "tables: []   # no table matched");
         return Ok(out);

@@ -123,7 +123,11 @@ fn check_roles(inputs: &Inputs) -> Result<(), PlanError> {
         };
         return Err(PlanError::Target(format!(
             "{needs} these roles on the target, and they do not exist there: {}; create them first",
-            missing_roles.into_iter().collect::<Vec<_>>().join(", ")
+            missing_roles
+                .into_iter()
+                .map(display_ident)
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
     }
     Ok(())
@@ -219,11 +223,11 @@ fn grants_left(spec: &Spec, inputs: &Inputs, index: usize) -> Result<Vec<String>
         .iter()
         .map(|(r, _, _)| r.as_deref().map_or("PUBLIC".to_string(), display_ident))
         .collect();
-    grantees.extend(
-        g.columns
-            .iter()
-            .map(|c| c.grantee.as_deref().map_or("PUBLIC".to_string(), display_ident)),
-    );
+    grantees.extend(g.columns.iter().map(|c| {
+        c.grantee
+            .as_deref()
+            .map_or("PUBLIC".to_string(), display_ident)
+    }));
     if !grantees.is_empty() {
         left.push(format!(
             "its grants to {}",
