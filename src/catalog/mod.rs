@@ -14,6 +14,7 @@ use crate::pg::{QualifiedName, describe_error, quote_ident};
 mod around;
 mod closure;
 mod compression;
+mod compression_state;
 mod model;
 mod triggers;
 mod views;
@@ -27,6 +28,7 @@ pub use closure::{
 pub use compression::{
     Compression, JobPolicy, JobPolicyAfter, JobPolicyKind, license_once_created,
 };
+pub use compression_state::{CompressionState, compression_state};
 pub use model::*;
 pub use triggers::TriggerNames;
 pub use views::{View, views_over};

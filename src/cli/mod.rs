@@ -216,7 +216,8 @@ enum Command {
         workers: Option<u16>,
     },
     /// Show what the target's journal records for a spec: whether the move completed,
-    /// and the latest verification of every window.
+    /// and the latest verification of every window; and the compression of its
+    /// compressed target tables as they are now.
     Status {
         /// The spec file (YAML).
         spec: PathBuf,

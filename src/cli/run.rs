@@ -206,6 +206,7 @@ pub(super) async fn cmd_status(path: &Path, format: ReportFormat) -> Result<u8, 
         applied,
         unfinished: runs,
         checks,
+        compression,
     } = ops::status::status(&spec).await?;
     match format {
         ReportFormat::Json => {
@@ -220,6 +221,7 @@ pub(super) async fn cmd_status(path: &Path, format: ReportFormat) -> Result<u8, 
                     "failures": r.failures,
                 })).collect::<Vec<_>>(),
                 "verification": checks,
+                "compression": compression,
             });
             println!(
                 "{}",
@@ -245,6 +247,14 @@ pub(super) async fn cmd_status(path: &Path, format: ReportFormat) -> Result<u8, 
                 for f in &r.failures {
                     println!("    failed: {f}");
                 }
+            }
+            // The target's compression as it is now, beside what the checks recorded.
+            for c in &compression {
+                println!(
+                    "  compression of {}: {}",
+                    c.table,
+                    ops::status::describe_compression(c)
+                );
             }
             if checks.is_empty() {
                 println!("  verification: none recorded");

@@ -174,6 +174,20 @@ pub async fn run(
                 break;
             };
             let node = NodeIndex::new(i);
+            // A finished step can still come up here: the walk above stops at steps
+            // that always run again, and a policy waits for the table's checks (never
+            // journaled). It is done, so it is settled, not run twice (a second
+            // add_columnstore_policy fails: "policy already exists").
+            if plan.done.contains(&graph[node].id) {
+                settled[node.index()] = true;
+                for next in graph.neighbors_directed(node, Direction::Outgoing) {
+                    waiting[next.index()] -= 1;
+                    if waiting[next.index()] == 0 && !settled[next.index()] {
+                        ready.push(std::cmp::Reverse((rank[next.index()], next.index())));
+                    }
+                }
+                continue;
+            }
             let step: Step = graph[node].clone();
             let slot = idle.pop();
             if slot.is_none() {

@@ -290,6 +290,28 @@ pub async fn applied(client: &impl GenericClient) -> Result<Vec<(String, String)
         .collect())
 }
 
+/// IDs of a spec's finished steps (of any run) that begin with `prefix`; none when
+/// there is no journal.
+pub async fn steps_with_prefix(
+    client: &impl GenericClient,
+    spec_fingerprint: &str,
+    prefix: &str,
+) -> Result<Vec<String>> {
+    if !exists(client).await? {
+        return Ok(Vec::new());
+    }
+    Ok(client
+        .query(
+            include_str!("sql/steps_with_prefix.sql"),
+            &[&spec_fingerprint, &prefix],
+        )
+        .await
+        .map_err(failed("reading hypermove.step"))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
+}
+
 /// Unfinished runs of a spec, oldest first; none when there is no journal.
 pub async fn unfinished_runs(
     client: &impl GenericClient,

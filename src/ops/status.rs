@@ -1,9 +1,11 @@
-//! `status`: what the target's journal records about a spec.
+//! `status`: what the target's journal records about a spec, and the compression
+//! state the spec's compressed target tables are in now.
 
 use crate::Error;
+use crate::catalog::{self, CompressionState};
 use crate::journal::Recorded;
 use crate::journal::{self, Run};
-use crate::plan;
+use crate::plan::{self, StepKind};
 use crate::spec::Spec;
 
 /// The journal's record of one spec on its target.
@@ -15,9 +17,12 @@ pub struct Status {
     pub unfinished: Vec<Run>,
     /// The latest verdict of every window and table total.
     pub checks: Vec<Recorded>,
+    /// The spec's target hypertables that have compression on, as they are now.
+    pub compression: Vec<CompressionState>,
 }
 
-/// Read the spec's journal on its target. Writes nothing.
+/// Read the spec's journal on its target, and the compression state of its target
+/// tables. Writes nothing.
 pub async fn status(spec: &Spec) -> Result<Status, Error> {
     let target = super::connect_target(spec, "hypermove status").await?;
     let fingerprint = plan::spec_fingerprint(spec);
@@ -32,9 +37,117 @@ pub async fn status(spec: &Spec) -> Result<Status, Error> {
     let unfinished = journal::unfinished_runs(&target, &fingerprint)
         .await
         .map_err(Error::runtime)?;
+    // The tables the spec names, and those its runs gave compression settings (the
+    // ones `include:` selected are known on the target only that way).
+    let prefix = format!("{}:", StepKind::Compression.label());
+    let compressed_by_runs = journal::steps_with_prefix(&target, &fingerprint, &prefix)
+        .await
+        .map_err(Error::runtime)?;
+    let names = tables_to_report(
+        spec.tables.iter().map(|t| t.target.to_string()),
+        &prefix,
+        &compressed_by_runs,
+    );
+    let compression = catalog::compression_state(&target, &names)
+        .await
+        .map_err(Error::runtime)?;
     Ok(Status {
         applied,
         unfinished,
         checks,
+        compression,
     })
+}
+
+/// The target tables whose compression `status` reports: the spec's own, then those
+/// named by `compression:<table>` steps, each once, in that order.
+fn tables_to_report(
+    named: impl Iterator<Item = String>,
+    prefix: &str,
+    step_ids: &[String],
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let from_steps = step_ids.iter().filter_map(|id| id.strip_prefix(prefix));
+    for name in named.chain(from_steps.map(str::to_string)) {
+        if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    out
+}
+
+/// `segment_by device_id, order_by "time" DESC; 6 of 8 chunks compressed`: a
+/// compressed table's state in one line (`(1 partially)` when rows were written to
+/// compressed chunks since).
+pub fn describe_compression(c: &CompressionState) -> String {
+    let segment_by = if c.segment_by.is_empty() {
+        "(none)".to_string()
+    } else {
+        c.segment_by.join(", ")
+    };
+    let order_by = if c.order_by.is_empty() {
+        "(default)"
+    } else {
+        c.order_by.as_str()
+    };
+    let partial = if c.partially_compressed > 0 {
+        format!(" ({} partially)", c.partially_compressed)
+    } else {
+        String::new()
+    };
+    format!(
+        "segment_by {segment_by}, order_by {order_by}; {} of {} chunk{} compressed{partial}",
+        c.compressed,
+        c.chunks,
+        if c.chunks == 1 { "" } else { "s" }
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pg::QualifiedName;
+
+    fn state(segment_by: &[&str], order_by: &str, counts: (i64, i64, i64)) -> CompressionState {
+        CompressionState {
+            table: QualifiedName::new("public", "metrics"),
+            segment_by: segment_by.iter().map(|s| s.to_string()).collect(),
+            order_by: order_by.into(),
+            chunks: counts.0,
+            compressed: counts.1,
+            partially_compressed: counts.2,
+        }
+    }
+
+    #[test]
+    fn a_compressed_table_in_one_line() {
+        assert_eq!(
+            describe_compression(&state(&["device_id"], "\"time\" DESC", (8, 6, 0))),
+            "segment_by device_id, order_by \"time\" DESC; 6 of 8 chunks compressed"
+        );
+        assert_eq!(
+            describe_compression(&state(&["a", "b"], "", (1, 1, 1))),
+            "segment_by a, b, order_by (default); 1 of 1 chunk compressed (1 partially)"
+        );
+        assert_eq!(
+            describe_compression(&state(&[], "x", (0, 0, 0))),
+            "segment_by (none), order_by x; 0 of 0 chunks compressed"
+        );
+    }
+
+    #[test]
+    fn the_spec_tables_come_first_then_those_runs_compressed_each_once() {
+        let ids = vec![
+            "compression:public.metrics".to_string(),
+            "compression:\"My Schema\".t".to_string(),
+        ];
+        assert_eq!(
+            tables_to_report(
+                ["public.metrics".to_string(), "public.devices".to_string()].into_iter(),
+                "compression:",
+                &ids
+            ),
+            vec!["public.metrics", "public.devices", "\"My Schema\".t"]
+        );
+    }
 }

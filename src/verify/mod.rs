@@ -126,18 +126,23 @@ pub fn judge(plan: &Plan, report: &RunReport) -> Verdict {
 /// A table's row total is part of its verdict but not counted as a window.
 pub fn render_text(verdict: &Verdict) -> String {
     let mut out = String::new();
-    let mut tables: BTreeMap<&str, (usize, u64, bool)> = BTreeMap::new();
+    // Per table: windows, source rows, every check ok, the rows' checks ok.
+    let mut tables: BTreeMap<&str, (usize, u64, bool, bool)> = BTreeMap::new();
     let mut order: Vec<&str> = Vec::new();
     for c in &verdict.checks {
         let entry = tables.entry(&c.table).or_insert_with(|| {
             order.push(&c.table);
-            (0, 0, true)
+            (0, 0, true, true)
         });
         if c.is_window() {
             entry.0 += 1;
             entry.1 += Check::rows(&c.source);
         }
         entry.2 &= c.ok;
+        // A failed compression check says so on its own: the rows still match.
+        if c.table_check.is_none() {
+            entry.3 &= c.ok;
+        }
     }
     let level = verdict
         .checks
@@ -147,7 +152,7 @@ pub fn render_text(verdict: &Verdict) -> String {
         .map(|c| c.level.label())
         .unwrap_or("none");
     for table in order {
-        let (windows, rows, ok) = tables[table];
+        let (windows, rows, ok, rows_ok) = tables[table];
         // What else was checked of the table as a whole, and how it came out.
         let more: String = verdict
             .checks
@@ -166,7 +171,7 @@ pub fn render_text(verdict: &Verdict) -> String {
             "{} {table}: {windows} window{}, {rows} source rows, {}{more}",
             if ok { "ok  " } else { "FAIL" },
             if windows == 1 { "" } else { "s" },
-            if ok {
+            if rows_ok {
                 format!("{level} matches")
             } else {
                 format!("{level} differs")
@@ -492,6 +497,60 @@ mod tests {
             vec!["(3,c)".to_string(), "(4,d)".to_string()]
         );
         assert!(!d.truncated);
+    }
+
+    fn check(id: &str, table_check: Option<&str>, source: &[&str], target: &[&str]) -> Check {
+        let answers = |a: &[&str]| Some(a.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        Check {
+            id: id.into(),
+            table: "public.metrics".into(),
+            level: VerifyLevel::Checksum,
+            table_total: false,
+            table_check: table_check.map(str::to_string),
+            columns: vec!["rows".into(), "checksum".into()],
+            ok: source == target,
+            source: answers(source),
+            target: answers(target),
+            error: None,
+        }
+    }
+
+    #[test]
+    fn a_failed_compression_check_fails_the_table_but_not_its_rows() {
+        let mut compression = check(
+            "verify:public.metrics:compression",
+            Some("compression"),
+            &["device_id", "0"],
+            &["device_id", "1"],
+        );
+        compression.columns = vec!["segment_by".into(), "uncompressed chunks".into()];
+        let verdict = Verdict {
+            checks: vec![
+                check(
+                    "verify:public.metrics:w1",
+                    None,
+                    &["10", "ab"],
+                    &["10", "ab"],
+                ),
+                compression,
+            ],
+        };
+        assert!(!verdict.ok());
+        let text = render_text(&verdict);
+        assert!(
+            text.contains(
+                "FAIL public.metrics: 1 window, 10 source rows, checksum matches, compression not as planned\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("FAIL verify:public.metrics:compression: segment_by source device_id / target device_id; uncompressed chunks source 0 / target 1 ≠\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Not as planned: the compression of public.metrics.\n"),
+            "{text}"
+        );
     }
 
     #[test]
