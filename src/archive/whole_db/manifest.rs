@@ -10,6 +10,7 @@ use tokio_postgres::GenericClient;
 pub use crate::pg::tools::ToolVersion;
 
 use super::error::WholeDbError;
+pub use super::jobs::JobStart;
 use super::{Result, fill};
 use crate::pg::QualifiedName;
 
@@ -44,6 +45,10 @@ pub struct Manifest {
     pub dump: DumpFile,
     /// Every user table, sorted, with its exact row count in the dump's snapshot.
     pub tables: Vec<TableCount>,
+    /// Each TimescaleDB job's next start in the dump's snapshot (the dump cannot carry
+    /// it; see `jobs`). Absent in manifests written before it was recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub job_starts: Vec<JobStart>,
 }
 
 /// The source server, as the dump's snapshot saw it.

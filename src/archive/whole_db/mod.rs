@@ -27,6 +27,7 @@
 //! `error` ([`WholeDbError`]). The SQL lives in `sql/`.
 
 mod error;
+mod jobs;
 mod manifest;
 mod report;
 mod restore;
@@ -39,8 +40,8 @@ use tokio_postgres::IsolationLevel;
 
 pub use error::{StepError, WholeDbError};
 pub use manifest::{
-    DUMP_FILE, DumpFile, DumpMismatch, FORMAT_VERSION, KIND, MANIFEST, Manifest, ManifestProblem,
-    SourceFacts, TableCount, ToolVersion,
+    DUMP_FILE, DumpFile, DumpMismatch, FORMAT_VERSION, JobStart, KIND, MANIFEST, Manifest,
+    ManifestProblem, SourceFacts, TableCount, ToolVersion,
 };
 pub use report::{RestoreReport, TableCheck, render_dump, render_restore};
 
@@ -131,6 +132,10 @@ pub async fn dump(opts: &DumpOptions, progress: &dyn Fn(&str)) -> Result<Manifes
     let started = Instant::now();
     let tables = manifest::count_tables(&tx).await?;
     let rows: i64 = tables.iter().map(|t| t.rows).sum();
+    let job_starts = match server.timescaledb {
+        Some(_) => jobs::read(&tx).await?,
+        None => Vec::new(),
+    };
     progress(&format!(
         "counted {rows} rows in {} ({:.2}s)",
         count_of(tables.len(), "table"),
@@ -194,6 +199,7 @@ pub async fn dump(opts: &DumpOptions, progress: &dyn Fn(&str)) -> Result<Manifes
             sha256,
         },
         tables,
+        job_starts,
     };
     manifest::write(dir, &manifest)?;
     Ok(manifest)

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use tokio_postgres::Client;
 
 use super::error::{StepError, WholeDbError};
+use super::jobs;
 use super::manifest::{self, Manifest};
 use super::toc::Toc;
 use super::{APP_RESTORE, RestoreOptions, Result, TableCheck, fill, short_version};
@@ -180,7 +181,23 @@ pub(super) async fn write(
     }
     drop(client);
 
-    let phases = run_phases(opts, toc, database, dump_path, interrupt, progress).await?;
+    let mut phases = run_phases(opts, toc, database, dump_path, interrupt, progress).await?;
+
+    // The jobs' next starts, before leaving restore mode: once post_restore restarts
+    // the scheduler, a job without one runs at once (see `jobs`). A failure here is a
+    // failed step like a phase's: post_restore still runs.
+    if let (Some((_, schema)), None, false) = (ts, &phases.failed, manifest.job_starts.is_empty()) {
+        let done = match connect(&opts.target, Role::Target, APP_RESTORE).await {
+            Ok(c) => jobs::restore(&c, schema, &manifest.job_starts)
+                .await
+                .map_err(StepError::Query),
+            Err(e) => Err(StepError::Connect(e.to_string())),
+        };
+        match done {
+            Ok(n) => progress(&format!("set the next start of {n} job(s) as in the dump")),
+            Err(e) => phases.failed = Some(("setting the jobs' next start".to_string(), e)),
+        }
+    }
 
     // Always, even after a failed phase: otherwise the database stays in restore
     // mode, with TimescaleDB's planner hooks and background workers off.
