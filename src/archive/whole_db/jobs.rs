@@ -56,3 +56,33 @@ pub(super) async fn restore(
     let row = client.query_one(&sql, &[&ids, &at]).await?;
     Ok(row.get("altered"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::manifest::{self, MANIFEST};
+
+    /// A manifest as dump-db wrote it before next starts were recorded.
+    const OLD: &str = r#"{"kind": "whole-database", "format_version": 1,
+      "hypermove_version": "0.1.0", "database": "db", "dumped_at": "2026-01-01T00:00:00Z",
+      "source": {"server": "u@h:1", "postgresql": "17.12", "postgresql_version_num": 170012,
+                 "timescaledb": "2.19.3", "timescaledb_schema": "public", "encoding": "UTF8"},
+      "pg_dump": {"program": "pg_dump", "version": "17.12", "major": 17},
+      "dump": {"file": "database.dump", "format": "custom", "bytes": 1, "sha256": "00"},
+      "tables": []}"#;
+
+    #[test]
+    fn manifests_without_job_starts_still_read_and_new_ones_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(MANIFEST), OLD).unwrap();
+        let mut m = manifest::read(dir.path()).expect("an older manifest reads");
+        assert!(m.job_starts.is_empty());
+        m.job_starts = vec![super::JobStart {
+            job_id: 1003,
+            next_start: "2026-11-27T00:37:13.349731+00:00".into(),
+        }];
+        manifest::write(dir.path(), &m).unwrap();
+        let text = std::fs::read_to_string(dir.path().join(MANIFEST)).unwrap();
+        assert!(text.contains("\"job_starts\""), "{text}");
+        assert_eq!(manifest::read(dir.path()).unwrap().job_starts, m.job_starts);
+    }
+}
