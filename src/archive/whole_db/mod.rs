@@ -23,9 +23,10 @@
 //! `manifest` (the manifest's types, the counts it records, reading, checking and
 //! writing it), `toc` (pg_restore's table of contents and the phases it is split
 //! into), `restore` (the target checks and every writing step of a restore, then the
-//! count checks), `jobs` (each job's next start, which the dump does not carry, recorded
-//! at dump time and set again before restore mode ends), `report` (what a restore found and what both commands print) and
-//! `error` ([`WholeDbError`]). The SQL lives in `sql/`.
+//! count checks), `jobs` (each job's next start, which the dump does not carry,
+//! recorded at dump time and set again before restore mode ends), `report` (what a
+//! restore found and what both commands print) and `error` ([`WholeDbError`]). The
+//! SQL lives in `sql/`.
 
 mod error;
 mod jobs;
