@@ -16,6 +16,20 @@ use crate::plan::CopyWindow;
 /// them on one by one costs a syscall-sized write each, so they are gathered here.
 const BUFFER: usize = 1 << 20;
 
+/// Turns on TimescaleDB's direct-to-columnstore COPY for one transaction, where the
+/// target has it.
+const DIRECT_COMPRESS: &str = include_str!("sql/direct_compress_copy.sql");
+
+/// The environment variable that opts in to direct-to-columnstore loading.
+pub const DIRECT_COMPRESS_ENV: &str = "HYPERMOVE_DIRECT_COMPRESS_COPY";
+
+/// Whether windows bound for compressed slices are loaded straight into the
+/// columnstore. Opt-in (`HYPERMOVE_DIRECT_COMPRESS_COPY=1`) while TimescaleDB calls
+/// the feature experimental; bench/results-compression measures it.
+fn direct_compress_asked() -> bool {
+    std::env::var(DIRECT_COMPRESS_ENV).is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("on"))
+}
+
 /// Await one COPY operation, giving up after `stall` without progress. tokio-postgres
 /// has no COPY timeout of its own; a stalled window is cancelled (dropping it rolls
 /// the target back and closes the connections) and retried.
@@ -44,6 +58,11 @@ pub async fn copy_window(
 ) -> Result<(u64, u64), StepError> {
     let source = slot.source.as_ref().expect("source opened before copying");
     let tx = progress(stall, "target", slot.target.transaction()).await?;
+    // The slice's compress step still follows: it finds the chunk compressed (and,
+    // as TimescaleDB marks such chunks, unordered) and puts its batches in order.
+    if w.direct_compress && direct_compress_asked() {
+        progress(stall, "target", tx.batch_execute(DIRECT_COMPRESS)).await?;
+    }
     let sink = progress(
         stall,
         "target",

@@ -88,6 +88,20 @@ fn compressed_slices(table: &Table, width: i64) -> Vec<(i64, i64)> {
         .collect()
 }
 
+/// Whether the window `[lo, hi)` lies wholly inside the slices that end compressed
+/// (disjoint `[lo, hi)` pairs): its rows may then be loaded compressed. An open end
+/// is never covered.
+pub(super) fn covered(slices: &[(i64, i64)], lo: Option<i64>, hi: Option<i64>) -> bool {
+    let (Some(lo), Some(hi)) = (lo, hi) else {
+        return false;
+    };
+    let inside: i128 = slices
+        .iter()
+        .map(|(s_lo, s_hi)| (i128::from(hi.min(*s_hi)) - i128::from(lo.max(*s_lo))).max(0))
+        .sum();
+    lo < hi && inside == i128::from(hi) - i128::from(lo)
+}
+
 /// Decide a table's compression and policies on the target: the source's, changed by
 /// the spec's `compression:` block; refused by name when the target cannot compress
 /// (unless `on_unsupported: warn`).

@@ -155,6 +155,8 @@ impl<'a> WindowSource<'a> {
                                 lo: w.lo,
                                 hi: w.hi,
                             },
+                            // Set by the compression steps, which know the slices.
+                            direct_compress: false,
                         })
                     })
                     .collect()

@@ -305,6 +305,10 @@ pub struct CopyWindow {
     /// The window's bounds, for `backup`'s manifest.
     #[serde(skip)]
     pub bounds: WindowBounds,
+    /// The window lands wholly in target slices that end compressed, so it may go
+    /// straight into the columnstore where the target can (opt-in; exec/copy.rs).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub direct_compress: bool,
 }
 
 /// A window's time range, in internal units (microseconds since the Unix epoch for

@@ -208,3 +208,51 @@ fn a_target_that_cannot_compress_is_refused_by_name_or_takes_the_rows_uncompress
     assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
     assert!(p.warnings[0].starts_with("public.t: moved uncompressed and without its policies: compression and policies on the target need TimescaleDB's community edition"));
 }
+
+/// Whether the copy step `id` may load its window straight into the columnstore.
+fn direct(p: &super::Plan, id: &str) -> bool {
+    match &step(p, id).action {
+        super::Action::Copy(w) => w.direct_compress,
+        other => panic!("{id} is not a copy: {other:?}"),
+    }
+}
+
+#[test]
+fn only_windows_wholly_inside_compressed_slices_may_load_compressed() {
+    let s = spec("", T);
+    // Days 1–7 compressed: day 1 fills the compressed slice ending 2025-01-02; days
+    // 2–7 share their slice with days 8–10, which are not compressed.
+    let p = plan(&s, &community(&s, vec![compressed_table(7)]));
+    assert!(direct(
+        &p,
+        "copy:public.t:2025-01-01T00:00:00Z..2025-01-02T00:00:00Z"
+    ));
+    for day in 2..=9 {
+        let id = format!(
+            "copy:public.t:2025-01-{day:02}T00:00:00Z..2025-01-{:02}T00:00:00Z",
+            day + 1
+        );
+        assert!(!direct(&p, &id), "{id}");
+    }
+    // All compressed: every window.
+    let p = plan(&s, &community(&s, vec![compressed_table(10)]));
+    let copies = ids(&p, StepKind::Copy);
+    assert_eq!(copies.len(), 10);
+    assert!(copies.iter().all(|id| direct(&p, id)));
+    // Moved uncompressed: none.
+    let s = spec("", &format!("{T}    compression: {{enabled: false}}\n"));
+    let p = plan(&s, &community(&s, vec![compressed_table(10)]));
+    assert!(ids(&p, StepKind::Copy).iter().all(|id| !direct(&p, id)));
+}
+
+#[test]
+fn a_window_is_covered_only_by_slices_that_hold_all_of_it() {
+    use super::compression::covered;
+    let slices = [(0, 10), (10, 20), (30, 40)];
+    assert!(covered(&slices, Some(0), Some(20)));
+    assert!(covered(&slices, Some(12), Some(18)));
+    assert!(!covered(&slices, Some(15), Some(35)));
+    assert!(!covered(&slices, None, Some(5)));
+    assert!(!covered(&slices, Some(35), None));
+    assert!(!covered(&[], Some(0), Some(1)));
+}

@@ -92,6 +92,15 @@ impl Assembly<'_> {
             }
             compress_steps.push(n);
         }
+        // Windows wholly inside compressed slices may be loaded straight into the
+        // columnstore (where the target can, and only when asked: exec/copy.rs);
+        // the slice's compress step then finds the chunk compressed and puts its
+        // batches in order.
+        for (w, copy) in windows.iter().zip(copies) {
+            if let Action::Copy(cw) = &mut self.b.graph[*copy].action {
+                cw.direct_compress = compression::covered(&c.slices, w.lo, w.hi);
+            }
+        }
         if self.spec.verify == VerifyLevel::None {
             return;
         }
