@@ -189,6 +189,8 @@ struct Assembly<'a> {
     table_plans: Vec<TablePlan>,
     /// Per selected table: its compression and policies on the target.
     compressions: Vec<super::compression::Decision>,
+    /// Per source table: its `compress:` steps, which its keys wait for.
+    compress_steps: HashMap<QualifiedName, Vec<NodeIndex>>,
 }
 
 impl<'a> Assembly<'a> {
@@ -214,6 +216,7 @@ impl<'a> Assembly<'a> {
             view_steps: HashMap::new(),
             table_plans: Vec::new(),
             compressions: Vec::new(),
+            compress_steps: HashMap::new(),
         }
     }
 
@@ -346,27 +349,18 @@ impl<'a> Assembly<'a> {
         self.readies.insert(t.source.clone(), ready);
         let after_create = self.b.graph.node_count();
         let source = WindowSource::of(inputs.archive.as_deref(), index);
-        // A table compressed as it fills gets its keys and indexes before the data
-        // (see plan/compression.rs); any other after it, which loads faster.
-        let early_keys = compressed.then(|| {
-            let keys = self.add_constraints(t, table, &[ready]);
-            let indexes = self.add_indexes(t, table, shape, &[ready]);
-            (keys, indexes)
-        });
         let (windows, table_copies, checks) =
             self.add_windows(index, shape, source, ready, !compressed);
-        let table_keys = match early_keys {
-            Some((keys, indexes)) => {
-                for before in keys.iter().chain(&indexes) {
-                    for copy in &table_copies {
-                        self.b.graph.update_edge(*before, *copy, ());
-                    }
-                }
-                self.add_compress_steps(index, shape, &windows, &table_copies, &checks);
-                keys
-            }
-            None => self.add_constraints(t, table, &table_copies),
-        };
+        // A table compressed as it fills gets its keys and indexes once its slices are
+        // compressed too: building them while compress_chunk rewrites chunks would make
+        // the two wait on each other's locks, and keeping them during the load would
+        // maintain every row's index entries only for compress_chunk to discard them.
+        let compress_steps =
+            self.add_compress_steps(index, shape, &windows, &table_copies, &checks);
+        let mut after_data = table_copies.clone();
+        after_data.extend(&compress_steps);
+        self.compress_steps.insert(t.source.clone(), compress_steps);
+        let table_keys = self.add_constraints(t, table, &after_data);
         if let Some(Some(g)) = inputs.grants.get(index) {
             self.b.add(
                 Step {
@@ -379,9 +373,7 @@ impl<'a> Assembly<'a> {
             );
         }
         self.add_sequences(t, table, &table_copies);
-        if !compressed {
-            self.add_indexes(t, table, shape, &table_copies);
-        }
+        self.add_indexes(t, table, shape, &after_data);
         self.place_in_tablespaces(index);
         self.add_statistics(t, table, &table_copies);
         self.add_replica_identity(t, table, after_create);
@@ -572,14 +564,17 @@ impl<'a> Assembly<'a> {
         let renamed = preflight::renamed(self.inputs);
         for (t, c, fk) in preflight::foreign_keys(self.inputs) {
             let ref_target = renamed.get(&fk.ref_table).copied().unwrap_or(&fk.ref_table);
-            // A table compressed as it fills gets its foreign keys before its data
-            // (TimescaleDB 2.19 refuses one on compressed chunks): after the table it
-            // references is loaded, and before its own copies.
-            let early = self.compressed(&t.source);
+            // Before TimescaleDB 2.20 a foreign key cannot be added to a hypertable
+            // with compressed chunks: a table compressed as it fills then gets its
+            // foreign keys before its data, once the table it references is loaded.
+            let early = self.compressed(&t.source)
+                && !super::compression::foreign_keys_on_compressed(self.inputs);
             let mut deps = if early {
                 vec![self.readies[&t.source]]
             } else {
-                self.copies[&t.source].clone()
+                let mut d = self.copies[&t.source].clone();
+                d.extend(self.compress_steps.get(&t.source).into_iter().flatten());
+                d
             };
             if let Some(ref_copies) = self.copies.get(&fk.ref_table) {
                 deps.extend(ref_copies);

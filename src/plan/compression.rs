@@ -7,9 +7,9 @@
 //! `compress:` step waits only for the copy windows that fill it, and the windows of
 //! a compressed target are copied in time order, so slices are compressed one after
 //! another as they fill: the target never holds the whole table uncompressed.
-//! Keys and indexes are created before the data for such a table: TimescaleDB 2.19
-//! refuses a foreign key on a hypertable that has compressed chunks, and building
-//! them after the last slice would need every slice uncompressed at once.
+//! Keys and indexes come after the data and its compression (TimescaleDB builds them
+//! on compressed hypertables); only foreign keys come before the data on targets
+//! older than TimescaleDB 2.20, which refuse them on compressed chunks.
 
 use super::shape::Shape;
 use super::{Inputs, Probe};
@@ -283,6 +283,18 @@ pub(super) fn columnstore_api(inputs: &Inputs) -> bool {
         .or(server.timescaledb_available.as_deref())
         .unwrap_or("0");
     version(v) >= (2, 18)
+}
+
+/// Whether the target accepts a foreign key on a hypertable with compressed chunks
+/// (TimescaleDB 2.20 and later; 2.19 refuses it).
+pub(super) fn foreign_keys_on_compressed(inputs: &Inputs) -> bool {
+    let server = &inputs.target_server;
+    let v = server
+        .timescaledb
+        .as_deref()
+        .or(server.timescaledb_available.as_deref())
+        .unwrap_or("0");
+    version(v) >= (2, 20)
 }
 
 /// `ALTER TABLE … SET (…)`: the settings, in the target version's own terms.

@@ -117,18 +117,41 @@ fn settings_come_before_the_data_in_the_target_versions_terms() {
 }
 
 #[test]
-fn keys_and_indexes_come_before_the_data_of_a_table_compressed_as_it_fills() {
-    let s = spec("", T);
+fn keys_come_after_the_data_and_its_compression_and_foreign_keys_before_it_on_2_19() {
+    let s = spec("", &format!("  - name: public.d\n{T}"));
+    let mut d = plain("public.d", 2);
+    d.constraints.push(primary_key("d_pkey", &["id"]));
     let mut t = compressed_table(3);
     t.constraints
         .push(primary_key("t_pkey", &["device", "time"]));
-    let p = plan(&s, &community(&s, vec![t.clone()]));
+    t.constraints.push(crate::catalog::Constraint {
+        name: "t_d_fkey".into(),
+        kind: crate::catalog::ConstraintKind::ForeignKey(crate::catalog::ForeignKey {
+            ref_table: qn("public.d"),
+            ref_columns: vec!["id".into()],
+            on_delete: 'a',
+            on_update: 'a',
+            match_type: 's',
+            deferrable: false,
+            deferred: false,
+        }),
+        columns: vec!["device".into()],
+        definition: "FOREIGN KEY (device) REFERENCES public.d(id)".into(),
+    });
     let copy = "copy:public.t:2025-01-01T00:00:00Z..2025-01-02T00:00:00Z";
-    assert!(waits_for(&p, copy, "constraint:public.t.t_pkey"));
-    // Uncompressed, they come after the data, which loads faster.
-    t.hypertable.as_mut().unwrap().compression = None;
-    let p = plan(&s, &community(&s, vec![t]));
+    let slice = "compress:public.t:2024-12-26T00:00:00Z..2025-01-02T00:00:00Z";
+    let p = plan(&s, &community(&s, vec![d.clone(), t.clone()]));
     assert!(waits_for(&p, "constraint:public.t.t_pkey", copy));
+    assert!(waits_for(&p, "constraint:public.t.t_pkey", slice));
+    assert!(waits_for(&p, "fk:public.t.t_d_fkey", slice));
+    // TimescaleDB 2.19 refuses a foreign key on compressed chunks: it comes first,
+    // once the table it references is loaded.
+    let mut i = community(&s, vec![d, t]);
+    i.target_server.timescaledb = Some("2.19.3".into());
+    let p = plan(&s, &i);
+    assert!(waits_for(&p, copy, "fk:public.t.t_d_fkey"));
+    assert!(waits_for(&p, "fk:public.t.t_d_fkey", "copy:public.d"));
+    assert!(waits_for(&p, "constraint:public.t.t_pkey", slice));
 }
 
 #[test]

@@ -38,15 +38,15 @@ impl Assembly<'_> {
         windows: &[Window],
         copies: &[NodeIndex],
         checks: &[NodeIndex],
-    ) {
+    ) -> Vec<NodeIndex> {
         let Some(c) = self.compressions[index].compression.clone() else {
-            return;
+            return Vec::new();
         };
         let inputs = self.inputs;
         let t = &inputs.selection[index];
         let table = &inputs.tables[index];
         let Some((_, time_type)) = time_of(table, shape) else {
-            return;
+            return Vec::new();
         };
         let mut compress_steps = Vec::new();
         for (lo, hi) in &c.slices {
@@ -102,14 +102,14 @@ impl Assembly<'_> {
             }
         }
         if self.spec.verify == VerifyLevel::None {
-            return;
+            return compress_steps;
         }
         let source_order_by = table
             .hypertable
             .as_ref()
             .and_then(|h| h.compression.as_ref())
             .map(|s| s.order_by.as_str());
-        let mut deps = compress_steps;
+        let mut deps = compress_steps.clone();
         deps.extend(copies);
         self.b.add(
             Step {
@@ -125,6 +125,7 @@ impl Assembly<'_> {
             },
             &deps,
         );
+        compress_steps
     }
 
     /// `policy:<table>:compression` and `policy:<table>:retention`, after every
