@@ -15,6 +15,7 @@ mod around;
 mod closure;
 mod compression;
 mod compression_state;
+mod jobs;
 mod model;
 mod triggers;
 mod views;
@@ -29,6 +30,7 @@ pub use compression::{
     Compression, JobPolicy, JobPolicyAfter, JobPolicyKind, license_once_created,
 };
 pub use compression_state::{CompressionState, compression_state};
+pub use jobs::SourceJob;
 pub use model::*;
 pub use triggers::TriggerNames;
 pub use views::{View, views_over};
@@ -395,7 +397,13 @@ pub async fn table(
     } else {
         Vec::new()
     };
-    let functions = functions(client, name, oid, hypertable.as_ref()).await?;
+    // Jobs are read where TimescaleDB is; their procedures join the function closure.
+    let jobs = if server.timescaledb.is_some() {
+        jobs::jobs(client, name, oid).await?
+    } else {
+        Vec::new()
+    };
+    let functions = functions(client, name, oid, hypertable.as_ref(), &jobs).await?;
     let default_sequences = client
         .query(include_str!("sql/default_sequences.sql"), &[&oid])
         .await
@@ -433,6 +441,7 @@ pub async fn table(
         collations,
         text_search,
         tablespaces,
+        jobs,
         est_rows: estimate(rel.get("reltuples")),
         est_bytes: rel.get::<_, i64>("est_bytes").max(0) as u64,
     })

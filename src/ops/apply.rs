@@ -234,6 +234,23 @@ async fn run_locked(
     if !verdict.ok() {
         return Ok(RunEnd::Mismatch(verdict));
     }
+    // Verified: now, and only now, the target's jobs are enabled.
+    let held = exec::run_held(plan, &config, &|event| {
+        let Event::Finished(step) = event;
+        observer.step(plan, step);
+    })
+    .await;
+    let failures: Vec<String> = held
+        .failures()
+        .map(|(id, reason)| format!("step {id} failed: {reason}"))
+        .collect();
+    if !failures.is_empty() {
+        let pairs: Vec<(&str, &str)> = held.failures().collect();
+        journal::record_failures(&target, &key, &pairs)
+            .await
+            .map_err(Error::runtime)?;
+        return Err(Error::runtime(failures.join("\n")));
+    }
     journal::finish(&target, &key)
         .await
         .map_err(Error::runtime)?;

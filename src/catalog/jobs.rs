@@ -1,0 +1,121 @@
+//! TimescaleDB background jobs that touch a table: its policies, the refresh
+//! policies of the continuous aggregates over it, and user jobs (`add_job`) whose
+//! config names it. The rule for "touch" is in `sql/jobs.sql`; the plan recreates
+//! user jobs on the target, warns about every scheduled one while the move runs, and
+//! `apply --pause-source-jobs` pauses them.
+
+use serde::{Deserialize, Serialize};
+use tokio_postgres::GenericClient;
+
+use super::{CatalogError, query_err};
+use crate::pg::QualifiedName;
+
+/// One background job on the source, as `add_job` and `alter_job` take it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceJob {
+    /// Its job ID on the source.
+    pub id: i32,
+    /// `application_name` (it embeds the job ID: for messages only).
+    pub application_name: String,
+    /// The procedure (or function) it runs.
+    pub proc: QualifiedName,
+    /// A user job (`add_job`): its procedure is outside TimescaleDB's schemas.
+    pub user: bool,
+    /// `schedule_interval`, as an interval's text.
+    pub schedule_interval: String,
+    /// `max_runtime`, as an interval's text.
+    pub max_runtime: String,
+    /// `max_retries`.
+    pub max_retries: i32,
+    /// `retry_period`, as an interval's text.
+    pub retry_period: String,
+    /// Whether it is scheduled: a paused job is not run by the scheduler.
+    pub scheduled: bool,
+    /// `fixed_schedule`.
+    pub fixed_schedule: bool,
+    /// `initial_start`, as a timestamptz's text (UTC), when set.
+    pub initial_start: Option<String>,
+    /// `timezone`, when set.
+    pub timezone: Option<String>,
+    /// `config`, as JSON text, when set.
+    pub config: Option<String>,
+    /// The function that checks its config, when set.
+    pub check: Option<QualifiedName>,
+    /// The role that owns it.
+    pub owner: String,
+    /// For a job of a continuous aggregate (its refresh policy): the aggregate.
+    pub cagg: Option<QualifiedName>,
+    /// How it touches the table (`its config names it`), for messages.
+    pub why: String,
+}
+
+impl SourceJob {
+    /// `user job public.rollup (job 1000)`, `policy_retention (job 1002)`: the job,
+    /// named for messages.
+    pub fn describe(&self) -> String {
+        if self.user {
+            format!("user job {} (job {})", self.proc, self.id)
+        } else {
+            match &self.cagg {
+                Some(view) => format!("{} of {view} (job {})", self.proc.name, self.id),
+                None => format!("{} (job {})", self.proc.name, self.id),
+            }
+        }
+    }
+}
+
+/// The background jobs that touch a table (see `sql/jobs.sql`), by job ID.
+pub async fn jobs(
+    client: &impl GenericClient,
+    name: &QualifiedName,
+    oid: u32,
+) -> Result<Vec<SourceJob>, CatalogError> {
+    let rows = client
+        .query(
+            include_str!("sql/jobs.sql"),
+            &[&oid, &name.schema, &name.name],
+        )
+        .await
+        .map_err(query_err(format!("background jobs of {name}")))?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let check = match (
+                r.get::<_, Option<String>>("check_schema"),
+                r.get::<_, Option<String>>("check_name"),
+            ) {
+                (Some(s), Some(n)) => Some(QualifiedName::new(s, n)),
+                _ => None,
+            };
+            let cagg = match (
+                r.get::<_, Option<String>>("cagg_schema"),
+                r.get::<_, Option<String>>("cagg_name"),
+            ) {
+                (Some(s), Some(n)) => Some(QualifiedName::new(s, n)),
+                _ => None,
+            };
+            SourceJob {
+                id: r.get("job_id"),
+                application_name: r.get("application_name"),
+                proc: QualifiedName::new(
+                    r.get::<_, String>("proc_schema"),
+                    r.get::<_, String>("proc_name"),
+                ),
+                user: r.get("user_job"),
+                schedule_interval: r.get("schedule_interval"),
+                max_runtime: r.get("max_runtime"),
+                max_retries: r.get("max_retries"),
+                retry_period: r.get("retry_period"),
+                scheduled: r.get("scheduled"),
+                fixed_schedule: r.get("fixed_schedule"),
+                initial_start: r.get("initial_start"),
+                timezone: r.get("timezone"),
+                config: r.get("config"),
+                check,
+                owner: r.get("owner"),
+                cagg,
+                why: r.get("why"),
+            }
+        })
+        .collect())
+}
