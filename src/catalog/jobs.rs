@@ -119,3 +119,22 @@ pub async fn jobs(
         })
         .collect())
 }
+
+/// The background jobs that touch a table found by name: none when it does not
+/// exist (the plan says so, not this).
+pub async fn jobs_of(
+    client: &impl GenericClient,
+    name: &QualifiedName,
+) -> Result<Vec<SourceJob>, CatalogError> {
+    let rel = client
+        .query_opt(
+            include_str!("sql/relation.sql"),
+            &[&name.schema, &name.name],
+        )
+        .await
+        .map_err(query_err(format!("table {name}")))?;
+    match rel {
+        Some(r) => jobs(client, name, r.get("oid")).await,
+        None => Ok(Vec::new()),
+    }
+}

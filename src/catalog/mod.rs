@@ -30,7 +30,7 @@ pub use compression::{
     Compression, JobPolicy, JobPolicyAfter, JobPolicyKind, license_once_created,
 };
 pub use compression_state::{CompressionState, compression_state};
-pub use jobs::SourceJob;
+pub use jobs::{SourceJob, jobs_of};
 pub use model::*;
 pub use triggers::TriggerNames;
 pub use views::{View, views_over};

@@ -74,6 +74,7 @@ pub(super) struct RunOptions {
     pub(super) workers: Option<u16>,
     pub(super) stall_timeout: Duration,
     pub(super) no_snapshot: bool,
+    pub(super) pause_source_jobs: bool,
     pub(super) restart: bool,
 }
 
@@ -146,7 +147,8 @@ async fn execute(
     reviewed: Option<&plan::Fingerprints>,
     run: &RunOptions,
 ) -> Result<u8, Error> {
-    let settings = Settings::resolve(spec, run.workers, run.stall_timeout, run.no_snapshot);
+    let mut settings = Settings::resolve(spec, run.workers, run.stall_timeout, run.no_snapshot);
+    settings.pause_source_jobs = run.pause_source_jobs;
     let stop = stop_on_ctrl_c();
     let shown = Shown::default();
     let end = ops::apply::apply(spec, reviewed, &settings, stop, &shown).await?;
@@ -320,7 +322,7 @@ async fn restart(spec: &Spec, yes: bool) -> Result<(), Error> {
 /// `clean`: forget the spec's journal on the target.
 pub(super) async fn cmd_clean(path: &Path) -> Result<u8, Error> {
     let spec = load(path)?;
-    let removed = ops::apply::clean(&spec).await?;
+    let removed = ops::apply::clean(&spec, &Shown::default()).await?;
     println!(
         "Removed {removed} journal row{} of {} from {}; the moved tables are untouched.",
         if removed == 1 { "" } else { "s" },
