@@ -125,17 +125,9 @@ pub(super) async fn functions(
     name: &QualifiedName,
     oid: u32,
     hypertable: Option<&Hypertable>,
-    jobs: &[super::SourceJob],
 ) -> Result<Vec<UserFunction>> {
     // The hypertable's functions are in TimescaleDB's catalog, not in pg_depend.
     let mut named: Vec<String> = Vec::new();
-    // So are the procedures of the user jobs that touch it, and their config checks:
-    // what those call is followed as for any function (not through plpgsql bodies).
-    for j in jobs.iter().filter(|j| j.user) {
-        // As functions.sql compares them: `schema.name`, quoted only where needed.
-        named.push(j.proc.to_string());
-        named.extend(j.check.as_ref().map(QualifiedName::to_string));
-    }
     for d in hypertable.iter().flat_map(|h| &h.dimensions) {
         named.extend(d.partitioning_func.clone());
         if let DimensionKind::Range {

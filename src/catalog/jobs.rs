@@ -11,7 +11,7 @@ use super::{CatalogError, query_err};
 use crate::pg::QualifiedName;
 
 /// One background job on the source, as `add_job` and `alter_job` take it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SourceJob {
     /// Its job ID on the source.
     pub id: i32,
@@ -47,6 +47,11 @@ pub struct SourceJob {
     pub cagg: Option<QualifiedName>,
     /// How it touches the table (`its config names it`), for messages.
     pub why: String,
+    /// For a user job: its procedure and config check, and the functions those call
+    /// (through SQL-standard bodies only: see `sql/functions.sql`), callees first.
+    /// They move with the job, not with the table: a job left behind leaves them too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub functions: Vec<super::UserFunction>,
 }
 
 impl SourceJob {
@@ -77,7 +82,7 @@ pub async fn jobs(
         )
         .await
         .map_err(query_err(format!("background jobs of {name}")))?;
-    Ok(rows
+    let mut out: Vec<SourceJob> = rows
         .iter()
         .map(|r| {
             let check = match (
@@ -115,9 +120,24 @@ pub async fn jobs(
                 owner: r.get("owner"),
                 cagg,
                 why: r.get("why"),
+                functions: Vec::new(),
             }
         })
-        .collect())
+        .collect();
+    for j in out.iter_mut().filter(|j| j.user) {
+        // Named in TimescaleDB's catalog, not in pg_depend: as functions.sql compares
+        // them, `schema.name` quoted only where needed.
+        let mut named = vec![j.proc.to_string()];
+        named.extend(j.check.as_ref().map(QualifiedName::to_string));
+        j.functions = super::around::functions_query(
+            client,
+            0,
+            &named,
+            &format!("functions of job {}", j.id),
+        )
+        .await?;
+    }
+    Ok(out)
 }
 
 /// The background jobs that touch a table found by name: none when it does not

@@ -397,13 +397,13 @@ pub async fn table(
     } else {
         Vec::new()
     };
-    // Jobs are read where TimescaleDB is; their procedures join the function closure.
+    // Jobs are read where TimescaleDB is, each with the functions it needs.
     let jobs = if server.timescaledb.is_some() {
         jobs::jobs(client, name, oid).await?
     } else {
         Vec::new()
     };
-    let functions = functions(client, name, oid, hypertable.as_ref(), &jobs).await?;
+    let functions = functions(client, name, oid, hypertable.as_ref()).await?;
     let default_sequences = client
         .query(include_str!("sql/default_sequences.sql"), &[&oid])
         .await

@@ -70,15 +70,19 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
     });
     let views =
         views::resolve(spec, inputs, &types, needs_timescaledb).map_err(|e| refused.push(e));
-    let view_functions: Vec<&UserFunction> = views
+    let mut view_functions: Vec<&UserFunction> = views
         .as_ref()
         .map(|v| v.functions().collect())
         .unwrap_or_default();
+    // The user jobs that move bring their procedures (those left behind do not).
+    let jobs = super::jobs::decide(spec, inputs).map_err(|e| refused.push(e));
+    if let Ok(d) = &jobs {
+        view_functions.extend(d.user_jobs.iter().flat_map(|j| &j.job.functions));
+    }
     let functions = functions::needed(inputs, view_functions.into_iter());
     let function_warnings = functions::check(spec, inputs, &functions).map_err(|e| refused.push(e));
     refused.extend(standalone::check(inputs).err());
     let closure_warnings = super::closure::check(spec, inputs).map_err(|e| refused.push(e));
-    let jobs = super::jobs::decide(spec, inputs).map_err(|e| refused.push(e));
     if let Some(e) = PlanError::collected(refused) {
         return Err(e);
     }

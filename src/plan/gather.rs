@@ -553,7 +553,16 @@ async fn target_functions_of(
     let mut defs = std::collections::BTreeMap::new();
     let mut asked: BTreeSet<String> = BTreeSet::new();
     let views_need = views.iter().flat_map(|v| &v.functions);
-    for f in tables.iter().flat_map(|t| &t.functions).chain(views_need) {
+    let jobs_need = tables
+        .iter()
+        .flat_map(|t| &t.jobs)
+        .flat_map(|j| &j.functions);
+    for f in tables
+        .iter()
+        .flat_map(|t| &t.functions)
+        .chain(views_need)
+        .chain(jobs_need)
+    {
         if !asked.insert(f.signature()) {
             continue;
         }

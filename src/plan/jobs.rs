@@ -138,7 +138,7 @@ pub(super) fn decide<'a>(spec: &Spec, inputs: &'a Inputs) -> Result<Decision<'a>
             ));
         }
         for f in [Some(&job.proc), job.check.as_ref()].into_iter().flatten() {
-            if let Some(reason) = not_carried(inputs, f) {
+            if let Some(reason) = not_carried(inputs, job, f) {
                 why_not.push(reason);
             }
         }
@@ -183,17 +183,12 @@ fn cagg_target(spec: &Spec, view: &QualifiedName) -> QualifiedName {
 }
 
 /// Why a job's procedure (or config check) will not be on the target, if it will
-/// not: it is in the closure of a moved table and can be neither recreated nor found
-/// on the target. One outside the closure (an extension's) is taken to be there.
-fn not_carried(inputs: &Inputs, f: &QualifiedName) -> Option<String> {
-    let found: Vec<_> = inputs
-        .tables
-        .iter()
-        .flat_map(|t| &t.functions)
-        .filter(|uf| &uf.name == f)
-        .collect();
-    let missing = found.iter().find(|uf| {
-        !super::functions::recreatable(uf)
+/// not: it can be neither recreated nor found there. One outside the closure (an
+/// extension's) is taken to be there.
+fn not_carried(inputs: &Inputs, job: &SourceJob, f: &QualifiedName) -> Option<String> {
+    let missing = job.functions.iter().find(|uf| {
+        &uf.name == f
+            && !super::functions::recreatable(uf)
             && !inputs.target_function_defs.contains_key(&uf.signature())
     })?;
     Some(format!(
@@ -351,12 +346,10 @@ pub(super) fn policy_filter(target: &QualifiedName, kind: JobPolicyKind) -> Stri
 /// materialization hypertable (which `timescaledb_information.jobs` names
 /// differently across TimescaleDB versions).
 pub(super) fn cagg_policy_filter(p: &CaggPolicy<'_>) -> String {
+    let (schema, name) = (quote_literal(&p.view.schema), quote_literal(&p.view.name));
     format!(
-        "j.proc_name = {} AND j.hypertable_name IN (SELECT h.table_name FROM _timescaledb_catalog.continuous_agg ca JOIN _timescaledb_catalog.hypertable h ON h.id = ca.mat_hypertable_id WHERE ca.user_view_schema = {} AND ca.user_view_name = {} UNION ALL SELECT {})",
+        "j.proc_name = {} AND (j.hypertable_schema, j.hypertable_name) IN (SELECT h.schema_name, h.table_name FROM _timescaledb_catalog.continuous_agg ca JOIN _timescaledb_catalog.hypertable h ON h.id = ca.mat_hypertable_id WHERE ca.user_view_schema = {schema} AND ca.user_view_name = {name} UNION ALL SELECT {schema}, {name})",
         quote_literal(&p.job.proc.name),
-        quote_literal(&p.view.schema),
-        quote_literal(&p.view.name),
-        quote_literal(&p.view.name)
     )
 }
 
