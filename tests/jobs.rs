@@ -274,6 +274,13 @@ fn pause_source_jobs_pauses_them_during_the_move_and_restores_them_however_it_en
     assert_eq!(scalar(&mut src, SCHEDULED), PAUSED);
     assert_eq!(recorded(&mut dst), 3);
     hypermove()
+        .args(["status", &spec_kill])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "source user job public.do_rollup (job 1002): paused for a move that did not end cleanly (was scheduled)",
+        ));
+    hypermove()
         .args(["apply", "--yes", &spec_kill])
         .assert()
         .success()
@@ -285,6 +292,14 @@ fn pause_source_jobs_pauses_them_during_the_move_and_restores_them_however_it_en
     assert_eq!(recorded(&mut dst), 0);
     assert_eq!(scalar(&mut dst, SCHEDULED), AS_ON_THE_SOURCE);
     assert_eq!(scalar(&mut dst, JOBS), scalar(&mut src, JOBS));
+    hypermove()
+        .args(["status", &spec_kill])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "job on the target: user job public.do_rollup (job",
+        ))
+        .stdout(predicate::str::contains("paused for a move").not());
 
     // kill -9 mid-move, then `clean`: the jobs are restored and forgotten.
     let dst_db = "hm_jobs_pause_clean_dst";
@@ -305,4 +320,58 @@ fn pause_source_jobs_pauses_them_during_the_move_and_restores_them_however_it_en
         ));
     assert_eq!(scalar(&mut src, SCHEDULED), AS_ON_THE_SOURCE);
     assert_eq!(recorded(&mut dst), 0);
+}
+
+/// An Apache target cannot run jobs: the plan refuses the user job by name (with the
+/// policies), and `on_unsupported: warn` moves the tables alone, listing each job,
+/// without the job's procedure.
+#[test]
+fn an_apache_target_refuses_the_jobs_by_name_or_moves_the_tables_alone() {
+    let src_db = "hm_jobs_apache_src";
+    let dst_db = "hm_jobs_apache_dst";
+    let mut src = source(src_db);
+    let mut dst = fresh_db(TARGET_PORT, dst_db);
+    let dir = tempfile::tempdir().unwrap();
+    let text = |extra: &str| {
+        format!(
+            "version: 1\nsource: {}\ntarget: {}\n{extra}tables:\n  - name: public.metrics\n  - name: public.rollup\n",
+            url(FULL_SOURCE_PORT, src_db),
+            url(TARGET_PORT, dst_db)
+        )
+    };
+    let refused = write_spec(dir.path(), "apache.yaml", &text(""));
+    hypermove()
+        .args(["plan", refused.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "user job public.do_rollup (job 1002) (its config names it) cannot be carried over: jobs on the target need TimescaleDB's community edition, and the target's is licensed `apache`",
+        ))
+        .stderr(predicate::str::contains(
+            "user job public.do_rollup (job 1003) (its config names it) cannot be carried over",
+        ))
+        .stderr(predicate::str::contains("has a retention policy"));
+    let warned = write_spec(dir.path(), "warned.yaml", &text("on_unsupported: warn\n"));
+    hypermove()
+        .args(["apply", "--yes", warned.to_str().unwrap()])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "public.metrics: user job public.do_rollup (job 1002) (its config names it) is not carried over: jobs on the target need TimescaleDB's community edition",
+        ))
+        .stdout(predicate::str::contains(
+            "public.metrics: user job public.do_rollup (job 1003) (its config names it) is not carried over",
+        ));
+    assert_eq!(
+        scalar(&mut dst, "SELECT count(*)::text FROM public.metrics"),
+        scalar(&mut src, "SELECT count(*)::text FROM public.metrics")
+    );
+    // The base tables only: no procedure of a job left behind.
+    assert_eq!(
+        scalar(
+            &mut dst,
+            "SELECT (to_regproc('public.do_rollup') IS NULL)::text"
+        ),
+        "true"
+    );
 }

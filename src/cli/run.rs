@@ -209,6 +209,8 @@ pub(super) async fn cmd_status(path: &Path, format: ReportFormat) -> Result<u8, 
         unfinished: runs,
         checks,
         compression,
+        jobs,
+        paused_source_jobs,
     } = ops::status::status(&spec).await?;
     match format {
         ReportFormat::Json => {
@@ -224,6 +226,16 @@ pub(super) async fn cmd_status(path: &Path, format: ReportFormat) -> Result<u8, 
                 })).collect::<Vec<_>>(),
                 "verification": checks,
                 "compression": compression,
+                "jobs": jobs.iter().map(|j| serde_json::json!({
+                    "job_id": j.id,
+                    "job": j.describe(),
+                    "scheduled": j.scheduled,
+                })).collect::<Vec<_>>(),
+                "paused_source_jobs": paused_source_jobs.iter().map(|p| serde_json::json!({
+                    "job_id": p.job_id,
+                    "job": p.job,
+                    "scheduled_before": p.scheduled_before,
+                })).collect::<Vec<_>>(),
             });
             println!(
                 "{}",
@@ -249,6 +261,21 @@ pub(super) async fn cmd_status(path: &Path, format: ReportFormat) -> Result<u8, 
                 for f in &r.failures {
                     println!("    failed: {f}");
                 }
+            }
+            // The jobs around the moved tables on the target, as they are now.
+            for j in &jobs {
+                println!(
+                    "  job on the target: {}: {}",
+                    j.describe(),
+                    if j.scheduled { "scheduled" } else { "paused" }
+                );
+            }
+            for p in &paused_source_jobs {
+                println!(
+                    "  source {}: paused for a move that did not end cleanly (was {}); `hypermove apply` or `hypermove clean` restores it",
+                    p.job,
+                    if p.scheduled_before { "scheduled" } else { "paused" }
+                );
             }
             // The target's compression as it is now, beside what the checks recorded.
             for c in &compression {
