@@ -320,6 +320,44 @@ fn pause_source_jobs_pauses_them_during_the_move_and_restores_them_however_it_en
         ));
     assert_eq!(scalar(&mut src, SCHEDULED), AS_ON_THE_SOURCE);
     assert_eq!(recorded(&mut dst), 0);
+
+    // Ctrl-C once mid-move: apply winds down (exit 130), and restores them first.
+    let dst_db = "hm_jobs_pause_int_dst";
+    let mut dst = target(dst_db);
+    let spec_int = spec(dir.path(), "int.yaml", src_db, dst_db, "");
+    let (child, mut locker) =
+        apply_held_at_rollup_copy(src_db, &spec_int, &["--pause-source-jobs"]);
+    assert_eq!(scalar(&mut src, SCHEDULED), PAUSED);
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::thread::sleep(Duration::from_millis(300));
+    locker.batch_execute("COMMIT").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    assert_eq!(scalar(&mut src, SCHEDULED), AS_ON_THE_SOURCE);
+    assert_eq!(recorded(&mut dst), 0);
+    // The target's jobs stay paused: the move is not verified.
+    assert_eq!(
+        scalar(&mut dst, "SELECT count(*) FILTER (WHERE scheduled)::text FROM timescaledb_information.jobs WHERE job_id >= 1000"),
+        "0"
+    );
+
+    // A failed move (every index step fails): restored too, and exit 1.
+    let dst_db = "hm_jobs_pause_fail_dst";
+    let mut dst = target(dst_db);
+    let spec_fail = spec(dir.path(), "fail.yaml", src_db, dst_db, "");
+    hypermove()
+        .env("HYPERMOVE_FAULT", "index-steps-fail")
+        .args(["apply", "--yes", "--pause-source-jobs", &spec_fail])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("paused source policy_retention (job 1001) for the move"))
+        .stderr(predicate::str::contains("restored source policy_retention (job 1001) (scheduled)"));
+    assert_eq!(scalar(&mut src, SCHEDULED), AS_ON_THE_SOURCE);
+    assert_eq!(recorded(&mut dst), 0);
 }
 
 /// An Apache target cannot run jobs: the plan refuses the user job by name (with the
