@@ -341,7 +341,10 @@ fn pause_source_jobs_pauses_them_during_the_move_and_restores_them_however_it_en
     assert_eq!(recorded(&mut dst), 0);
     // The target's jobs stay paused: the move is not verified.
     assert_eq!(
-        scalar(&mut dst, "SELECT count(*) FILTER (WHERE scheduled)::text FROM timescaledb_information.jobs WHERE job_id >= 1000"),
+        scalar(
+            &mut dst,
+            "SELECT count(*) FILTER (WHERE scheduled)::text FROM timescaledb_information.jobs WHERE job_id >= 1000"
+        ),
         "0"
     );
 
@@ -354,8 +357,12 @@ fn pause_source_jobs_pauses_them_during_the_move_and_restores_them_however_it_en
         .args(["apply", "--yes", "--pause-source-jobs", &spec_fail])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("paused source policy_retention (job 1001) for the move"))
-        .stderr(predicate::str::contains("restored source policy_retention (job 1001) (scheduled)"));
+        .stderr(predicate::str::contains(
+            "paused source policy_retention (job 1001) for the move",
+        ))
+        .stderr(predicate::str::contains(
+            "restored source policy_retention (job 1001) (scheduled)",
+        ));
     assert_eq!(scalar(&mut src, SCHEDULED), AS_ON_THE_SOURCE);
     assert_eq!(recorded(&mut dst), 0);
 }

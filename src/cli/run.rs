@@ -274,7 +274,11 @@ pub(super) async fn cmd_status(path: &Path, format: ReportFormat) -> Result<u8, 
                 println!(
                     "  source {}: paused for a move that did not end cleanly (was {}); `hypermove apply` or `hypermove clean` restores it",
                     p.job,
-                    if p.scheduled_before { "scheduled" } else { "paused" }
+                    if p.scheduled_before {
+                        "scheduled"
+                    } else {
+                        "paused"
+                    }
                 );
             }
             // The target's compression as it is now, beside what the checks recorded.
