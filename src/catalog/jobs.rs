@@ -140,6 +140,19 @@ pub async fn jobs(
     Ok(out)
 }
 
+/// The jobs of a table being read, where the server has TimescaleDB (none elsewhere).
+pub(super) async fn of_table(
+    client: &impl GenericClient,
+    server: &super::ServerInfo,
+    name: &QualifiedName,
+    oid: u32,
+) -> Result<Vec<SourceJob>, CatalogError> {
+    if server.timescaledb.is_none() {
+        return Ok(Vec::new());
+    }
+    jobs(client, name, oid).await
+}
+
 /// The background jobs that touch a table found by name: none when it does not
 /// exist (the plan says so, not this).
 pub async fn jobs_of(

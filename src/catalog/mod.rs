@@ -397,12 +397,6 @@ pub async fn table(
     } else {
         Vec::new()
     };
-    // Jobs are read where TimescaleDB is, each with the functions it needs.
-    let jobs = if server.timescaledb.is_some() {
-        jobs::jobs(client, name, oid).await?
-    } else {
-        Vec::new()
-    };
     let functions = functions(client, name, oid, hypertable.as_ref()).await?;
     let default_sequences = client
         .query(include_str!("sql/default_sequences.sql"), &[&oid])
@@ -441,7 +435,7 @@ pub async fn table(
         collations,
         text_search,
         tablespaces,
-        jobs,
+        jobs: jobs::of_table(client, server, name, oid).await?,
         est_rows: estimate(rel.get("reltuples")),
         est_bytes: rel.get::<_, i64>("est_bytes").max(0) as u64,
     })
