@@ -15,6 +15,7 @@ mod around;
 mod closure;
 mod compression;
 mod compression_state;
+mod jobs;
 mod model;
 mod triggers;
 mod views;
@@ -29,6 +30,7 @@ pub use compression::{
     Compression, JobPolicy, JobPolicyAfter, JobPolicyKind, license_once_created,
 };
 pub use compression_state::{CompressionState, compression_state};
+pub use jobs::{SourceJob, jobs_of};
 pub use model::*;
 pub use triggers::TriggerNames;
 pub use views::{View, views_over};
@@ -433,6 +435,7 @@ pub async fn table(
         collations,
         text_search,
         tablespaces,
+        jobs: jobs::of_table(client, server, name, oid).await?,
         est_rows: estimate(rel.get("reltuples")),
         est_bytes: rel.get::<_, i64>("est_bytes").max(0) as u64,
     })

@@ -382,6 +382,10 @@ pub struct Table {
     /// empty, as `functions`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tablespaces: Vec<super::Placement>,
+    /// The TimescaleDB background jobs that touch it (see `catalog::jobs`); left out
+    /// of the serialized form when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub jobs: Vec<super::SourceJob>,
     /// Row estimate for a plain table (hypertables estimate per chunk).
     #[serde(skip)]
     pub est_rows: Option<u64>,

@@ -189,6 +189,12 @@ enum Command {
         /// worker reads its own instant, so a live source may give inconsistent windows.
         #[arg(long)]
         no_snapshot: bool,
+        /// Pause the source's scheduled jobs that touch the moved tables (retention,
+        /// compression, refresh policies, user jobs) for the move, and restore their
+        /// state afterwards, even on failure or Ctrl-C; the target's journal records
+        /// them, so a killed run's next apply, or `clean`, restores them too.
+        #[arg(long)]
+        pause_source_jobs: bool,
         /// Drop the moved tables and the journal of an earlier run of this spec, then
         /// start over (asks for a typed confirmation unless --yes).
         #[arg(long)]
@@ -373,6 +379,7 @@ pub fn main() -> ExitCode {
                 workers,
                 stall_timeout,
                 no_snapshot,
+                pause_source_jobs,
                 restart,
                 overrides,
             } => {
@@ -380,6 +387,7 @@ pub fn main() -> ExitCode {
                     workers,
                     stall_timeout: Duration::from_secs(stall_timeout),
                     no_snapshot,
+                    pause_source_jobs,
                     restart,
                 };
                 cmd_apply(&spec_or_plan, yes, &run, &overrides).await

@@ -74,6 +74,7 @@ pub(super) struct RunOptions {
     pub(super) workers: Option<u16>,
     pub(super) stall_timeout: Duration,
     pub(super) no_snapshot: bool,
+    pub(super) pause_source_jobs: bool,
     pub(super) restart: bool,
 }
 
@@ -146,7 +147,8 @@ async fn execute(
     reviewed: Option<&plan::Fingerprints>,
     run: &RunOptions,
 ) -> Result<u8, Error> {
-    let settings = Settings::resolve(spec, run.workers, run.stall_timeout, run.no_snapshot);
+    let mut settings = Settings::resolve(spec, run.workers, run.stall_timeout, run.no_snapshot);
+    settings.pause_source_jobs = run.pause_source_jobs;
     let stop = stop_on_ctrl_c();
     let shown = Shown::default();
     let end = ops::apply::apply(spec, reviewed, &settings, stop, &shown).await?;
@@ -207,6 +209,8 @@ pub(super) async fn cmd_status(path: &Path, format: ReportFormat) -> Result<u8, 
         unfinished: runs,
         checks,
         compression,
+        jobs,
+        paused_source_jobs,
     } = ops::status::status(&spec).await?;
     match format {
         ReportFormat::Json => {
@@ -222,6 +226,16 @@ pub(super) async fn cmd_status(path: &Path, format: ReportFormat) -> Result<u8, 
                 })).collect::<Vec<_>>(),
                 "verification": checks,
                 "compression": compression,
+                "jobs": jobs.iter().map(|j| serde_json::json!({
+                    "job_id": j.id,
+                    "job": j.describe(),
+                    "scheduled": j.scheduled,
+                })).collect::<Vec<_>>(),
+                "paused_source_jobs": paused_source_jobs.iter().map(|p| serde_json::json!({
+                    "job_id": p.job_id,
+                    "job": p.job,
+                    "scheduled_before": p.scheduled_before,
+                })).collect::<Vec<_>>(),
             });
             println!(
                 "{}",
@@ -247,6 +261,25 @@ pub(super) async fn cmd_status(path: &Path, format: ReportFormat) -> Result<u8, 
                 for f in &r.failures {
                     println!("    failed: {f}");
                 }
+            }
+            // The jobs around the moved tables on the target, as they are now.
+            for j in &jobs {
+                println!(
+                    "  job on the target: {}: {}",
+                    j.describe(),
+                    if j.scheduled { "scheduled" } else { "paused" }
+                );
+            }
+            for p in &paused_source_jobs {
+                println!(
+                    "  source {}: paused for a move that did not end cleanly (was {}); `hypermove apply` or `hypermove clean` restores it",
+                    p.job,
+                    if p.scheduled_before {
+                        "scheduled"
+                    } else {
+                        "paused"
+                    }
+                );
             }
             // The target's compression as it is now, beside what the checks recorded.
             for c in &compression {
@@ -320,7 +353,7 @@ async fn restart(spec: &Spec, yes: bool) -> Result<(), Error> {
 /// `clean`: forget the spec's journal on the target.
 pub(super) async fn cmd_clean(path: &Path) -> Result<u8, Error> {
     let spec = load(path)?;
-    let removed = ops::apply::clean(&spec).await?;
+    let removed = ops::apply::clean(&spec, &Shown::default()).await?;
     println!(
         "Removed {removed} journal row{} of {} from {}; the moved tables are untouched.",
         if removed == 1 { "" } else { "s" },

@@ -188,6 +188,11 @@ pub async fn run(
                 }
                 continue;
             }
+            // Held until the caller has verified the move: see `run_held`.
+            if graph[node].kind == StepKind::EnableJobs {
+                settled[node.index()] = true;
+                continue;
+            }
             let step: Step = graph[node].clone();
             let slot = idle.pop();
             if slot.is_none() {
@@ -262,6 +267,38 @@ pub async fn run(
     debug_assert!(slots_open <= config.workers.max(1));
     report.interrupted = settled.iter().any(|s| !s);
     drop(idle);
+    report.elapsed = started.elapsed();
+    report
+}
+
+/// Run the steps [`run`] holds back (`jobs:enable`: enabling the target's jobs),
+/// once the caller has verified the move; each in its own transaction with its
+/// journal row, like any step. Steps an earlier run finished are not run again.
+pub async fn run_held(
+    plan: &Plan,
+    config: &ExecConfig,
+    on_event: &(dyn Fn(Event<'_>) + Sync),
+) -> RunReport {
+    let started = Instant::now();
+    let mut report = RunReport::default();
+    for node in plan.graph.node_indices() {
+        let step = &plan.graph[node];
+        if step.kind != StepKind::EnableJobs || plan.done.contains(&step.id) {
+            continue;
+        }
+        let at = started.elapsed();
+        let (_, outcome) = run_step(config, None, step).await;
+        let rep = StepReport {
+            node,
+            id: step.id.clone(),
+            kind: step.kind,
+            outcome,
+            started: at,
+            elapsed: started.elapsed() - at,
+        };
+        on_event(Event::Finished(&rep));
+        report.steps.push(rep);
+    }
     report.elapsed = started.elapsed();
     report
 }

@@ -7,7 +7,8 @@
 //! - `step`: one row per finished step, written in the step's own transaction;
 //! - `failure`: the root causes of failed steps, for `status`;
 //! - `verification`: the latest verdict of every window and table total;
-//! - `applied`: moves that completed and verified.
+//! - `applied`: moves that completed and verified;
+//! - `paused_source_job`: source jobs paused for a move, until they are restored.
 //!
 //! Every query is a `.sql` file beside this module. The journal knows nothing of
 //! plans or verdicts: callers pass plain values, so plan, exec and verify can all use
@@ -17,6 +18,10 @@ use serde::Serialize;
 use tokio_postgres::{Client, GenericClient, Transaction};
 
 use crate::pg::describe_error;
+
+mod paused;
+
+pub use paused::{PausedJob, forget_paused, paused, record_paused};
 
 /// A journal query failed.
 #[derive(Debug, thiserror::Error)]

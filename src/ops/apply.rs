@@ -54,7 +54,10 @@ pub async fn plan(spec: &Spec, app: &str) -> Result<Plan, Error> {
 }
 
 /// Plan inside a fresh snapshot, check it against the reviewed fingerprints (when
-/// there are some), then run it. Nothing is written before that check.
+/// there are some), then run it. Nothing is written before that check, except, with
+/// `--pause-source-jobs`, the pausing of the source's jobs (before the snapshot, so
+/// none runs under it). The run lock is taken first, and whatever happens, the
+/// source jobs a run of this spec paused are restored before it is released.
 pub async fn apply(
     spec: &Spec,
     reviewed: Option<&plan::Fingerprints>,
@@ -62,7 +65,65 @@ pub async fn apply(
     stop: Arc<AtomicBool>,
     observer: &dyn Observer,
 ) -> Result<RunEnd, Error> {
+    let source_info = spec.source_db().map_err(Error::refused)?.clone();
+    let target_info = spec.target_db().map_err(Error::refused)?.clone();
+    let spec_fp = plan::spec_fingerprint(spec);
+    // One run of a spec at a time on a target, from before any source job is paused:
+    // two runs would restore each other's jobs. Held on a session of its own, so it
+    // stays while the coordinator's session is replaced.
+    let guard = connect(&target_info, Role::Target, "hypermove run lock")
+        .await
+        .map_err(Error::runtime)?;
+    lock(&guard, &spec_fp).await?;
+    let result = apply_locked(
+        spec,
+        reviewed,
+        settings,
+        stop,
+        observer,
+        &guard,
+        &source_info,
+        &target_info,
+    )
+    .await;
+    // However the run ended (done, failed, stale, interrupted), the source jobs this
+    // spec's runs paused, this one's or a killed one's, get their state back.
+    let restored = super::source_jobs::restore(&source_info, &guard, &spec_fp, observer).await;
+    let _ = journal::unlock(&guard, &spec_fp).await;
+    match (result, restored) {
+        (Ok(end), Ok(_)) => Ok(end),
+        (Ok(_), Err(e)) => Err(e),
+        (Err(e), Ok(_)) => Err(e),
+        (Err(e), Err(r)) => {
+            observer.note(&r.to_string());
+            Err(e)
+        }
+    }
+}
+
+/// [`apply`], with the run lock held by `guard`.
+#[allow(clippy::too_many_arguments)]
+async fn apply_locked(
+    spec: &Spec,
+    reviewed: Option<&plan::Fingerprints>,
+    settings: &Settings,
+    stop: Arc<AtomicBool>,
+    observer: &dyn Observer,
+    guard: &Client,
+    source_info: &ConnInfo,
+    target_info: &ConnInfo,
+) -> Result<RunEnd, Error> {
     let (mut source, target) = connect_both(spec, "hypermove coordinator").await?;
+    if settings.pause_source_jobs {
+        super::source_jobs::pause(
+            spec,
+            &source,
+            guard,
+            &plan::spec_fingerprint(spec),
+            observer,
+        )
+        .await?;
+    }
     let (tx, snapshot, plan) =
         plan_in_snapshot(spec, &mut source, &target, settings.snapshot).await?;
     match reviewed {
@@ -77,11 +138,16 @@ pub async fn apply(
         }
         None => observer.planned(&plan),
     }
-    let source_info = spec.source_db().map_err(Error::refused)?.clone();
-    let target_info = spec.target_db().map_err(Error::refused)?.clone();
-    run(
-        &target_info,
-        Some(source_info),
+    if !plan.has_changes() {
+        return Ok(RunEnd::NothingToDo);
+    }
+    let key = exec::JournalKey {
+        spec: plan.fingerprints.spec.clone(),
+        source: plan::combined_fingerprint(&plan.fingerprints.source),
+    };
+    run_locked(
+        target_info,
+        Some(source_info.clone()),
         &plan,
         snapshot,
         target,
@@ -89,6 +155,7 @@ pub async fn apply(
         settings,
         stop,
         observer,
+        &key,
     )
     .await
 }
@@ -234,6 +301,23 @@ async fn run_locked(
     if !verdict.ok() {
         return Ok(RunEnd::Mismatch(verdict));
     }
+    // Verified: now, and only now, the target's jobs are enabled.
+    let held = exec::run_held(plan, &config, &|event| {
+        let Event::Finished(step) = event;
+        observer.step(plan, step);
+    })
+    .await;
+    let failures: Vec<String> = held
+        .failures()
+        .map(|(id, reason)| format!("step {id} failed: {reason}"))
+        .collect();
+    if !failures.is_empty() {
+        let pairs: Vec<(&str, &str)> = held.failures().collect();
+        journal::record_failures(&target, &key, &pairs)
+            .await
+            .map_err(Error::runtime)?;
+        return Err(Error::runtime(failures.join("\n")));
+    }
     journal::finish(&target, &key)
         .await
         .map_err(Error::runtime)?;
@@ -283,11 +367,27 @@ pub async fn restart(spec: &Spec, target: &Client, tables: &[QualifiedName]) -> 
     Ok(())
 }
 
-/// Forget the spec's journal on the target (never the moved tables). Refused while
-/// a run of the spec is in progress. Returns the journal rows removed.
-pub async fn clean(spec: &Spec) -> Result<i64, Error> {
+/// Forget the spec's journal on the target (never the moved tables), after restoring
+/// the source jobs a run of the spec left paused. Refused while a run of the spec is
+/// in progress. Returns the journal rows removed.
+pub async fn clean(spec: &Spec, observer: &dyn Observer) -> Result<i64, Error> {
     let target = super::connect_target(spec, "hypermove clean").await?;
     lock(&target, &plan::spec_fingerprint(spec)).await?;
+    // Source jobs a killed run left paused get their state back first; if the
+    // source cannot be reached, nothing is forgotten.
+    if let Ok(source_info) = spec.source_db() {
+        if let Err(e) = super::source_jobs::restore(
+            source_info,
+            &target,
+            &plan::spec_fingerprint(spec),
+            observer,
+        )
+        .await
+        {
+            let _ = journal::unlock(&target, &plan::spec_fingerprint(spec)).await;
+            return Err(e);
+        }
+    }
     let removed = journal::clean(&target, &plan::spec_fingerprint(spec))
         .await
         .map_err(Error::runtime)?;

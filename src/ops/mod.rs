@@ -6,6 +6,7 @@
 //! so the same use cases can run under another front end.
 
 pub mod apply;
+pub mod source_jobs;
 pub mod status;
 pub mod verify;
 
@@ -52,6 +53,9 @@ pub struct Settings {
     pub stall_timeout: Duration,
     /// Share one exported source snapshot between workers.
     pub snapshot: bool,
+    /// Pause the source's scheduled jobs that touch the moved tables for the move
+    /// (`apply --pause-source-jobs`), and restore them afterwards.
+    pub pause_source_jobs: bool,
 }
 
 impl Settings {
@@ -66,6 +70,7 @@ impl Settings {
             workers: workers.map(usize::from).unwrap_or(spec.workers),
             stall_timeout,
             snapshot: !no_snapshot,
+            pause_source_jobs: false,
         }
     }
 }

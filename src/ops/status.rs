@@ -1,5 +1,6 @@
-//! `status`: what the target's journal records about a spec, and the compression
-//! state the spec's compressed target tables are in now.
+//! `status`: what the target's journal records about a spec, the compression state
+//! the spec's compressed target tables are in now, the jobs around them on the target
+//! and whether each is scheduled, and the source jobs a run left paused.
 
 use crate::Error;
 use crate::catalog::{self, CompressionState};
@@ -19,6 +20,11 @@ pub struct Status {
     pub checks: Vec<Recorded>,
     /// The spec's target hypertables that have compression on, as they are now.
     pub compression: Vec<CompressionState>,
+    /// The jobs on the target that touch the spec's target tables (see
+    /// `catalog::jobs`), with their state now.
+    pub jobs: Vec<catalog::SourceJob>,
+    /// Source jobs a run of the spec paused and has not restored yet.
+    pub paused_source_jobs: Vec<journal::PausedJob>,
 }
 
 /// Read the spec's journal on its target, and the compression state of its target
@@ -51,11 +57,33 @@ pub async fn status(spec: &Spec) -> Result<Status, Error> {
     let compression = catalog::compression_state(&target, &names)
         .await
         .map_err(Error::runtime)?;
+    let mut jobs: Vec<catalog::SourceJob> = Vec::new();
+    let server = catalog::server_info(&target)
+        .await
+        .map_err(Error::runtime)?;
+    if server.timescaledb.is_some() {
+        for t in &spec.tables {
+            for j in catalog::jobs_of(&target, &t.target)
+                .await
+                .map_err(Error::runtime)?
+            {
+                if !jobs.iter().any(|o| o.id == j.id) {
+                    jobs.push(j);
+                }
+            }
+        }
+    }
+    jobs.sort_by_key(|j| j.id);
+    let paused_source_jobs = journal::paused(&target, &fingerprint)
+        .await
+        .map_err(Error::runtime)?;
     Ok(Status {
         applied,
         unfinished,
         checks,
         compression,
+        jobs,
+        paused_source_jobs,
     })
 }
 

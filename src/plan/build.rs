@@ -33,6 +33,7 @@ use crate::spec::{Spec, TableSpec, VerifyLevel};
 mod around;
 mod closure;
 mod compression_steps;
+mod job_steps;
 mod verification;
 mod view_steps;
 
@@ -69,10 +70,15 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
     });
     let views =
         views::resolve(spec, inputs, &types, needs_timescaledb).map_err(|e| refused.push(e));
-    let view_functions: Vec<&UserFunction> = views
+    let mut view_functions: Vec<&UserFunction> = views
         .as_ref()
         .map(|v| v.functions().collect())
         .unwrap_or_default();
+    // The user jobs that move bring their procedures (those left behind do not).
+    let jobs = super::jobs::decide(spec, inputs).map_err(|e| refused.push(e));
+    if let Ok(d) = &jobs {
+        view_functions.extend(d.user_jobs.iter().flat_map(|j| &j.job.functions));
+    }
     let functions = functions::needed(inputs, view_functions.into_iter());
     let function_warnings = functions::check(spec, inputs, &functions).map_err(|e| refused.push(e));
     refused.extend(standalone::check(inputs).err());
@@ -80,8 +86,8 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
     if let Some(e) = PlanError::collected(refused) {
         return Err(e);
     }
-    let (Ok(checked), Ok(function_warnings), Ok(views), Ok(closure_warnings)) =
-        (checked, function_warnings, views, closure_warnings)
+    let (Ok(checked), Ok(function_warnings), Ok(views), Ok(closure_warnings), Ok(jobs)) =
+        (checked, function_warnings, views, closure_warnings, jobs)
     else {
         unreachable!("a failed check is among the refusals");
     };
@@ -109,6 +115,11 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
     }
     a.add_views(&views.placed);
     a.add_default_privileges();
+    // Jobs last: after every table, view and aggregate they act on.
+    a.warnings.extend(super::jobs::source_warnings(inputs));
+    a.warnings.extend(jobs.warnings.iter().cloned());
+    let cagg_policies = a.add_jobs(&jobs)?;
+    a.add_enable_jobs(&jobs, &cagg_policies);
 
     let ids: BTreeSet<&str> = a.b.graph.node_weights().map(|s| s.id.as_str()).collect();
     let done = preflight::check_resume(inputs, &ids)?;

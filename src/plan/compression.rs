@@ -370,12 +370,16 @@ fn bound(time_type: TimeType, side: &str) -> String {
     }
 }
 
-/// The SQL that recreates a policy on the target.
+/// The SQL that recreates a policy on the target, paused: the `jobs:enable` step
+/// enables it once the move is verified, if the source has it scheduled (see
+/// `plan::jobs`). `source` is the source's job, whose runtime limits and retries
+/// the target's gets.
 pub(super) fn policy_sql(
     ts_schema: &str,
     target: &QualifiedName,
     p: &JobPolicy,
     columnstore: bool,
+    source: Option<&crate::catalog::SourceJob>,
 ) -> Vec<String> {
     let ts = quote_ident(ts_schema);
     let rel = format!("{}::regclass", quote_literal(&target.sql()));
@@ -384,31 +388,25 @@ pub(super) fn policy_sql(
         JobPolicyAfter::Integer(n) => n.to_string(),
     };
     let schedule = format!("INTERVAL {}", quote_literal(&p.schedule_interval));
-    let proc = match p.kind {
-        JobPolicyKind::Compression => "policy_compression",
-        JobPolicyKind::Retention => "policy_retention",
-    };
-    let mut sql = vec![match (p.kind, columnstore) {
-        (JobPolicyKind::Compression, true) => format!(
-            "CALL {ts}.add_columnstore_policy({rel}, after => {after}, schedule_interval => {schedule})"
+    vec![
+        match (p.kind, columnstore) {
+            (JobPolicyKind::Compression, true) => format!(
+                "CALL {ts}.add_columnstore_policy({rel}, after => {after}, schedule_interval => {schedule})"
+            ),
+            (JobPolicyKind::Compression, false) => format!(
+                "SELECT {ts}.add_compression_policy({rel}, compress_after => {after}, schedule_interval => {schedule})"
+            ),
+            (JobPolicyKind::Retention, _) => format!(
+                "SELECT {ts}.add_retention_policy({rel}, drop_after => {after}, schedule_interval => {schedule})"
+            ),
+        },
+        // Paused in the same transaction: the scheduler never sees it scheduled.
+        super::jobs::alter_where(
+            ts_schema,
+            &super::jobs::policy_filter(target, p.kind),
+            &super::jobs::policy_settings(source),
         ),
-        (JobPolicyKind::Compression, false) => format!(
-            "SELECT {ts}.add_compression_policy({rel}, compress_after => {after}, schedule_interval => {schedule})"
-        ),
-        (JobPolicyKind::Retention, _) => format!(
-            "SELECT {ts}.add_retention_policy({rel}, drop_after => {after}, schedule_interval => {schedule})"
-        ),
-    }];
-    if !p.scheduled {
-        // A paused job on the source stays paused.
-        sql.push(format!(
-            "SELECT {ts}.alter_job(j.job_id, scheduled => false) FROM timescaledb_information.jobs j WHERE j.hypertable_schema = {} AND j.hypertable_name = {} AND j.proc_name = {}",
-            quote_literal(&target.schema),
-            quote_literal(&target.name),
-            quote_literal(proc)
-        ));
-    }
-    sql
+    ]
 }
 
 /// The check of the target's compression after the move: its segmentby (and orderby,

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::Inputs;
 use crate::pg::QualifiedName;
-use crate::spec::{OnUnsupported, Spec, TableDefaults, TargetShape, TimeValue};
+use crate::spec::{JobsSetting, OnUnsupported, Spec, TableDefaults, TargetShape, TimeValue};
 
 /// SHA-256 fingerprints of the spec and of both catalogs, object by object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,8 +58,16 @@ struct MoveIdentity<'a> {
     tablespace_map: &'a BTreeMap<String, String>,
     include: Vec<&'a str>,
     exclude: Vec<&'a str>,
+    /// What becomes of the target's jobs; left out at its default, so the
+    /// fingerprints of specs without `jobs:` stay as they were.
+    #[serde(skip_serializing_if = "jobs_default")]
+    jobs: JobsSetting,
     defaults: &'a TableDefaults,
     tables: Vec<TableIdentity<'a>>,
+}
+
+fn jobs_default(j: &JobsSetting) -> bool {
+    *j == JobsSetting::default()
 }
 
 /// One table entry of [`MoveIdentity`].
@@ -94,6 +102,7 @@ pub fn spec_fingerprint(spec: &Spec) -> String {
         tablespace_map: &spec.tablespace_map,
         include: include.iter().map(String::as_str).collect(),
         exclude: exclude.iter().map(String::as_str).collect(),
+        jobs: spec.jobs,
         defaults: &spec.defaults,
         tables: spec
             .tables
@@ -237,6 +246,9 @@ mod tests {
             base,
             spec_fingerprint(&spec("tablespace_map: {fast: ssd}\n", "1 day"))
         );
+        assert_ne!(base, spec_fingerprint(&spec("jobs: paused\n", "1 day")));
+        // The default, said or not, is the same move.
+        assert_eq!(base, spec_fingerprint(&spec("jobs: enable\n", "1 day")));
     }
 
     #[test]

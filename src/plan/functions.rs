@@ -97,8 +97,10 @@ pub(super) fn create_sql(inputs: &Inputs, f: &UserFunction) -> Option<String> {
     }
     // pg_get_functiondef writes CREATE OR REPLACE; plain CREATE fails instead of
     // replacing a function that appeared on the target since the plan was made.
+    // A job's procedure is written CREATE OR REPLACE PROCEDURE.
     Some(
         f.definition
-            .replacen("CREATE OR REPLACE FUNCTION", "CREATE FUNCTION", 1),
+            .replacen("CREATE OR REPLACE FUNCTION", "CREATE FUNCTION", 1)
+            .replacen("CREATE OR REPLACE PROCEDURE", "CREATE PROCEDURE", 1),
     )
 }

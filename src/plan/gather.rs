@@ -352,6 +352,21 @@ pub async fn gather(
     // Owners and grants are read whatever the spec says: what a move would leave
     // behind is refused or listed by name, never dropped unsaid.
     let mut side = gather_source(spec, &selection, source, true).await?;
+    // Source jobs a run of this spec paused (and has not restored yet) are read as
+    // they were before: the plan, and the source's fingerprint, stay those of the
+    // source as its owner left it.
+    let paused = crate::journal::paused(target, &super::spec_fingerprint(spec))
+        .await
+        .map_err(|e| PlanError::Catalog {
+            role: Role::Target,
+            source: CatalogError::Query {
+                what: "the journal".into(),
+                message: e.to_string(),
+            },
+        })?;
+    for p in &paused {
+        unpause(&mut side.tables, p.job_id, p.scheduled_before);
+    }
     if !spec.grants {
         side.grants_left = std::mem::take(&mut side.grants);
         side.grants = side.grants_left.iter().map(|_| None).collect();
@@ -360,6 +375,24 @@ pub async fn gather(
         }
     }
     gather_target(spec, selection, side, target).await
+}
+
+/// A source job's `scheduled` as it was before a run paused it, wherever the tables
+/// carry it (their jobs, and their hypertables' policies).
+pub(super) fn unpause(tables: &mut [Table], job_id: i32, scheduled: bool) {
+    for t in tables {
+        for j in t.jobs.iter_mut().filter(|j| j.id == job_id) {
+            j.scheduled = scheduled;
+        }
+        for p in t
+            .hypertable
+            .iter_mut()
+            .flat_map(|h| h.policies.iter_mut())
+            .filter(|p| p.job_id == job_id)
+        {
+            p.scheduled = scheduled;
+        }
+    }
 }
 
 /// What `validate --online` can know from the source alone: the selection, the
@@ -520,7 +553,16 @@ async fn target_functions_of(
     let mut defs = std::collections::BTreeMap::new();
     let mut asked: BTreeSet<String> = BTreeSet::new();
     let views_need = views.iter().flat_map(|v| &v.functions);
-    for f in tables.iter().flat_map(|t| &t.functions).chain(views_need) {
+    let jobs_need = tables
+        .iter()
+        .flat_map(|t| &t.jobs)
+        .flat_map(|j| &j.functions);
+    for f in tables
+        .iter()
+        .flat_map(|t| &t.functions)
+        .chain(views_need)
+        .chain(jobs_need)
+    {
         if !asked.insert(f.signature()) {
             continue;
         }

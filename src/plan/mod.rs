@@ -15,6 +15,7 @@ mod functions;
 mod gather;
 mod grants;
 mod init;
+mod jobs;
 mod preflight;
 mod probe;
 mod render;
@@ -35,6 +36,8 @@ mod tests_compression;
 mod tests_default_sequences;
 #[cfg(test)]
 mod tests_functions;
+#[cfg(test)]
+mod tests_jobs;
 #[cfg(test)]
 mod tests_refusals;
 #[cfg(test)]
@@ -218,10 +221,16 @@ pub enum StepKind {
     RowSecurity,
     /// `REFRESH MATERIALIZED VIEW`, once the rows it reads are on the target.
     Refresh,
-    /// A compression or retention policy, once the table is moved and checked.
+    /// A compression, retention or refresh policy, once the table is moved and
+    /// checked; created paused.
     Policy,
+    /// A user job (`add_job`), once the tables it touches are moved; created paused.
+    Job,
     /// Compare source and target.
     Verify,
+    /// Enable the target's jobs that the source has scheduled: held back by `exec`
+    /// and run only once the whole move is verified (see `plan::jobs`).
+    EnableJobs,
 }
 
 impl StepKind {
@@ -242,6 +251,8 @@ impl StepKind {
             StepKind::Compression => "compression",
             StepKind::Compress => "compress",
             StepKind::Policy => "policy",
+            StepKind::Job => "job",
+            StepKind::EnableJobs => "jobs",
             StepKind::Constraint => "constraint",
             StepKind::Index => "index",
             StepKind::ForeignKey => "fk",

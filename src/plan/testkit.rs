@@ -90,6 +90,7 @@ pub fn plain(name: &str, oid: u32) -> Table {
         collations: Vec::new(),
         text_search: Vec::new(),
         tablespaces: Vec::new(),
+        jobs: Vec::new(),
         est_rows: Some(3000),
         est_bytes: 300_000,
     }

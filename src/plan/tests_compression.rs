@@ -168,8 +168,13 @@ fn policies_are_recreated_last_and_a_paused_one_stays_paused() {
     );
     assert_eq!(
         sql(&p, "policy:public.t:retention"),
-        "SELECT \"public\".add_retention_policy('\"public\".\"t\"'::regclass, drop_after => INTERVAL '1 year', schedule_interval => INTERVAL '1 day')"
+        "SELECT \"public\".add_retention_policy('\"public\".\"t\"'::regclass, drop_after => INTERVAL '1 year', schedule_interval => INTERVAL '1 day');\nSELECT \"public\".alter_job(j.job_id, scheduled => false) FROM timescaledb_information.jobs j WHERE j.hypertable_schema = 'public' AND j.hypertable_name = 't' AND j.proc_name = 'policy_retention'"
     );
+    // Both are created paused; once verified, only the one scheduled on the source
+    // is enabled.
+    let enable = sql(&p, "jobs:enable");
+    assert!(enable.contains("'policy_retention'"), "{enable}");
+    assert!(!enable.contains("'policy_compression'"), "{enable}");
     // A retention policy running before the checks could drop what they read.
     for id in [
         "verify:public.t:total",

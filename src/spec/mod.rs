@@ -121,6 +121,19 @@ pub enum OnUnsupported {
     Warn,
 }
 
+/// What becomes of the target's jobs and policies once the move is verified: they
+/// are created paused (`scheduled => false`) and stay so while the move runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum JobsSetting {
+    /// Enable, once verification passes, every job that is scheduled on the source
+    /// (the default; a job paused on the source stays paused).
+    #[default]
+    Enable,
+    /// Leave every job paused on the target, for someone to enable by hand.
+    Paused,
+}
+
 /// One end of a move.
 #[derive(Debug, Clone)]
 pub enum Endpoint {
@@ -213,6 +226,8 @@ pub struct Spec {
     pub grants_given: bool,
     /// Compression, continuous aggregates, policies: refuse or warn.
     pub on_unsupported: OnUnsupported,
+    /// Target jobs once the move is verified: enabled as on the source, or left paused.
+    pub jobs: JobsSetting,
     /// Split windows estimated above this many rows.
     pub max_window_rows: Option<u64>,
     /// Split windows estimated above this many bytes.

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{OnUnsupported, VerifyLevel};
+use super::{JobsSetting, OnUnsupported, VerifyLevel};
 
 /// A hypermove spec: which tables move from which database to which, and the shape
 /// each must have on arrival.
@@ -64,6 +64,11 @@ pub struct RawSpec {
     /// continuous aggregates, policies): `refuse` (the default) or `warn` and skip them.
     #[serde(default)]
     pub on_unsupported: Option<OnUnsupported>,
+    /// The target's jobs and policies are created paused and stay so until the move is
+    /// verified; then `enable` (the default) enables those scheduled on the source,
+    /// and `paused` leaves them all paused.
+    #[serde(default)]
+    pub jobs: Option<JobsSetting>,
     /// Settings for every table that does not set them itself.
     #[serde(default)]
     pub defaults: Option<RawDefaults>,

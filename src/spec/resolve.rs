@@ -211,6 +211,7 @@ impl Resolver<'_> {
             grants: raw.grants.unwrap_or(false),
             grants_given: raw.grants.is_some(),
             on_unsupported: raw.on_unsupported.unwrap_or_default(),
+            jobs: raw.jobs.unwrap_or_default(),
             max_window_rows,
             max_window_bytes,
             schema_map,

@@ -46,3 +46,14 @@ CREATE TABLE IF NOT EXISTS hypermove.failure (
     failed_at          timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (spec_fingerprint, source_fingerprint, step_id)
 );
+-- Source jobs `apply --pause-source-jobs` paused for a spec's move, with the state to
+-- restore; written before the job is paused and removed once it is restored, so a
+-- killed run's next `apply` or a `clean` restores what is left.
+CREATE TABLE IF NOT EXISTS hypermove.paused_source_job (
+    spec_fingerprint   text        NOT NULL,
+    job_id             integer     NOT NULL,
+    job                text        NOT NULL,   -- the job, named for messages
+    scheduled_before   boolean     NOT NULL,
+    paused_at          timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (spec_fingerprint, job_id)
+);

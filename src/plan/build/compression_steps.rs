@@ -161,6 +161,10 @@ impl Assembly<'_> {
                         &t.target,
                         p,
                         columnstore,
+                        self.inputs.tables[index]
+                            .jobs
+                            .iter()
+                            .find(|j| j.id == p.job_id),
                     )),
                 },
                 &deps,
