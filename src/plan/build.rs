@@ -31,6 +31,7 @@ use crate::pg::{QualifiedName, display_ident};
 use crate::spec::{Spec, TableSpec, VerifyLevel};
 
 mod around;
+mod cagg_steps;
 mod closure;
 mod compression_steps;
 mod verification;
@@ -77,11 +78,15 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
     let function_warnings = functions::check(spec, inputs, &functions).map_err(|e| refused.push(e));
     refused.extend(standalone::check(inputs).err());
     let closure_warnings = super::closure::check(spec, inputs).map_err(|e| refused.push(e));
+    let caggs = match &checked {
+        Ok(c) => super::caggs::resolve(spec, inputs, &c.shapes).map_err(|e| refused.push(e)),
+        Err(_) => Err(()),
+    };
     if let Some(e) = PlanError::collected(refused) {
         return Err(e);
     }
-    let (Ok(checked), Ok(function_warnings), Ok(views), Ok(closure_warnings)) =
-        (checked, function_warnings, views, closure_warnings)
+    let (Ok(checked), Ok(function_warnings), Ok(views), Ok(closure_warnings), Ok(caggs)) =
+        (checked, function_warnings, views, closure_warnings, caggs)
     else {
         unreachable!("a failed check is among the refusals");
     };
@@ -107,6 +112,8 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
             "foreign keys between tables compressed as they fill form a cycle: such keys are added before the data, after the table they reference is loaded; give one of the tables `compression: {enabled: false}`".into(),
         ));
     }
+    a.warnings.extend(caggs.warnings.iter().cloned());
+    a.add_caggs(&caggs.placed);
     a.add_views(&views.placed);
     a.add_default_privileges();
 
