@@ -221,7 +221,37 @@ fn hierarchical_aggregates_move_with_every_bucket_and_keep_working() {
         ),
         "1"
     );
-    hypermove().args(["verify", &spec]).assert().success();
+    hypermove()
+        .args(["verify", &spec])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "ok   public.readings_hourly: 5 windows, 1920 source rows, checksum matches",
+        ))
+        .stdout(predicate::str::contains(
+            "ok   public.readings_daily: 4 windows, 80 source rows, checksum matches",
+        ));
+    // A bucket changed on the target (one whose raw rows are gone) is caught, named
+    // by aggregate and bucket range.
+    let mat = scalar(
+        &mut dst,
+        "SELECT format('%I.%I', materialization_hypertable_schema, materialization_hypertable_name)
+           FROM timescaledb_information.continuous_aggregates WHERE view_name = 'readings_hourly'",
+    );
+    let bump = |d: i32| {
+        format!(
+            "UPDATE {mat} SET n = n + {d} WHERE bucket = '2025-01-03 05:00:00+00' AND sensor = 1"
+        )
+    };
+    dst.batch_execute(&bump(1)).unwrap();
+    hypermove()
+        .args(["verify", &spec])
+        .assert()
+        .code(3)
+        .stdout(predicate::str::contains(
+            "FAIL verify:public.readings_hourly:2025-01-02T00:00:00Z..2025-01-07T00:00:00Z: rows source 480 / target 480; checksum source",
+        ));
+    dst.batch_execute(&bump(-1)).unwrap();
 
     // A row inserted on the target shows up in both real-time aggregates.
     dst.batch_execute(

@@ -604,6 +604,41 @@ pub(super) fn probe(
     })
 }
 
+/// The checks `hypermove verify` runs for the aggregates of a moved table that the
+/// target holds: the same bucket ranges, IDs and queries as `apply`'s.
+pub(super) fn verification(
+    spec: &Spec,
+    inputs: &Inputs,
+    base: usize,
+    level: VerifyLevel,
+) -> Vec<(String, QualifiedName, Probe)> {
+    let Some(h) = &inputs.tables[base].hypertable else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for c in &h.continuous_aggregates {
+        let target = target_name(spec, c);
+        if !inputs.target_names_taken.contains(&target) {
+            continue;
+        }
+        let p = Placed {
+            cagg: c,
+            base,
+            target,
+            parent: None,
+            renames: Vec::new(),
+            joins: Vec::new(),
+        };
+        for (lo, hi) in verify_ranges(c) {
+            if let Some(probe) = probe(level, &p, lo, hi) {
+                let id = format!("verify:{}{}", p.target, suffix(c, lo, hi));
+                out.push((id, p.target.clone(), probe));
+            }
+        }
+    }
+    out
+}
+
 /// The statements of an aggregate's `cagg:<view>:watermark` step, once its rows (and
 /// those of what it reads) are on the target: its watermark, the invalidation
 /// threshold of the hypertable it reads, and the pending invalidations of both, as

@@ -29,6 +29,8 @@ pub(crate) mod testkit;
 #[cfg(test)]
 mod tests_build;
 #[cfg(test)]
+mod tests_caggs;
+#[cfg(test)]
 mod tests_closure;
 #[cfg(test)]
 mod tests_compression;
