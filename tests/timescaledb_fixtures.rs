@@ -137,21 +137,29 @@ fn timescaledbs_own_fixtures_are_refused_by_name_or_move_with_every_row() {
         ) && refused.contains("\"Kim Possible\", \"dotted.name\", tsdbadmin"),
         "{refused}"
     );
+    // The continuous aggregates move; the refresh policies on them are named, each
+    // on the table its aggregate is built on.
     for (table, object) in [
         (
             "public.conditions_before",
-            "continuous aggregate cagg.realtime_mat",
+            "of continuous aggregate public.mat_ignoreinval",
         ),
         (
             "public.conflict_test",
-            "continuous aggregate public.mat_conflict",
+            "of continuous aggregate public.mat_conflict",
         ),
-        ("public.drop_test", "continuous aggregate public.mat_drop"),
+        (
+            "public.drop_test",
+            "of continuous aggregate public.mat_drop",
+        ),
         (
             "public.int_time_test",
-            "continuous aggregate public.mat_inttime2",
+            "of continuous aggregate public.mat_inttime2",
         ),
-        ("public.inval_test", "continuous aggregate public.mat_inval"),
+        (
+            "public.inval_test",
+            "of continuous aggregate public.mat_inval",
+        ),
         (
             "public.policy_test_timestamptz",
             "background job policy_reorder",
@@ -164,6 +172,7 @@ fn timescaledbs_own_fixtures_are_refused_by_name_or_move_with_every_row() {
             "{table}: {object}\n{refused}"
         );
     }
+    assert!(!refused.contains("depends on it"), "{refused}");
     assert!(!refused.contains("may not support"), "{refused}");
     assert!(
         !refused.contains("compress"),
@@ -198,27 +207,61 @@ fn timescaledbs_own_fixtures_are_refused_by_name_or_move_with_every_row() {
         .args(["apply", "--yes", warned.to_str().unwrap()])
         .assert()
         .success()
-        .stdout(predicate::str::contains("Verification (checksum): all 41 windows match."))
+        .stdout(predicate::str::contains("Verification (checksum): all 54 windows match."))
         .stdout(predicate::str::contains(
             "ok   public.compress: 9 windows, 137 source rows, checksum matches, compression as planned",
         ))
-        // The realtime cagg is named as what it is, never as a view of unmoved tables.
+        // The realtime cagg moves as what it is, never as a view of unmoved tables,
+        // and its buckets are compared through it.
         .stdout(predicate::str::contains(
-            "public.conditions_before: continuous aggregate cagg.realtime_mat depends on it on the source; not carried over (on_unsupported: warn)",
+            "ok   cagg.realtime_mat: 2 windows, 16 source rows, checksum matches",
         ))
+        .stdout(predicate::str::contains("depends on it").not())
         .stdout(predicate::str::contains("view cagg.realtime_mat").not());
     // TimescaleDB's internals (a cagg's partial and direct views) never travel as
-    // the user's: the only views in its schemas are the extension's own.
+    // the user's: the only views in its schemas are the extension's own and those
+    // of the continuous aggregates the move created.
     assert_eq!(
         scalar(
             &mut dst,
             "SELECT count(*)::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
               WHERE c.relkind = 'v' AND n.nspname LIKE '\\_timescaledb%'
                 AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
-                                AND d.objid = c.oid AND d.deptype = 'e')"
+                                AND d.objid = c.oid AND d.deptype = 'e')
+                AND NOT EXISTS (SELECT 1 FROM _timescaledb_catalog.continuous_agg a
+                                WHERE (a.partial_view_schema = n.nspname AND a.partial_view_name = c.relname)
+                                   OR (a.direct_view_schema = n.nspname AND a.direct_view_name = c.relname))"
         ),
         "0"
     );
+    // Every continuous aggregate moved, each answering bucket for bucket as the
+    // source's, with its options.
+    let caggs: Vec<(String, String)> = src
+        .query(
+            "SELECT format('%I.%I', view_schema, view_name), format('%s %s', materialized_only, compression_enabled)
+               FROM timescaledb_information.continuous_aggregates ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(caggs.len(), 9);
+    for (cagg, options) in &caggs {
+        let digest = format!(
+            "SELECT count(*) || ' ' || md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) FROM {cagg} t"
+        );
+        assert_eq!(
+            scalar(&mut src, &digest),
+            scalar(&mut dst, &digest),
+            "{cagg}"
+        );
+        let same = format!(
+            "SELECT format('%s %s', materialized_only, compression_enabled) FROM timescaledb_information.continuous_aggregates
+              WHERE format('%I.%I', view_schema, view_name) = '{cagg}'"
+        );
+        assert_eq!(&scalar(&mut dst, &same), options, "{cagg}");
+    }
     // The integer-time table keeps its integer_now_func, moved with it.
     assert_eq!(
         scalar(
