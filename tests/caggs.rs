@@ -42,6 +42,7 @@ CREATE MATERIALIZED VIEW public.readings_daily
   SELECT time_bucket('1 day', bucket) AS day, sensor, sum(n) AS n, sum(total) AS total, max(peak) AS peak
     FROM public.readings_hourly GROUP BY 1, 2 WITH NO DATA;
 CALL refresh_continuous_aggregate('public.readings_daily', NULL, TIMESTAMPTZ '2025-01-17 00:00:00+00');
+CREATE VIEW public.daily_peaks AS SELECT day, max(peak) AS peak FROM public.readings_daily GROUP BY day;
 SELECT add_retention_policy('public.readings', drop_after => INTERVAL '100 years');
 SELECT count(*) FROM drop_chunks('public.readings', older_than => TIMESTAMPTZ '2025-01-06 00:00:00+00');
 ";
@@ -94,11 +95,22 @@ fn source(db: &str) -> Client {
 }
 
 fn spec(dir: &std::path::Path, src_db: &str, dst_db: &str) -> String {
+    spec_with(dir, src_db, dst_db, "", "")
+}
+
+/// The spec, with `extra` top-level keys and `target` lines for the table.
+fn spec_with(
+    dir: &std::path::Path,
+    src_db: &str,
+    dst_db: &str,
+    extra: &str,
+    target: &str,
+) -> String {
     write_spec(
         dir,
         "caggs.yaml",
         &format!(
-            "version: 1\nsource: {}\ntarget: {}\nverify: checksum\ntables:\n  - name: public.readings\n    hypertable:\n      time_column: time\n      chunk_time_interval: 7 days\n",
+            "version: 1\nsource: {}\ntarget: {}\nverify: checksum\n{extra}tables:\n  - name: public.readings\n{target}    hypertable:\n      time_column: time\n      chunk_time_interval: 7 days\n",
             url(FULL_SOURCE_PORT, src_db),
             url(FULL_TARGET_PORT, dst_db)
         ),
@@ -203,6 +215,11 @@ fn hierarchical_aggregates_move_with_every_bucket_and_keep_working() {
         .stdout(predicate::str::contains("ok   public.readings_hourly:"))
         .stdout(predicate::str::contains("ok   public.readings_daily:"));
     assert_same(&mut src, &mut dst, "after the move");
+    // The view over the aggregate on top came after it.
+    assert_eq!(
+        digest(&mut src, "public.daily_peaks"),
+        digest(&mut dst, "public.daily_peaks")
+    );
     // The aggregate's options, index and comment came along.
     assert_eq!(
         scalar(
@@ -354,4 +371,65 @@ fn a_move_killed_during_the_aggregates_resumes_with_every_bucket_once() {
         assert_same(&mut src, &mut dst, at);
         hypermove().args(["verify", &spec]).assert().success();
     }
+}
+
+#[test]
+fn a_renamed_hypertable_in_a_mapped_schema_keeps_its_aggregates() {
+    let (src_db, dst_db) = ("hm_cagg_ren_src", "hm_cagg_ren_dst");
+    let mut src = source(src_db);
+    let mut dst = fresh_db(FULL_TARGET_PORT, dst_db);
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec_with(
+        dir.path(),
+        src_db,
+        dst_db,
+        "schema_map: {public: archive}\n",
+        "    target: archive.readings_v2\n",
+    );
+    hypermove()
+        .args(["apply", "--yes", &spec])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("ok   archive.readings_daily:"));
+    for (source, target) in [
+        ("public.readings", "archive.readings_v2"),
+        ("public.readings_hourly", "archive.readings_hourly"),
+        ("public.readings_daily", "archive.readings_daily"),
+        ("public.daily_peaks", "archive.daily_peaks"),
+    ] {
+        assert_eq!(
+            digest(&mut src, source),
+            digest(&mut dst, target),
+            "{target}"
+        );
+    }
+    // The aggregates read the renamed hypertable, and the temporary names are gone.
+    assert_eq!(
+        scalar(
+            &mut dst,
+            "SELECT string_agg(format('%s.%s on %s.%s', view_schema, view_name, hypertable_schema, hypertable_name), '; ' ORDER BY view_name)
+               FROM timescaledb_information.continuous_aggregates"
+        ),
+        format!(
+            "archive.readings_daily on _timescaledb_internal.{}; archive.readings_hourly on archive.readings_v2",
+            scalar(
+                &mut dst,
+                "SELECT materialization_hypertable_name FROM timescaledb_information.continuous_aggregates WHERE view_name = 'readings_hourly'"
+            )
+        )
+    );
+    assert_eq!(
+        scalar(
+            &mut dst,
+            "SELECT count(*)::text FROM pg_namespace WHERE nspname = 'public'"
+        ),
+        "1"
+    );
+    assert_eq!(
+        scalar(
+            &mut dst,
+            "SELECT count(*)::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relname LIKE 'readings%'"
+        ),
+        "0"
+    );
 }

@@ -68,8 +68,13 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
             .iter()
             .any(|s| matches!(s, Shape::Hypertable { .. }))
     });
-    let views =
-        views::resolve(spec, inputs, &types, needs_timescaledb).map_err(|e| refused.push(e));
+    let caggs = match &checked {
+        Ok(c) => super::caggs::resolve(spec, inputs, &c.shapes).map_err(|e| refused.push(e)),
+        Err(_) => Err(()),
+    };
+    let moved_caggs = caggs.as_ref().map(|c| c.by_oid()).unwrap_or_default();
+    let views = views::resolve(spec, inputs, &types, needs_timescaledb, &moved_caggs)
+        .map_err(|e| refused.push(e));
     let view_functions: Vec<&UserFunction> = views
         .as_ref()
         .map(|v| v.functions().collect())
@@ -78,10 +83,6 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
     let function_warnings = functions::check(spec, inputs, &functions).map_err(|e| refused.push(e));
     refused.extend(standalone::check(inputs).err());
     let closure_warnings = super::closure::check(spec, inputs).map_err(|e| refused.push(e));
-    let caggs = match &checked {
-        Ok(c) => super::caggs::resolve(spec, inputs, &c.shapes).map_err(|e| refused.push(e)),
-        Err(_) => Err(()),
-    };
     if let Some(e) = PlanError::collected(refused) {
         return Err(e);
     }

@@ -71,6 +71,16 @@ pub(super) struct Resolved<'a> {
     pub(super) warnings: Vec<String>,
 }
 
+impl Resolved<'_> {
+    /// The aggregates that move, by source OID: (source name, target name).
+    pub(super) fn by_oid(&self) -> super::views::Caggs {
+        self.placed
+            .iter()
+            .map(|p| (p.cagg.oid, (p.cagg.name.clone(), p.target.clone())))
+            .collect()
+    }
+}
+
 /// Decide which aggregates move. `shapes` are the tables' target shapes.
 pub(super) fn resolve<'a>(
     spec: &Spec,

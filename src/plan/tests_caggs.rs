@@ -206,7 +206,24 @@ fn a_renamed_hypertable_and_schema_are_named_as_on_the_source_for_a_moment() {
         "verify: count\nschema_map: {public: app}\n",
         "  - name: public.t\n    target: app.t2\n    hypertable: {time_column: time, chunk_time_interval: 7 days}\n",
     );
-    let p = plan(&s, &community(&s, vec![with_caggs()]));
+    // With a policy on the renamed table: the renaming step waits for the table's
+    // other steps, and the policy for the aggregates, without a cycle.
+    let mut t = with_caggs();
+    t.hypertable.as_mut().unwrap().policies = vec![crate::catalog::JobPolicy {
+        kind: crate::catalog::JobPolicyKind::Retention,
+        job_id: 1001,
+        after: crate::catalog::JobPolicyAfter::Interval("1 year".into()),
+        schedule_interval: "1 day".into(),
+        scheduled: true,
+        other_settings: Vec::new(),
+    }];
+    let p = plan(&s, &community(&s, vec![t]));
+    assert_eq!(p.order().len(), p.graph.node_count());
+    assert!(waits_for(
+        &p,
+        "policy:app.t2:retention",
+        "cagg:app.daily:watermark"
+    ));
     let create = sql(&p, "cagg:app.hourly");
     let at = |needle: &str| {
         create

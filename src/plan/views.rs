@@ -151,8 +151,14 @@ enum Why {
     Blocked(String),
 }
 
+/// The continuous aggregates the plan moves, by source OID: (source name, target
+/// name). A view over one moves with it, after it.
+pub(super) type Caggs = BTreeMap<u32, (QualifiedName, QualifiedName)>;
+
 /// What deciding one view needs to know about the plan.
 struct Context<'a> {
+    /// The continuous aggregates that move.
+    caggs: &'a Caggs,
     spec: &'a Spec,
     inputs: &'a Inputs,
     /// Moved tables by source OID: their selection index.
@@ -176,6 +182,7 @@ pub(super) fn resolve<'a>(
     inputs: &'a Inputs,
     types: &'a [&'a UserType],
     creates_timescaledb: bool,
+    caggs: &'a Caggs,
 ) -> Result<Resolved<'a>, PlanError> {
     let views: BTreeMap<u32, &View> = inputs
         .views
@@ -191,6 +198,7 @@ pub(super) fn resolve<'a>(
         inputs.selection.iter().map(|t| t.target.clone()).collect();
     planned.extend(targets.values().cloned());
     let c = Context {
+        caggs,
         spec,
         inputs,
         tables: inputs
@@ -263,7 +271,7 @@ pub(super) fn resolve<'a>(
             views: v
                 .reads
                 .iter()
-                .filter(|o| views.contains_key(o))
+                .filter(|o| views.contains_key(o) || caggs.contains_key(o))
                 .copied()
                 .collect(),
             all_tables: BTreeSet::new(),
@@ -320,6 +328,12 @@ fn check_view(c: &Context<'_>, v: &View) -> (Vec<Why>, Vec<Rename>) {
                 target: sel.target.clone(),
                 source: sel.source.clone(),
                 keyword: "TABLE",
+            }
+        } else if let Some((source, target)) = c.caggs.get(oid) {
+            Rename {
+                target: target.clone(),
+                source: source.clone(),
+                keyword: "MATERIALIZED VIEW",
             }
         } else if let Some(read) = c.views.get(oid) {
             Rename {

@@ -54,13 +54,15 @@ impl<'a> Assembly<'a> {
                     }
                 }
                 // Every step of the tables it renames, and the foreign keys (which
-                // lock two tables), so it never waits on a lock another step holds.
+                // lock two tables), so it never waits on a lock another step holds;
+                // but for their policies, which wait for the aggregates.
                 let renamed: BTreeSet<&QualifiedName> =
                     p.renames.iter().map(|r| &r.target).collect();
                 deps.extend(self.b.graph.node_indices().filter(|n| {
                     let step = &self.b.graph[*n];
                     step.kind == StepKind::ForeignKey
-                        || step.table.as_ref().is_some_and(|t| renamed.contains(t))
+                        || (step.kind != StepKind::Policy
+                            && step.table.as_ref().is_some_and(|t| renamed.contains(t)))
                 }));
                 deps.extend(last_renaming);
             }
@@ -102,6 +104,8 @@ impl<'a> Assembly<'a> {
             );
             last_state = Some(state);
             done.insert(p.target.clone(), state);
+            // Views over it wait for it as for a view they read.
+            self.view_steps.insert(p.cagg.oid, (state, None));
             let mut checks = Vec::new();
             for (lo, hi) in caggs::verify_ranges(p.cagg) {
                 if let Some(probe) = caggs::probe(self.spec.verify, p, lo, hi) {
