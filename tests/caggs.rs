@@ -18,7 +18,9 @@ use predicates::prelude::*;
 
 /// 20 days of 5-minute readings of 4 sensors in 1-day chunks (values in halves, so
 /// sums are exact whatever the order); an hourly real-time aggregate in 5-day
-/// chunks with an index and a comment, refreshed up to 01-18; a daily one on it,
+/// chunks with an index and a comment, refreshed up to 01-18, compressed (segmented
+/// by sensor) and its chunks before 01-12 compressed; a daily one on it (and a view
+/// on that),
 /// refreshed up to 01-17; a retention policy that does not act, and the raw chunks
 /// before 01-06 dropped (as a retention run would have).
 const FIXTURE: &str = "
@@ -37,6 +39,8 @@ SELECT set_chunk_time_interval('public.readings_hourly', INTERVAL '5 days');
 CREATE INDEX readings_hourly_peak ON public.readings_hourly (peak);
 COMMENT ON VIEW public.readings_hourly IS 'hourly readings';
 CALL refresh_continuous_aggregate('public.readings_hourly', NULL, TIMESTAMPTZ '2025-01-18 00:00:00+00');
+ALTER MATERIALIZED VIEW public.readings_hourly SET (timescaledb.compress = true, timescaledb.compress_segmentby = 'sensor');
+SELECT count(compress_chunk(c)) FROM show_chunks('public.readings_hourly', older_than => TIMESTAMPTZ '2025-01-12 00:00:00+00') c;
 CREATE MATERIALIZED VIEW public.readings_daily
   WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
   SELECT time_bucket('1 day', bucket) AS day, sensor, sum(n) AS n, sum(total) AS total, max(peak) AS peak
@@ -143,6 +147,23 @@ fn assert_same(src: &mut Client, dst: &mut Client, point: &str) {
     assert_eq!(
         buckets_before(dst, "public.readings_daily", "day", "2025-01-06"),
         5 * 4,
+        "{point}"
+    );
+    // The hourly one is compressed as on the source, chunk for chunk.
+    let chunks = "SELECT string_agg(format('%s %s', c.range_start, c.is_compressed), ', ' ORDER BY c.range_start)
+                    FROM timescaledb_information.chunks c
+                    JOIN timescaledb_information.continuous_aggregates a
+                      ON a.materialization_hypertable_name = c.hypertable_name
+                   WHERE a.view_name = 'readings_hourly'";
+    assert_eq!(scalar(src, chunks), scalar(dst, chunks), "{point}");
+    assert_eq!(
+        scalar(
+            dst,
+            "SELECT format('%s %s', compression_enabled, (SELECT segmentby FROM timescaledb_information.hypertable_compression_settings s
+                      WHERE s.hypertable = format('%I.%I', materialization_hypertable_schema, materialization_hypertable_name)::regclass))
+               FROM timescaledb_information.continuous_aggregates WHERE view_name = 'readings_hourly'"
+        ),
+        "t sensor",
         "{point}"
     );
     // The materializations hold each bucket once.

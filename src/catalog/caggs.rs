@@ -7,7 +7,7 @@ use serde::Serialize;
 use tokio_postgres::GenericClient;
 
 use super::model::*;
-use super::{Grants, Result, columns, compression, grants_of, indexes, query_err};
+use super::{Grants, Result, columns, grants_of, indexes, query_err};
 use crate::pg::QualifiedName;
 
 /// A continuous aggregate over a moved hypertable, directly or through another
@@ -129,7 +129,15 @@ pub async fn continuous_aggregates(
             chunk_interval: r.get("chunk_interval"),
             columns: columns(client, &materialization, mat_oid).await?,
             chunks,
-            compression: compression::compression(client, &materialization).await?,
+            compression: client
+                .query_opt(include_str!("sql/cagg_compression.sql"), &[&mat_oid])
+                .await
+                .map_err(query_err(format!("compression settings of {name}")))?
+                .map(|r| super::Compression {
+                    segment_by: r.get("segment_by"),
+                    order_by: r.get::<_, Option<String>>("order_by").unwrap_or_default(),
+                    chunk_interval: r.get("chunk_interval"),
+                }),
             indexes: indexes(client, &materialization, mat_oid).await?,
             comments,
             grants: Some(grants_of(client, &name, oid).await?),

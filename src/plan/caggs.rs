@@ -454,6 +454,16 @@ fn describe(p: &Placed<'_>) -> String {
         ),
         _ => "copied: nothing, the source has no materialized bucket".to_string(),
     };
+    let compressed = compressed_ranges(c).len();
+    let copied = if compressed > 0 {
+        format!(
+            "{copied}, compressed where the source's are ({} range{})",
+            compressed,
+            if compressed == 1 { "" } else { "s" }
+        )
+    } else {
+        copied
+    };
     let after = if c.materialized_only {
         "materialized only"
     } else {
@@ -654,7 +664,7 @@ pub(super) fn verification(
 /// threshold of the hypertable it reads, and the pending invalidations of both, as
 /// the source has them; then, with `grants: true`, its owner and grants. Rows are
 /// found through the aggregate's target name, so the text is the same on any target.
-pub(super) fn state_sql(p: &Placed<'_>, grants: bool) -> Vec<String> {
+pub(super) fn state_sql(p: &Placed<'_>, grants: bool, ts_schema: &str) -> Vec<String> {
     let c = p.cagg;
     let (schema, name) = view_literals(&p.target);
     let agg = format!(
@@ -692,6 +702,7 @@ pub(super) fn state_sql(p: &Placed<'_>, grants: bool) -> Vec<String> {
             values(&c.hypertable_invalidations)
         ));
     }
+    sql.extend(compress_sql(p, ts_schema));
     if grants {
         if let Some(g) = &c.grants {
             let target = p.target.sql();
@@ -709,6 +720,46 @@ pub(super) fn state_sql(p: &Placed<'_>, grants: bool) -> Vec<String> {
         }
     }
     sql
+}
+
+/// The source's compressed materialization chunks, as ranges: the target compresses
+/// its chunks wholly inside them once the rows are in (its materialization has the
+/// source's chunk interval, so they are the same chunks). Only for a compressed
+/// aggregate bucketed on `timestamptz` or an integer (show_chunks' own argument
+/// types); other chunks are left to the aggregate's compression policy.
+fn compressed_ranges(c: &ContinuousAggregate) -> Vec<(i64, i64)> {
+    if c.compression.is_none() || !matches!(c.time_type, TimeType::TimestampTz | TimeType::Integer)
+    {
+        return Vec::new();
+    }
+    let mut out: Vec<(i64, i64)> = Vec::new();
+    for ch in c.chunks.iter().filter(|ch| ch.compressed) {
+        let (Some(lo), Some(hi)) = (ch.range_start, ch.range_end) else {
+            continue;
+        };
+        match out.last_mut() {
+            Some(last) if last.1 == lo => last.1 = hi,
+            _ => out.push((lo, hi)),
+        }
+    }
+    out
+}
+
+/// `compress_chunk` for the target's chunks inside the source's compressed ranges.
+fn compress_sql(p: &Placed<'_>, ts_schema: &str) -> Vec<String> {
+    let ts = quote_ident(ts_schema);
+    let tt = time_type(p.cagg);
+    compressed_ranges(p.cagg)
+        .into_iter()
+        .map(|(lo, hi)| {
+            format!(
+                "SELECT count({ts}.compress_chunk(c, true)) FROM {ts}.show_chunks({}, older_than => {}, newer_than => {}) c",
+                quote_literal(&p.target.sql()),
+                window::literal(hi, tt),
+                window::literal(lo, tt)
+            )
+        })
+        .collect()
 }
 
 /// `(lo, hi), …` for a VALUES list of int8 pairs.

@@ -98,7 +98,7 @@ impl<'a> Assembly<'a> {
                     id: format!("cagg:{}:watermark", p.target),
                     kind: StepKind::ContinuousAggregate,
                     table: Some(p.target.clone()),
-                    action: Action::Sql(caggs::state_sql(p, self.spec.grants)),
+                    action: Action::Sql(caggs::state_sql(p, self.spec.grants, &self.ts_schema)),
                 },
                 &deps,
             );
