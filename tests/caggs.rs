@@ -289,7 +289,25 @@ fn hierarchical_aggregates_move_with_every_bucket_and_keep_working() {
         .stdout(predicate::str::contains(
             "FAIL verify:public.readings_hourly:2025-01-02T00:00:00Z..2025-01-07T00:00:00Z: rows source 480 / target 480; checksum source",
         ));
+    hypermove()
+        .args(["status", &spec])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "  continuous aggregate public.readings_hourly: 5 bucket ranges, 1 differ\n",
+        ));
     dst.batch_execute(&bump(-1)).unwrap();
+    hypermove().args(["verify", &spec]).assert().success();
+    hypermove()
+        .args(["status", &spec])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "  continuous aggregate public.readings_hourly: 5 bucket ranges, all ok\n",
+        ))
+        .stdout(predicate::str::contains(
+            "  continuous aggregate public.readings_daily: 4 bucket ranges, all ok\n",
+        ));
 
     // A row inserted on the target shows up in both real-time aggregates.
     dst.batch_execute(

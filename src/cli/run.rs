@@ -207,6 +207,7 @@ pub(super) async fn cmd_status(path: &Path, format: ReportFormat) -> Result<u8, 
         unfinished: runs,
         checks,
         compression,
+        caggs,
     } = ops::status::status(&spec).await?;
     match format {
         ReportFormat::Json => {
@@ -222,6 +223,11 @@ pub(super) async fn cmd_status(path: &Path, format: ReportFormat) -> Result<u8, 
                 })).collect::<Vec<_>>(),
                 "verification": checks,
                 "compression": compression,
+                "continuous_aggregates": caggs.iter().map(|(view, ok, checked)| serde_json::json!({
+                    "view": view,
+                    "ranges_checked": checked,
+                    "ranges_ok": ok,
+                })).collect::<Vec<_>>(),
             });
             println!(
                 "{}",
@@ -247,6 +253,19 @@ pub(super) async fn cmd_status(path: &Path, format: ReportFormat) -> Result<u8, 
                 for f in &r.failures {
                     println!("    failed: {f}");
                 }
+            }
+            // Each continuous aggregate's latest verdict, over its bucket ranges.
+            for (view, ok, checked) in &caggs {
+                println!(
+                    "  continuous aggregate {view}: {}",
+                    if *checked == 0 {
+                        "not verified".to_string()
+                    } else if ok == checked {
+                        format!("{checked} bucket ranges, all ok")
+                    } else {
+                        format!("{checked} bucket ranges, {} differ", checked - ok)
+                    }
+                );
             }
             // The target's compression as it is now, beside what the checks recorded.
             for c in &compression {

@@ -19,6 +19,9 @@ pub struct Status {
     pub checks: Vec<Recorded>,
     /// The spec's target hypertables that have compression on, as they are now.
     pub compression: Vec<CompressionState>,
+    /// The continuous aggregates its runs created, each with how many of its bucket
+    /// ranges' latest checks matched, of how many.
+    pub caggs: Vec<(String, usize, usize)>,
 }
 
 /// Read the spec's journal on its target, and the compression state of its target
@@ -51,11 +54,31 @@ pub async fn status(spec: &Spec) -> Result<Status, Error> {
     let compression = catalog::compression_state(&target, &names)
         .await
         .map_err(Error::runtime)?;
+    // The continuous aggregates, from their `cagg:<view>` steps, with the latest
+    // verdicts of their bucket ranges.
+    let cagg_prefix = format!("{}:", StepKind::ContinuousAggregate.label());
+    let caggs = journal::steps_with_prefix(&target, &fingerprint, &cagg_prefix)
+        .await
+        .map_err(Error::runtime)?
+        .into_iter()
+        .filter(|id| !id.ends_with(":watermark"))
+        .map(|id| {
+            let view = id[cagg_prefix.len()..].to_string();
+            let own = format!("verify:{view}:");
+            let mine: Vec<&Recorded> = checks
+                .iter()
+                .filter(|c| c.step_id.starts_with(&own))
+                .collect();
+            let ok = mine.iter().filter(|c| c.ok).count();
+            (view, ok, mine.len())
+        })
+        .collect();
     Ok(Status {
         applied,
         unfinished,
         checks,
         compression,
+        caggs,
     })
 }
 
