@@ -17,12 +17,12 @@ use postgres::Client;
 use predicates::prelude::*;
 
 /// 20 days of 5-minute readings of 4 sensors in 1-day chunks (values in halves, so
-/// sums are exact whatever the order); an hourly real-time aggregate in 5-day
-/// chunks with an index and a comment, refreshed up to 01-18, compressed (segmented
-/// by sensor) and its chunks before 01-12 compressed; a daily one on it (and a view
-/// on that),
-/// refreshed up to 01-17; a retention policy that does not act, and the raw chunks
-/// before 01-06 dropped (as a retention run would have).
+/// sums are exact whatever the order); an hourly real-time aggregate in 5-day chunks
+/// calling a user function, with an index and a comment, refreshed up to 01-18,
+/// compressed (segmented by sensor) and its chunks before 01-12 compressed; a daily
+/// one on it (and a view on that), refreshed up to 01-17; a retention policy that
+/// does not act, and the raw chunks before 01-06 dropped (as a retention run would
+/// have).
 const FIXTURE: &str = "
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS timescaledb;
@@ -31,9 +31,11 @@ SELECT create_hypertable('public.readings', by_range('time', INTERVAL '1 day'));
 INSERT INTO public.readings
 SELECT TIMESTAMPTZ '2025-01-01 00:00:00+00' + i * INTERVAL '5 minutes', i % 4, (i % 97) * 0.5
   FROM generate_series(0, 20 * 288 - 1) i;
+CREATE FUNCTION public.doubled(v float8) RETURNS float8 LANGUAGE sql IMMUTABLE AS 'SELECT v * 2';
 CREATE MATERIALIZED VIEW public.readings_hourly
   WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
-  SELECT time_bucket('1 hour', time) AS bucket, sensor, count(*) AS n, sum(value) AS total, max(value) AS peak
+  SELECT time_bucket('1 hour', time) AS bucket, sensor, count(*) AS n, sum(value) AS total, max(value) AS peak,
+         max(public.doubled(value)) AS peak2
     FROM public.readings GROUP BY 1, 2 WITH NO DATA;
 SELECT set_chunk_time_interval('public.readings_hourly', INTERVAL '5 days');
 CREATE INDEX readings_hourly_peak ON public.readings_hourly (peak);

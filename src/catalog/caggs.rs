@@ -61,6 +61,10 @@ pub struct ContinuousAggregate {
     pub other_reads: Vec<QualifiedName>,
     /// Background jobs on its materialization (its refresh policy among them).
     pub jobs: Vec<String>,
+    /// The user functions its query calls, and those they call (they move with its
+    /// hypertable's, before it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub functions: Vec<UserFunction>,
 }
 
 impl ContinuousAggregate {
@@ -152,6 +156,13 @@ pub async fn continuous_aggregates(
                 .map(|(s, n)| QualifiedName::new(s, n))
                 .collect(),
             jobs: r.get("jobs"),
+            functions: super::around::functions_query(
+                client,
+                r.get("direct_oid"),
+                &[],
+                &format!("functions of {name}"),
+            )
+            .await?,
             name,
             oid,
             parent,
@@ -167,4 +178,33 @@ pub async fn continuous_aggregates(
         out.push(cagg);
     }
     Ok(out)
+}
+
+/// The functions a hypertable's continuous aggregates call join those it needs.
+pub(super) fn add_functions(h: Option<&Hypertable>, functions: &mut Vec<UserFunction>) {
+    for f in h
+        .iter()
+        .flat_map(|h| &h.continuous_aggregates)
+        .flat_map(|c| &c.functions)
+    {
+        if !functions.iter().any(|o| o.signature() == f.signature()) {
+            functions.push(f.clone());
+        }
+    }
+}
+
+/// The jobs on the aggregates (their refresh policies), which do not move yet: named
+/// as the hypertable's features.
+pub(super) fn jobs_not_carried(caggs: &[ContinuousAggregate]) -> Vec<String> {
+    caggs
+        .iter()
+        .flat_map(|c| {
+            c.jobs.iter().map(move |job| {
+                format!(
+                    "background job {job} of continuous aggregate {} runs on it",
+                    c.name
+                )
+            })
+        })
+        .collect()
 }

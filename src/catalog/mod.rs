@@ -398,7 +398,8 @@ pub async fn table(
     } else {
         Vec::new()
     };
-    let functions = functions(client, name, oid, hypertable.as_ref()).await?;
+    let mut functions = functions(client, name, oid, hypertable.as_ref()).await?;
+    caggs::add_functions(hypertable.as_ref(), &mut functions);
     let default_sequences = client
         .query(include_str!("sql/default_sequences.sql"), &[&oid])
         .await
@@ -621,17 +622,9 @@ async fn hypertable(
             p.other_settings.join(", ")
         ));
     }
-    // Continuous aggregates move with it (plan::caggs); the jobs on their
-    // materializations do not yet, and are named as its features.
+    // Continuous aggregates move with it (plan::caggs); the jobs on them do not yet.
     let continuous_aggregates = caggs::continuous_aggregates(client, name).await?;
-    for c in &continuous_aggregates {
-        for job in &c.jobs {
-            unsupported.push(format!(
-                "background job {job} of continuous aggregate {} runs on it",
-                c.name
-            ));
-        }
-    }
+    unsupported.extend(caggs::jobs_not_carried(&continuous_aggregates));
     for job in features.get::<_, Vec<String>>("jobs") {
         unsupported.push(format!("background job {job} runs on it"));
     }

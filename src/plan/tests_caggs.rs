@@ -58,6 +58,7 @@ fn cagg(name: &str, parent: Option<&str>, chunks: i64) -> ContinuousAggregate {
         materialization_invalidations: vec![(i64::MIN, JAN1 - 1), (JAN1 + 7 * DAY, i64::MAX)],
         other_reads: Vec::new(),
         jobs: Vec::new(),
+        functions: Vec::new(),
     }
 }
 

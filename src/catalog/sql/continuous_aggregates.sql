@@ -32,6 +32,7 @@ agg AS (
     ORDER BY ca.mat_hypertable_id, tree.depth DESC
 )
 SELECT a.view_oid AS oid,
+       a.direct_oid,
        a.user_view_schema::text AS schema,
        a.user_view_name::text AS name,
        a.depth,

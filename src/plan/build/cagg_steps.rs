@@ -29,6 +29,9 @@ impl<'a> Assembly<'a> {
                 self.add_schema_step(&p.target.schema);
                 deps = self.schema_dep(&p.target.schema);
             }
+            if !p.cagg.functions.is_empty() {
+                deps.extend(&self.function_steps);
+            }
             // After the rows it reads: creating it first would make the copies log
             // invalidations (TimescaleDB 2.19's trigger) for nothing.
             deps.extend(self.readies.get(&base.source));
