@@ -474,3 +474,55 @@ fn a_renamed_hypertable_in_a_mapped_schema_keeps_its_aggregates() {
         "0"
     );
 }
+
+#[test]
+fn an_apache_target_refuses_each_aggregate_by_name_or_moves_the_rows_without_them() {
+    let (src_db, dst_db) = ("hm_cagg_apache_src", "hm_cagg_apache_dst");
+    let mut src = source(src_db);
+    let mut dst = fresh_db(TARGET_PORT, dst_db);
+    let dir = tempfile::tempdir().unwrap();
+    let text = |extra: &str| {
+        format!(
+            "version: 1\nsource: {}\ntarget: {}\n{extra}tables:\n  - name: public.readings\n",
+            url(FULL_SOURCE_PORT, src_db),
+            url(TARGET_PORT, dst_db)
+        )
+    };
+    let refused = write_spec(dir.path(), "refused.yaml", &text(""));
+    let out = hypermove()
+        .args(["plan", refused.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    for cagg in ["public.readings_hourly", "public.readings_daily"] {
+        assert!(
+            out.contains(&format!("(public.readings): continuous aggregate {cagg} depends on it and cannot be carried over: continuous aggregates need TimescaleDB's community edition on the target, and the target's is licensed `apache`")),
+            "{cagg}\n{out}"
+        );
+    }
+    let warned = write_spec(dir.path(), "warned.yaml", &text("on_unsupported: warn\n"));
+    hypermove()
+        .args(["apply", "--yes", warned.to_str().unwrap()])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "public.readings: continuous aggregate public.readings_hourly depends on it on the source; not carried over (on_unsupported: warn)",
+        ))
+        .stdout(predicate::str::contains(
+            "view public.daily_peaks is not carried over (on_unsupported: warn): it reads continuous aggregate public.readings_daily, which is not moved",
+        ));
+    assert_eq!(
+        digest(&mut src, "public.readings"),
+        digest(&mut dst, "public.readings")
+    );
+    assert_eq!(
+        scalar(
+            &mut dst,
+            "SELECT count(*)::text FROM pg_class WHERE relkind = 'v' AND relname IN ('readings_hourly', 'readings_daily', 'daily_peaks')"
+        ),
+        "0"
+    );
+}

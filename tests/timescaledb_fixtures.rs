@@ -134,7 +134,7 @@ fn timescaledbs_own_fixtures_are_refused_by_name_or_move_with_every_row() {
     assert!(
         refused.contains(
             "target: grants: true needs these roles on the target, and they do not exist there: "
-        ) && refused.contains("\"Kim Possible\", \"dotted.name\", tsdbadmin"),
+        ) && refused.contains("\"Kim Possible\", cagg_user, \"dotted.name\", tsdbadmin"),
         "{refused}"
     );
     // The continuous aggregates move; the refresh policies on them are named, each

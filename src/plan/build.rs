@@ -68,10 +68,7 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
             .iter()
             .any(|s| matches!(s, Shape::Hypertable { .. }))
     });
-    let caggs = match &checked {
-        Ok(c) => super::caggs::resolve(spec, inputs, &c.shapes).map_err(|e| refused.push(e)),
-        Err(_) => Err(()),
-    };
+    let caggs = super::caggs::resolve(spec, inputs).map_err(|e| refused.push(e));
     let moved_caggs = caggs.as_ref().map(|c| c.by_oid()).unwrap_or_default();
     let views = views::resolve(spec, inputs, &types, needs_timescaledb, &moved_caggs)
         .map_err(|e| refused.push(e));

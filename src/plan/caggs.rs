@@ -81,12 +81,15 @@ impl Resolved<'_> {
     }
 }
 
-/// Decide which aggregates move. `shapes` are the tables' target shapes.
-pub(super) fn resolve<'a>(
-    spec: &Spec,
-    inputs: &'a Inputs,
-    shapes: &[Shape],
-) -> Result<Resolved<'a>, PlanError> {
+/// Decide which aggregates move. Independent of the tables' own checks, so that a
+/// refused plan names the aggregates too.
+pub(super) fn resolve<'a>(spec: &Spec, inputs: &'a Inputs) -> Result<Resolved<'a>, PlanError> {
+    let shapes: Vec<Option<Shape>> = inputs
+        .selection
+        .iter()
+        .zip(&inputs.tables)
+        .map(|(t, table)| super::shape::shape_of(t, table, inputs).ok())
+        .collect();
     let moved: BTreeMap<&QualifiedName, usize> = inputs
         .selection
         .iter()
@@ -130,14 +133,18 @@ pub(super) fn resolve<'a>(
                     inputs.target_privileges.role
                 ));
             }
-            match shapes.get(base) {
+            match &shapes[base] {
                 Some(Shape::Hypertable { time_column, .. })
                     if Some(time_column.as_str()) == source_time_column(table) => {}
                 Some(Shape::Hypertable { time_column, .. }) => missing.push(format!(
                     "the spec partitions {} by `{time_column}` on the target, and the aggregate buckets its own time column",
                     t.source
                 )),
-                _ => missing.push(format!("the spec makes {} a plain table", t.source)),
+                Some(Shape::Plain) => {
+                    missing.push(format!("the spec makes {} a plain table", t.source))
+                }
+                // The table itself is refused, with its reason.
+                None => {}
             }
             if t.from.is_some() || t.until.is_some() {
                 missing.push(format!(
@@ -173,21 +180,8 @@ pub(super) fn resolve<'a>(
                     "the plan gives its name {target} to another relation"
                 ));
             }
-            if spec.grants {
-                if let Some(g) = &c.grants {
-                    let roles = std::iter::once(&g.owner)
-                        .chain(g.grants.iter().filter_map(|(r, _, _)| r.as_ref()));
-                    let lacking: BTreeSet<&String> = roles
-                        .filter(|r| !inputs.target_roles.contains(*r))
-                        .collect();
-                    if !lacking.is_empty() {
-                        blocked.push(format!(
-                            "grants: true needs these roles on the target, and they do not exist there: {}; create them first",
-                            lacking.into_iter().cloned().collect::<Vec<_>>().join(", ")
-                        ));
-                    }
-                }
-            }
+            // The roles its owner and grants name are checked with the tables'
+            // (preflight's one list of missing roles).
             // What its query names by source names that is elsewhere on the target.
             let mut renames = Vec::new();
             let mut read = |source: &QualifiedName, target: &QualifiedName, keyword| {

@@ -321,7 +321,9 @@ fn with_grants_the_owner_and_grants_follow_once_the_state_is_written() {
     i.target_roles.clear();
     let refused = refusal(&s, &i);
     assert!(
-        refused.contains("grants: true needs these roles on the target"),
+        refused.contains(
+            "grants: true needs these roles on the target, and they do not exist there: analyst;"
+        ),
         "{refused}"
     );
 }

@@ -351,21 +351,16 @@ fn check_view(c: &Context<'_>, v: &View) -> (Vec<Why>, Vec<Rename>) {
                 .get(i)
                 .cloned()
                 .unwrap_or_else(|| format!("relation {oid} (by OID)"));
-            // Continuous aggregates move with their hypertables (plan::caggs), but
-            // not yet the views over them.
-            reasons.push(if what.starts_with("continuous aggregate") {
-                Why::Missing(
-                    format!(
-                        "it reads {what}, and views over continuous aggregates are not carried yet"
-                    ),
-                    "recreate it on the target after the move",
-                )
+            // A continuous aggregate that moves is among the reads above.
+            let fix = if what.starts_with("continuous aggregate") {
+                "let it move with its hypertable"
             } else {
-                Why::Missing(
-                    format!("it reads {what}, which is not moved"),
-                    "move it too",
-                )
-            });
+                "move it too"
+            };
+            reasons.push(Why::Missing(
+                format!("it reads {what}, which is not moved"),
+                fix,
+            ));
             continue;
         };
         if rename.source == rename.target {
