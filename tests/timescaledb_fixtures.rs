@@ -261,6 +261,11 @@ fn timescaledbs_own_fixtures_are_refused_by_name_or_move_with_every_row() {
               WHERE format('%I.%I', view_schema, view_name) = '{cagg}'"
         );
         assert_eq!(&scalar(&mut dst, &same), options, "{cagg}");
+        // And its owner and grants (init writes `grants: true`).
+        let acl = format!(
+            "SELECT format('%s %s', relowner::regrole, relacl) FROM pg_class WHERE oid = '{cagg}'::regclass"
+        );
+        assert_eq!(scalar(&mut src, &acl), scalar(&mut dst, &acl), "{cagg}");
     }
     // The integer-time table keeps its integer_now_func, moved with it.
     assert_eq!(
