@@ -226,6 +226,7 @@ fn hierarchical_aggregates_move_with_every_bucket_and_keep_working() {
         "-- then its watermark 2025-01-17T00:00:00Z",
         "> copy:public.readings_hourly:",
         "= verify:public.readings_daily:",
+        ", 2 continuous aggregates.",
     ] {
         assert!(plan.contains(needle), "{needle}\n{plan}");
     }
