@@ -272,7 +272,7 @@ fn a_view_reading_a_table_that_is_not_moved_is_refused_by_name() {
 }
 
 #[test]
-fn a_continuous_aggregate_is_named_as_one_not_as_a_plain_view() {
+fn a_continuous_aggregate_moves_as_one_and_the_view_over_it_after_it() {
     let db = "hm_cview_cagg";
     let mut src = fresh_db(FULL_SOURCE_PORT, db);
     src.batch_execute(
@@ -305,37 +305,25 @@ fn a_continuous_aggregate_is_named_as_one_not_as_a_plain_view() {
             url(FULL_TARGET_PORT, db)
         )
     };
-    let refused = write_spec(dir.path(), "refused.yaml", &text(""));
+    // The aggregate moves with its hypertable, and the view over it after it.
+    let spec = write_spec(dir.path(), "spec.yaml", &text(""));
     hypermove()
-        .args(["plan", refused.to_str().unwrap()])
-        .assert()
-        .failure()
-        .stderr(predicate::str::contains(
-            "continuous aggregate cagg.realtime_mat depends on it on the source",
-        ))
-        .stderr(predicate::str::contains(
-            "view public.over_cagg cannot be carried over: it reads continuous aggregate cagg.realtime_mat, which is not moved (hypermove does not carry continuous aggregates yet",
-        ))
-        .stderr(predicate::str::contains("view cagg.realtime_mat").not());
-
-    let warned = write_spec(dir.path(), "warned.yaml", &text("on_unsupported: warn\n"));
-    hypermove()
-        .args(["plan", warned.to_str().unwrap()])
+        .args(["plan", spec.to_str().unwrap()])
         .assert()
         .success()
-        .stdout(predicate::str::contains(
-            "public.conditions_before: continuous aggregate cagg.realtime_mat depends on it on the source; not carried over (on_unsupported: warn)",
-        ))
-        .stdout(predicate::str::contains(
-            "view public.over_cagg is not carried over (on_unsupported: warn): it reads continuous aggregate cagg.realtime_mat, which is not moved",
-        ))
+        .stdout(predicate::str::contains("+ cagg:cagg.realtime_mat\n"))
+        .stdout(predicate::str::contains("+ view:public.over_cagg\n"))
         .stdout(predicate::str::contains("view cagg.realtime_mat").not())
-        .stdout(predicate::str::contains("_timescaledb_internal").not())
+        .stdout(predicate::str::contains("view:cagg.realtime_mat").not())
         .stdout(predicate::str::contains("view:public.recent"));
     hypermove()
-        .args(["apply", "--yes", warned.to_str().unwrap()])
+        .args(["apply", "--yes", spec.to_str().unwrap()])
         .assert()
         .success();
+    assert_eq!(
+        rows(&mut src, "SELECT * FROM public.over_cagg ORDER BY 1, 2"),
+        rows(&mut dst, "SELECT * FROM public.over_cagg ORDER BY 1, 2")
+    );
     assert_eq!(
         rows(&mut src, "SELECT * FROM public.recent ORDER BY time"),
         rows(&mut dst, "SELECT * FROM public.recent ORDER BY time")

@@ -12,6 +12,8 @@ use tokio_postgres::{GenericClient, Row};
 use crate::pg::{QualifiedName, describe_error, quote_ident};
 
 mod around;
+mod caggs;
+mod chunks;
 mod closure;
 mod compression;
 mod compression_state;
@@ -22,6 +24,7 @@ mod views;
 
 pub use around::{function_definition, functions_named};
 use around::{functions, row_security, statistics, table_settings};
+pub use caggs::ContinuousAggregate;
 pub use closure::{
     ColumnGrant, DefaultPrivilege, PlacedKind, Placement, TextSearchConfig, UserCollation,
     collation_named, default_privileges, tablespaces_present, text_search_named,
@@ -397,7 +400,8 @@ pub async fn table(
     } else {
         Vec::new()
     };
-    let functions = functions(client, name, oid, hypertable.as_ref()).await?;
+    let mut functions = functions(client, name, oid, hypertable.as_ref()).await?;
+    caggs::add_functions(hypertable.as_ref(), &mut functions);
     let default_sequences = client
         .query(include_str!("sql/default_sequences.sql"), &[&oid])
         .await
@@ -599,27 +603,7 @@ async fn hypertable(
             }
         })
         .collect();
-    let chunks = client
-        .query(include_str!("sql/chunks.sql"), &[&name.schema, &name.name])
-        .await
-        .map_err(query_err(format!("chunks of {name}")))?
-        .iter()
-        .map(|r| Chunk {
-            name: QualifiedName::new(
-                r.get::<_, String>("chunk_schema"),
-                r.get::<_, String>("chunk_name"),
-            ),
-            range_start: r
-                .get::<_, Option<i64>>("range_start")
-                .filter(|v| *v != i64::MIN),
-            range_end: r
-                .get::<_, Option<i64>>("range_end")
-                .filter(|v| *v != i64::MAX),
-            est_rows: estimate(r.get("reltuples")),
-            est_bytes: r.get::<_, i64>("est_bytes").max(0) as u64,
-            compressed: r.get::<_, Option<bool>>("is_compressed").unwrap_or(false),
-        })
-        .collect();
+    let chunks = chunks::hypertable_chunks(client, name).await?;
     let features = client
         .query_one(
             include_str!("sql/features.sql"),
@@ -641,9 +625,9 @@ async fn hypertable(
             p.other_settings.join(", ")
         ));
     }
-    for cagg in features.get::<_, Vec<String>>("continuous_aggregates") {
-        unsupported.push(format!("continuous aggregate {cagg} depends on it"));
-    }
+    // Continuous aggregates move with it (plan::caggs); the jobs on them do not yet.
+    let continuous_aggregates = caggs::continuous_aggregates(client, name).await?;
+    unsupported.extend(caggs::jobs_not_carried(&continuous_aggregates));
     for job in features.get::<_, Vec<String>>("jobs") {
         unsupported.push(format!("background job {job} runs on it"));
     }
@@ -656,6 +640,7 @@ async fn hypertable(
             .into_iter()
             .filter(|p| p.other_settings.is_empty())
             .collect(),
+        continuous_aggregates,
     }))
 }
 

@@ -225,6 +225,9 @@ pub struct Hypertable {
     /// The compression and retention policies.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policies: Vec<super::JobPolicy>,
+    /// The continuous aggregates on it, and those on them, each after the one it reads.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub continuous_aggregates: Vec<super::ContinuousAggregate>,
 }
 
 /// A user-defined type a table's columns need.

@@ -211,6 +211,7 @@ pub(super) async fn cmd_status(path: &Path, format: ReportFormat) -> Result<u8, 
         compression,
         jobs,
         paused_source_jobs,
+        caggs,
     } = ops::status::status(&spec).await?;
     match format {
         ReportFormat::Json => {
@@ -235,6 +236,11 @@ pub(super) async fn cmd_status(path: &Path, format: ReportFormat) -> Result<u8, 
                     "job_id": p.job_id,
                     "job": p.job,
                     "scheduled_before": p.scheduled_before,
+                })).collect::<Vec<_>>(),
+                "continuous_aggregates": caggs.iter().map(|(view, ok, checked)| serde_json::json!({
+                    "view": view,
+                    "ranges_checked": checked,
+                    "ranges_ok": ok,
                 })).collect::<Vec<_>>(),
             });
             println!(
@@ -278,6 +284,19 @@ pub(super) async fn cmd_status(path: &Path, format: ReportFormat) -> Result<u8, 
                         "scheduled"
                     } else {
                         "paused"
+                    }
+                );
+            }
+            // Each continuous aggregate's latest verdict, over its bucket ranges.
+            for (view, ok, checked) in &caggs {
+                println!(
+                    "  continuous aggregate {view}: {}",
+                    if *checked == 0 {
+                        "not verified".to_string()
+                    } else if ok == checked {
+                        format!("{checked} bucket ranges, all ok")
+                    } else {
+                        format!("{checked} bucket ranges, {} differ", checked - ok)
                     }
                 );
             }

@@ -65,12 +65,17 @@ pub async fn copy_window(
     if w.direct_compress && direct_compress_asked() {
         progress(stall, "target", tx.batch_execute(DIRECT_COMPRESS)).await?;
     }
-    let sink = progress(
-        stall,
-        "target",
-        tx.copy_in::<_, bytes::Bytes>(&w.target_sql),
-    )
-    .await?;
+    // A relation the target names only at run time (a continuous aggregate's
+    // materialization): the server answers its name, quoted, in this transaction.
+    let target_sql = match &w.target_lookup {
+        Some((placeholder, lookup)) => {
+            let row = progress(stall, "target", tx.query_one(lookup.as_str(), &[])).await?;
+            w.target_sql
+                .replacen(placeholder, &row.get::<_, String>(0), 1)
+        }
+        None => w.target_sql.clone(),
+    };
+    let sink = progress(stall, "target", tx.copy_in::<_, bytes::Bytes>(&target_sql)).await?;
     let stream = progress(stall, "source", source.copy_out(&w.source_sql)).await?;
     futures_util::pin_mut!(sink);
     futures_util::pin_mut!(stream);

@@ -25,6 +25,9 @@ pub struct Status {
     pub jobs: Vec<catalog::SourceJob>,
     /// Source jobs a run of the spec paused and has not restored yet.
     pub paused_source_jobs: Vec<journal::PausedJob>,
+    /// The continuous aggregates its runs created, each with how many of its bucket
+    /// ranges' latest checks matched, of how many.
+    pub caggs: Vec<(String, usize, usize)>,
 }
 
 /// Read the spec's journal on its target, and the compression state of its target
@@ -77,6 +80,25 @@ pub async fn status(spec: &Spec) -> Result<Status, Error> {
     let paused_source_jobs = journal::paused(&target, &fingerprint)
         .await
         .map_err(Error::runtime)?;
+    // The continuous aggregates, from their `cagg:<view>` steps, with the latest
+    // verdicts of their bucket ranges.
+    let cagg_prefix = format!("{}:", StepKind::ContinuousAggregate.label());
+    let caggs = journal::steps_with_prefix(&target, &fingerprint, &cagg_prefix)
+        .await
+        .map_err(Error::runtime)?
+        .into_iter()
+        .filter(|id| !id.ends_with(":watermark"))
+        .map(|id| {
+            let view = id[cagg_prefix.len()..].to_string();
+            let own = format!("verify:{view}:");
+            let mine: Vec<&Recorded> = checks
+                .iter()
+                .filter(|c| c.step_id.starts_with(&own))
+                .collect();
+            let ok = mine.iter().filter(|c| c.ok).count();
+            (view, ok, mine.len())
+        })
+        .collect();
     Ok(Status {
         applied,
         unfinished,
@@ -84,6 +106,7 @@ pub async fn status(spec: &Spec) -> Result<Status, Error> {
         compression,
         jobs,
         paused_source_jobs,
+        caggs,
     })
 }
 

@@ -31,6 +31,7 @@ use crate::pg::{QualifiedName, display_ident};
 use crate::spec::{Spec, TableSpec, VerifyLevel};
 
 mod around;
+mod cagg_steps;
 mod closure;
 mod compression_steps;
 mod job_steps;
@@ -68,8 +69,10 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
             .iter()
             .any(|s| matches!(s, Shape::Hypertable { .. }))
     });
-    let views =
-        views::resolve(spec, inputs, &types, needs_timescaledb).map_err(|e| refused.push(e));
+    let caggs = super::caggs::resolve(spec, inputs).map_err(|e| refused.push(e));
+    let moved_caggs = caggs.as_ref().map(|c| c.by_oid()).unwrap_or_default();
+    let views = views::resolve(spec, inputs, &types, needs_timescaledb, &moved_caggs)
+        .map_err(|e| refused.push(e));
     let mut view_functions: Vec<&UserFunction> = views
         .as_ref()
         .map(|v| v.functions().collect())
@@ -86,9 +89,14 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
     if let Some(e) = PlanError::collected(refused) {
         return Err(e);
     }
-    let (Ok(checked), Ok(function_warnings), Ok(views), Ok(closure_warnings), Ok(jobs)) =
-        (checked, function_warnings, views, closure_warnings, jobs)
-    else {
+    let (Ok(checked), Ok(function_warnings), Ok(views), Ok(closure_warnings), Ok(jobs), Ok(caggs)) = (
+        checked,
+        function_warnings,
+        views,
+        closure_warnings,
+        jobs,
+        caggs,
+    ) else {
         unreachable!("a failed check is among the refusals");
     };
 
@@ -113,6 +121,8 @@ pub fn build(spec: &Spec, inputs: &Inputs) -> Result<Plan, PlanError> {
             "foreign keys between tables compressed as they fill form a cycle: such keys are added before the data, after the table they reference is loaded; give one of the tables `compression: {enabled: false}`".into(),
         ));
     }
+    a.warnings.extend(caggs.warnings.iter().cloned());
+    a.add_caggs(&caggs.placed);
     a.add_views(&views.placed);
     a.add_default_privileges();
     // Jobs last: after every table, view and aggregate they act on.

@@ -147,6 +147,7 @@ impl<'a> WindowSource<'a> {
                                 "COPY {} ({col_list}) FROM STDIN (FORMAT {format})",
                                 t.target.sql()
                             ),
+                            target_lookup: None,
                             est_rows: w.est_rows,
                             est_bytes: w.est_bytes,
                             select_sql: format!("SELECT {col_list} FROM {}", r.source_from),

@@ -478,7 +478,17 @@ pub async fn gather_source_only(
 /// what `backup` writes as `schema.sql`, and how it cuts its windows. Schemas other
 /// than `public`, types and extensions are created; tables that foreign keys
 /// reference but that are not selected are assumed to be there.
-pub fn for_empty_target(selection: Vec<TableSpec>, side: SourceSide) -> Inputs {
+pub fn for_empty_target(selection: Vec<TableSpec>, mut side: SourceSide) -> Inputs {
+    // A backup holds rows of the tables only: their continuous aggregates are named
+    // as what it leaves behind (refused, or listed with `on_unsupported: warn`).
+    for h in side.tables.iter_mut().filter_map(|t| t.hypertable.as_mut()) {
+        for c in std::mem::take(&mut h.continuous_aggregates) {
+            h.unsupported.push(format!(
+                "continuous aggregate {} depends on it (a backup does not carry continuous aggregates yet)",
+                c.name
+            ));
+        }
+    }
     let target_references = references_not_moved(&selection, &side.tables);
     let mut target_functions = BTreeSet::new();
     let mut target_extensions = std::collections::BTreeMap::new();

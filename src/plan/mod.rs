@@ -5,6 +5,7 @@
 //! and the exact SQL it will run, so what a reviewer reads is what runs.
 
 mod build;
+mod caggs;
 mod closure;
 mod collations;
 mod compression;
@@ -28,6 +29,8 @@ mod tablespace;
 pub(crate) mod testkit;
 #[cfg(test)]
 mod tests_build;
+#[cfg(test)]
+mod tests_caggs;
 #[cfg(test)]
 mod tests_closure;
 #[cfg(test)]
@@ -194,6 +197,9 @@ pub enum StepKind {
     Compression,
     /// `CREATE VIEW` or `CREATE MATERIALIZED VIEW … WITH NO DATA`, once what it reads exists.
     View,
+    /// A continuous aggregate: created `WITH NO DATA`, and once its materialized rows
+    /// are copied, its watermark and invalidation state set as the source's.
+    ContinuousAggregate,
     /// Compress the target chunks of one time slice once its windows have landed;
     /// ranked before copies, so a full slice is compressed before more is loaded.
     Compress,
@@ -247,6 +253,7 @@ impl StepKind {
             StepKind::Table => "table",
             StepKind::Hypertable => "hypertable",
             StepKind::View => "view",
+            StepKind::ContinuousAggregate => "cagg",
             StepKind::Copy => "copy",
             StepKind::Compression => "compression",
             StepKind::Compress => "compress",
@@ -306,6 +313,12 @@ pub struct CopyWindow {
     pub source_sql: String,
     /// `COPY target (cols) FROM STDIN (FORMAT …)` on the target.
     pub target_sql: String,
+    /// When the target relation is named only at run time (a continuous aggregate's
+    /// materialization hypertable, created with the aggregate): the placeholder
+    /// `target_sql` holds, and the query on the target whose one text answer (a
+    /// `regclass`, quoted by the server) replaces it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_lookup: Option<(String, String)>,
     /// Estimated rows, from the source's statistics.
     pub est_rows: Option<u64>,
     /// Estimated bytes, from the source's relation sizes.

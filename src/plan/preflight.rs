@@ -31,7 +31,7 @@ pub(super) fn check(spec: &Spec, inputs: &Inputs) -> Result<Checked, PlanError> 
     // Every refusal is collected, not only the first: a reviewer fixes them all in
     // one round.
     let mut refused: Vec<PlanError> = Vec::new();
-    refused.extend(check_roles(inputs).err());
+    refused.extend(check_roles(spec, inputs).err());
     refused.extend(check_not_itself(spec, inputs).err());
     // Decide every table's shape first, so that all refusals come before any step.
     let mut shapes = Vec::with_capacity(inputs.selection.len());
@@ -95,7 +95,7 @@ pub(super) fn check(spec: &Spec, inputs: &Inputs) -> Result<Checked, PlanError> 
 /// `grants: true` (owners, table and column grants, the schemas' default privileges)
 /// and row-level security policies need every role they name on the target; name all
 /// the missing ones at once.
-fn check_roles(inputs: &Inputs) -> Result<(), PlanError> {
+fn check_roles(spec: &Spec, inputs: &Inputs) -> Result<(), PlanError> {
     let mut missing_roles: BTreeSet<&str> = BTreeSet::new();
     for g in inputs.grants.iter().flatten() {
         for role in super::grants::roles(g) {
@@ -103,6 +103,16 @@ fn check_roles(inputs: &Inputs) -> Result<(), PlanError> {
                 missing_roles.insert(role);
             }
         }
+    }
+    // And those of the continuous aggregates' owners and grants.
+    let cagg_roles = super::caggs::roles(&inputs.tables);
+    if spec.grants {
+        missing_roles.extend(
+            cagg_roles
+                .iter()
+                .filter(|r| !inputs.target_roles.contains(*r))
+                .map(String::as_str),
+        );
     }
     let policy_roles = super::security::policy_roles(&inputs.tables);
     let missing_policy_roles = policy_roles

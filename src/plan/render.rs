@@ -259,6 +259,15 @@ pub fn summary(plan: &Plan) -> String {
             let _ = write!(line, ", {n} {word}");
         }
     }
+    // Continuous aggregates: one creation step each (their watermark steps aside).
+    let caggs = plan
+        .graph
+        .node_weights()
+        .filter(|s| s.kind == StepKind::ContinuousAggregate && !s.id.ends_with(":watermark"))
+        .count();
+    if caggs > 0 {
+        let _ = write!(line, ", {caggs} continuous aggregate{}", plural(caggs));
+    }
     line.push('.');
     line
 }

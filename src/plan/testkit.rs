@@ -141,6 +141,7 @@ pub fn hyper(name: &str, oid: u32, days: i64) -> Table {
         unsupported: Vec::new(),
         compression: None,
         policies: Vec::new(),
+        continuous_aggregates: Vec::new(),
     });
     t.est_rows = None;
     t.est_bytes = 0;

@@ -48,13 +48,13 @@ pub(super) struct Rename {
 
 impl Rename {
     /// The name it has between `SET SCHEMA` and `RENAME` (when both change).
-    fn between(&self) -> Option<QualifiedName> {
+    pub(super) fn between(&self) -> Option<QualifiedName> {
         (self.source.schema != self.target.schema && self.source.name != self.target.name)
             .then(|| QualifiedName::new(self.source.schema.clone(), self.target.name.clone()))
     }
 
     /// The statements that give it its source name.
-    fn to_source(&self) -> Vec<String> {
+    pub(super) fn to_source(&self) -> Vec<String> {
         let mut sql = Vec::new();
         let mut at = self.target.clone();
         if at.schema != self.source.schema {
@@ -78,7 +78,7 @@ impl Rename {
     }
 
     /// The statements that give it back its target name.
-    fn to_target(&self) -> Vec<String> {
+    pub(super) fn to_target(&self) -> Vec<String> {
         let mut sql = Vec::new();
         let mut at = self.source.clone();
         if at.name != self.target.name {
@@ -151,8 +151,14 @@ enum Why {
     Blocked(String),
 }
 
+/// The continuous aggregates the plan moves, by source OID: (source name, target
+/// name). A view over one moves with it, after it.
+pub(super) type Caggs = BTreeMap<u32, (QualifiedName, QualifiedName)>;
+
 /// What deciding one view needs to know about the plan.
 struct Context<'a> {
+    /// The continuous aggregates that move.
+    caggs: &'a Caggs,
     spec: &'a Spec,
     inputs: &'a Inputs,
     /// Moved tables by source OID: their selection index.
@@ -176,6 +182,7 @@ pub(super) fn resolve<'a>(
     inputs: &'a Inputs,
     types: &'a [&'a UserType],
     creates_timescaledb: bool,
+    caggs: &'a Caggs,
 ) -> Result<Resolved<'a>, PlanError> {
     let views: BTreeMap<u32, &View> = inputs
         .views
@@ -191,6 +198,7 @@ pub(super) fn resolve<'a>(
         inputs.selection.iter().map(|t| t.target.clone()).collect();
     planned.extend(targets.values().cloned());
     let c = Context {
+        caggs,
         spec,
         inputs,
         tables: inputs
@@ -263,7 +271,7 @@ pub(super) fn resolve<'a>(
             views: v
                 .reads
                 .iter()
-                .filter(|o| views.contains_key(o))
+                .filter(|o| views.contains_key(o) || caggs.contains_key(o))
                 .copied()
                 .collect(),
             all_tables: BTreeSet::new(),
@@ -321,6 +329,12 @@ fn check_view(c: &Context<'_>, v: &View) -> (Vec<Why>, Vec<Rename>) {
                 source: sel.source.clone(),
                 keyword: "TABLE",
             }
+        } else if let Some((source, target)) = c.caggs.get(oid) {
+            Rename {
+                target: target.clone(),
+                source: source.clone(),
+                keyword: "MATERIALIZED VIEW",
+            }
         } else if let Some(read) = c.views.get(oid) {
             Rename {
                 target: c.targets[oid].clone(),
@@ -337,8 +351,9 @@ fn check_view(c: &Context<'_>, v: &View) -> (Vec<Why>, Vec<Rename>) {
                 .get(i)
                 .cloned()
                 .unwrap_or_else(|| format!("relation {oid} (by OID)"));
+            // A continuous aggregate that moves is among the reads above.
             let fix = if what.starts_with("continuous aggregate") {
-                "hypermove does not carry continuous aggregates yet"
+                "let it move with its hypertable"
             } else {
                 "move it too"
             };

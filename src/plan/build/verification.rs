@@ -44,6 +44,19 @@ pub fn build_verification(
                 &[],
             );
         }
+        // Its continuous aggregates on the target, bucket range by bucket range.
+        let base = table_plans.len();
+        for (id, view, probe) in crate::plan::caggs::verification(spec, inputs, base, level) {
+            b.add(
+                Step {
+                    id,
+                    kind: StepKind::Verify,
+                    table: Some(view),
+                    action: Action::Probe(probe),
+                },
+                &[],
+            );
+        }
         // The target's compression as the move left it, checked again.
         let decision = crate::plan::compression::decide(spec, inputs, t, table, &shape)
             .map_err(|m| PlanError::table(spec, t, m))?;

@@ -29,9 +29,11 @@ pub async fn gather_target(
         && target_server.timescaledb_available.is_some()
         && target_server.timescaledb_license.is_none()
         && (side.tables.iter().any(|t| {
-            t.hypertable
-                .as_ref()
-                .is_some_and(|h| h.compression.is_some())
+            t.hypertable.as_ref().is_some_and(|h| {
+                h.compression.is_some()
+                    || !h.policies.is_empty()
+                    || !h.continuous_aggregates.is_empty()
+            })
         }) || selection.iter().any(|t| t.compression.is_some()))
     {
         target_server.timescaledb_license = catalog::license_once_created(target).await;
@@ -155,8 +157,12 @@ pub async fn gather_target(
 
     // The views' names, and the source names of what they read that moves elsewhere
     // (asked below with the other names the plan needs), and their schemas.
-    let (view_names, schemas) =
+    let (mut view_names, mut schemas) =
         crate::plan::views::names_to_probe(spec, &selection, &tables, &views);
+    // And the continuous aggregates', the same way.
+    let (cagg_names, cagg_schemas) = crate::plan::caggs::names_to_probe(spec, &selection, &tables);
+    view_names.extend(cagg_names);
+    schemas.extend(cagg_schemas);
     for schema in schemas {
         if !target_schemas.contains(&schema)
             && catalog::schema_exists(target, &schema)
@@ -189,6 +195,9 @@ pub async fn gather_target(
         roles.extend(crate::plan::grants::roles(g).into_iter().map(String::from));
     }
     roles.extend(crate::plan::security::policy_roles(&tables));
+    if spec.grants {
+        roles.extend(crate::plan::caggs::roles(&tables));
+    }
     let roles: Vec<String> = roles.into_iter().collect();
     let target_roles = catalog::roles_present(target, &roles)
         .await
