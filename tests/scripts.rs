@@ -29,3 +29,27 @@ fn scripts_name_no_distribution_mirror() {
     let sandbox = std::fs::read_to_string(root().join("scripts/sandbox")).unwrap();
     assert!(sandbox.contains("HYPERMOVE_DEBIAN_MIRROR"));
 }
+
+/// No file the project tracks holds a merge's conflict markers.
+#[test]
+fn no_tracked_file_holds_conflict_markers() {
+    let out = std::process::Command::new("git")
+        .args(["ls-files"])
+        .current_dir(root())
+        .output()
+        .expect("git ls-files");
+    assert!(out.status.success());
+    let files = String::from_utf8(out.stdout).unwrap();
+    let mut found = Vec::new();
+    for file in files.lines() {
+        let Ok(text) = std::fs::read_to_string(root().join(file)) else {
+            continue;
+        };
+        for (i, line) in text.lines().enumerate() {
+            if line.starts_with("<<<<<<< ") || line.starts_with(">>>>>>> ") {
+                found.push(format!("{file}:{}", i + 1));
+            }
+        }
+    }
+    assert!(found.is_empty(), "conflict markers at {found:?}");
+}
