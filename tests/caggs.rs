@@ -51,7 +51,25 @@ CALL refresh_continuous_aggregate('public.readings_daily', NULL, TIMESTAMPTZ '20
 CREATE VIEW public.daily_peaks AS SELECT day, max(peak) AS peak FROM public.readings_daily GROUP BY day;
 SELECT add_retention_policy('public.readings', drop_after => INTERVAL '100 years');
 SELECT count(*) FROM drop_chunks('public.readings', older_than => TIMESTAMPTZ '2025-01-06 00:00:00+00');
+ALTER TABLE public.readings SET (timescaledb.compress, timescaledb.compress_segmentby = 'sensor');
+SELECT add_compression_policy('public.readings', compress_after => INTERVAL '100 years');
+SELECT add_continuous_aggregate_policy('public.readings_hourly', start_offset => INTERVAL '30 days',
+       end_offset => INTERVAL '1 hour', schedule_interval => INTERVAL '1 hour');
+SELECT add_continuous_aggregate_policy('public.readings_daily', start_offset => INTERVAL '60 days',
+       end_offset => INTERVAL '1 day', schedule_interval => INTERVAL '1 day');
 ";
+
+/// The jobs around the moved relations, as `timescaledb_information.jobs` shows them,
+/// apart from IDs, next starts and the catalog IDs in their configs.
+const JOBS: &str = "SELECT string_agg(x, '; ' ORDER BY x) FROM (
+    SELECT format('%s %s.%s every %s config %s scheduled %s', j.proc_name,
+                  coalesce(a.view_schema, j.hypertable_schema), coalesce(a.view_name, j.hypertable_name),
+                  j.schedule_interval, j.config - 'mat_hypertable_id' - 'hypertable_id', j.scheduled) AS x
+      FROM timescaledb_information.jobs j
+      LEFT JOIN timescaledb_information.continuous_aggregates a
+        ON a.materialization_hypertable_schema = j.hypertable_schema
+       AND a.materialization_hypertable_name = j.hypertable_name
+     WHERE j.job_id >= 1000) s";
 
 /// Every row of a relation, in one digest (with the count).
 fn digest(client: &mut Client, relation: &str) -> String {
@@ -238,6 +256,16 @@ fn hierarchical_aggregates_move_with_every_bucket_and_keep_working() {
         .success()
         .stdout(predicate::str::contains("ok   public.readings_hourly:"))
         .stdout(predicate::str::contains("ok   public.readings_daily:"));
+    // The refresh policies of both aggregates and the hypertable's compression and
+    // retention policies moved, and ended enabled as on the source.
+    let jobs = scalar(&mut src, JOBS);
+    assert_eq!(
+        jobs.matches("policy_refresh_continuous_aggregate").count(),
+        2,
+        "{jobs}"
+    );
+    assert!(!jobs.contains("scheduled false"), "{jobs}");
+    assert_eq!(jobs, scalar(&mut dst, JOBS));
     assert_same(&mut src, &mut dst, "after the move");
     // The view over the aggregate on top came after it.
     assert_eq!(
