@@ -49,14 +49,20 @@ CREATE MATERIALIZED VIEW public.readings_daily
     FROM public.readings_hourly GROUP BY 1, 2 WITH NO DATA;
 CALL refresh_continuous_aggregate('public.readings_daily', NULL, TIMESTAMPTZ '2025-01-17 00:00:00+00');
 CREATE VIEW public.daily_peaks AS SELECT day, max(peak) AS peak FROM public.readings_daily GROUP BY day;
-SELECT add_retention_policy('public.readings', drop_after => INTERVAL '100 years');
+-- The policies first run a day from now: a run during the test would move the source's
+-- invalidation threshold under it.
+SELECT add_retention_policy('public.readings', drop_after => INTERVAL '100 years',
+       initial_start => now() + INTERVAL '1 day');
 SELECT count(*) FROM drop_chunks('public.readings', older_than => TIMESTAMPTZ '2025-01-06 00:00:00+00');
 ALTER TABLE public.readings SET (timescaledb.compress, timescaledb.compress_segmentby = 'sensor');
-SELECT add_compression_policy('public.readings', compress_after => INTERVAL '100 years');
+SELECT add_compression_policy('public.readings', compress_after => INTERVAL '100 years',
+       initial_start => now() + INTERVAL '1 day');
 SELECT add_continuous_aggregate_policy('public.readings_hourly', start_offset => INTERVAL '30 days',
-       end_offset => INTERVAL '1 hour', schedule_interval => INTERVAL '1 hour');
+       end_offset => INTERVAL '1 hour', schedule_interval => INTERVAL '1 hour',
+       initial_start => now() + INTERVAL '1 day');
 SELECT add_continuous_aggregate_policy('public.readings_daily', start_offset => INTERVAL '60 days',
-       end_offset => INTERVAL '1 day', schedule_interval => INTERVAL '1 day');
+       end_offset => INTERVAL '1 day', schedule_interval => INTERVAL '1 day',
+       initial_start => now() + INTERVAL '1 day');
 ";
 
 /// The jobs around the moved relations, as `timescaledb_information.jobs` shows them,
