@@ -268,33 +268,28 @@ fn describe_policy(p: &JobPolicy) -> String {
     format!("its {kind} policy (job {})", p.job_id)
 }
 
-/// `(major, minor)` of a TimescaleDB version text such as `2.29.2`.
-fn version(text: &str) -> (u32, u32) {
+/// `(major, minor)` of the TimescaleDB the target has, or will have once the plan
+/// creates it (`(0, 0)` when it has none).
+fn target_version(inputs: &Inputs) -> (u32, u32) {
+    let server = &inputs.target_server;
+    let text = server
+        .timescaledb
+        .as_deref()
+        .or(server.timescaledb_available.as_deref())
+        .unwrap_or("0");
     let mut parts = text.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
     (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
 }
 
 /// Whether the target speaks the columnstore API (TimescaleDB 2.18 and later).
 pub(super) fn columnstore_api(inputs: &Inputs) -> bool {
-    let server = &inputs.target_server;
-    let v = server
-        .timescaledb
-        .as_deref()
-        .or(server.timescaledb_available.as_deref())
-        .unwrap_or("0");
-    version(v) >= (2, 18)
+    target_version(inputs) >= (2, 18)
 }
 
 /// Whether the target accepts a foreign key on a hypertable with compressed chunks
 /// (TimescaleDB 2.20 and later; 2.19 refuses it).
 pub(super) fn foreign_keys_on_compressed(inputs: &Inputs) -> bool {
-    let server = &inputs.target_server;
-    let v = server
-        .timescaledb
-        .as_deref()
-        .or(server.timescaledb_available.as_deref())
-        .unwrap_or("0");
-    version(v) >= (2, 20)
+    target_version(inputs) >= (2, 20)
 }
 
 /// `ALTER TABLE … SET (…)`: the settings, in the target version's own terms.
