@@ -456,3 +456,17 @@ fn refusals_of_every_kind_come_together() {
         "{m}"
     );
 }
+
+#[test]
+fn tables_selected_by_include_take_the_top_level_tablespace_map() {
+    let s = crate::spec::parse(
+        std::path::Path::new("t.yaml"),
+        "version: 1\nsource: postgresql://u@src:5432/a\ntarget: postgresql://u@dst:5432/b\ntablespace_map: {fast: ssd}\ninclude: ['public.*']\n",
+    )
+    .unwrap();
+    let selected = super::select_from(&s, vec![qn("public.x")]);
+    assert_eq!(
+        selected[0].tablespace_map.get("fast").map(String::as_str),
+        Some("ssd")
+    );
+}

@@ -95,20 +95,6 @@ mod tests {
     }
 
     #[test]
-    fn tables_selected_by_include_take_the_top_level_map() {
-        let s = spec(&format!(
-            "{BASE}tablespace_map: {{fast: ssd}}\ninclude: ['public.*']\n"
-        ))
-        .unwrap();
-        let selected =
-            crate::plan::select_from(&s, vec![crate::pg::QualifiedName::new("public", "x")]);
-        assert_eq!(
-            selected[0].tablespace_map.get("fast").map(String::as_str),
-            Some("ssd")
-        );
-    }
-
-    #[test]
     fn bad_names_are_reported_at_their_key_or_value() {
         let long = "t".repeat(64);
         let e = spec(&format!(
