@@ -19,31 +19,13 @@ use predicates::prelude::*;
 /// (segmented by device, newest first); the chunk of 01-10 written to again after
 /// its compression (partially compressed); an index, a foreign key, and compression
 /// and retention policies whose thresholds keep them from acting on 2025's rows.
-const FIXTURE: &str = "
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS timescaledb;
-CREATE TABLE public.devices (id int PRIMARY KEY, name text NOT NULL);
-INSERT INTO public.devices SELECT i, 'device ' || i FROM generate_series(0, 9) i;
-CREATE TABLE public.metrics (
-    time timestamptz NOT NULL,
-    device_id int NOT NULL REFERENCES public.devices (id),
-    value float8,
-    note text
-);
-SELECT create_hypertable('public.metrics', by_range('time', INTERVAL '1 day'));
-CREATE INDEX metrics_device_time ON public.metrics (device_id, time DESC);
-INSERT INTO public.metrics
-SELECT TIMESTAMPTZ '2025-01-01 00:00:00+00' + i * INTERVAL '1 minute', i % 10, i * 0.25, 'n' || (i % 7)
-  FROM generate_series(0, 20 * 1440 - 1) i;
-ALTER TABLE public.metrics SET (timescaledb.compress, timescaledb.compress_segmentby = 'device_id',
-                                timescaledb.compress_orderby = 'time DESC');
-SELECT count(compress_chunk(c)) FROM show_chunks('public.metrics', older_than => TIMESTAMPTZ '2025-01-16 00:00:00+00') c;
-INSERT INTO public.metrics
+const FIXTURE: &str = concat!(
+    include_str!("fixtures/compression/metrics.sql"),
+    "INSERT INTO public.metrics
 SELECT TIMESTAMPTZ '2025-01-10 12:00:00.5+00' + i * INTERVAL '1 second', i % 10, -i, 'late'
   FROM generate_series(1, 9) i;
-SELECT add_compression_policy('public.metrics', compress_after => INTERVAL '100 years', schedule_interval => INTERVAL '6 hours');
-SELECT add_retention_policy('public.metrics', drop_after => INTERVAL '200 years');
-";
+"
+);
 
 /// Rows of the fixture: 20 days of minutes and the 9 late ones.
 const ROWS: i64 = 20 * 1440 + 9;

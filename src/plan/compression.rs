@@ -451,8 +451,8 @@ pub(super) fn verify_probe(
 
 /// `segment_by device_id, order_by "time" DESC; compress after 30 days, drop after 1 year`.
 fn summary(segment_by: &[String], order_by: &str, policies: &[JobPolicy]) -> String {
-    let mut out = format!(
-        "segment_by {}, order_by {}",
+    format!(
+        "segment_by {}, order_by {}{}",
         if segment_by.is_empty() {
             "(none)".to_string()
         } else {
@@ -462,23 +462,30 @@ fn summary(segment_by: &[String], order_by: &str, policies: &[JobPolicy]) -> Str
             "(default)"
         } else {
             order_by
-        }
-    );
-    for p in policies {
-        let after = match &p.after {
-            JobPolicyAfter::Interval(i) => i.clone(),
-            JobPolicyAfter::Integer(n) => n.to_string(),
-        };
-        let what = match p.kind {
-            JobPolicyKind::Compression => "compress",
-            JobPolicyKind::Retention => "drop",
-        };
-        out.push_str(&format!(
-            "; {what} after {after}{}",
-            if p.scheduled { "" } else { " (paused)" }
-        ));
-    }
-    out
+        },
+        policies_summary(policies)
+    )
+}
+
+/// `; compress after 30 days; drop after 1 year (paused)`: the policies, each after `; `.
+fn policies_summary(policies: &[JobPolicy]) -> String {
+    policies
+        .iter()
+        .map(|p| {
+            let after = match &p.after {
+                JobPolicyAfter::Interval(i) => i.clone(),
+                JobPolicyAfter::Integer(n) => n.to_string(),
+            };
+            let what = match p.kind {
+                JobPolicyKind::Compression => "compress",
+                JobPolicyKind::Retention => "drop",
+            };
+            format!(
+                "; {what} after {after}{}",
+                if p.scheduled { "" } else { " (paused)" }
+            )
+        })
+        .collect()
 }
 
 /// The plan's `compression:` line of a table, before → after; `None` when neither
@@ -487,14 +494,7 @@ pub(super) fn describe(table: &Table, d: &Decision) -> Option<(String, String)> 
     let h = table.hypertable.as_ref()?;
     let before = match &h.compression {
         Some(c) => summary(&c.segment_by, &c.order_by, &h.policies),
-        None if h.policies.is_empty() => "off".to_string(),
-        None => format!(
-            "off{}",
-            summary(&[], "", &h.policies)
-                .split_once(';')
-                .map(|(_, p)| format!(";{p}"))
-                .unwrap_or_default()
-        ),
+        None => format!("off{}", policies_summary(&h.policies)),
     };
     let after = match &d.compression {
         Some(c) => format!(
@@ -505,14 +505,7 @@ pub(super) fn describe(table: &Table, d: &Decision) -> Option<(String, String)> 
             if c.slices.len() == 1 { "it" } else { "they" },
             if c.slices.len() == 1 { "s" } else { "" },
         ),
-        None if d.policies.is_empty() => "off".to_string(),
-        None => format!(
-            "off{}",
-            summary(&[], "", &d.policies)
-                .split_once(';')
-                .map(|(_, p)| format!(";{p}"))
-                .unwrap_or_default()
-        ),
+        None => format!("off{}", policies_summary(&d.policies)),
     };
     (before != "off" || after != "off").then_some((before, after))
 }
