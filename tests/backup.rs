@@ -214,7 +214,7 @@ fn backup_from_17_restores_into_18_with_new_partitioning() {
         "restore failed: {stdout}\n{}",
         String::from_utf8_lossy(&restore.stderr)
     );
-    assert!(stdout.contains("checksum matches"), "{stdout}");
+    assert!(stdout.contains("checksum-sql matches"), "{stdout}");
     // Every row, value for value.
     assert_eq!(
         digest(&mut src, "public.readings"),

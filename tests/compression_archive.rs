@@ -223,7 +223,7 @@ fn backup_of_a_compressed_hypertable_then_restore_into_2_29_ends_compressed() {
     let text = output(&restored);
     assert!(restored.status.success(), "{text}");
     assert!(
-        text.contains("ok   public.metrics: 20 windows, 28800 source rows, checksum matches, compression as planned"),
+        text.contains("ok   public.metrics: 20 windows, 28800 source rows, checksum-sql matches, compression as planned"),
         "{text}"
     );
     assert!(text.contains("verify:public.metrics:compression"), "{text}");
@@ -289,7 +289,7 @@ fn a_format_1_manifest_still_restores_uncompressed() {
         text.contains("public.metrics: restored uncompressed and without its policies: the backup's manifest does not record which chunks were compressed"),
         "{text}"
     );
-    assert!(text.contains("checksum matches"), "{text}");
+    assert!(text.contains("checksum-sql matches"), "{text}");
     assert!(
         !text.contains("verify:public.metrics:compression"),
         "{text}"
@@ -369,7 +369,7 @@ fn a_compression_block_in_the_restore_spec_changes_the_settings() {
     let text = output(&restored);
     assert!(restored.status.success(), "{text}");
     assert!(
-        text.contains("checksum matches, compression as planned"),
+        text.contains("checksum-sql matches, compression as planned"),
         "{text}"
     );
     assert_eq!(scalar(&mut src, DIGEST), scalar(&mut dst, DIGEST));
@@ -426,7 +426,7 @@ fn an_apache_target_refuses_the_compressed_restore_or_takes_it_uncompressed() {
         text.contains("public.metrics: moved uncompressed and without its policies"),
         "{text}"
     );
-    assert!(text.contains("checksum matches"), "{text}");
+    assert!(text.contains("checksum-sql matches"), "{text}");
     assert_eq!(scalar(&mut src, DIGEST), scalar(&mut dst, DIGEST));
     assert!(chunks(&mut dst).iter().all(|(_, c)| !c));
     assert_eq!(scalar(&mut dst, POLICIES), "");

@@ -274,7 +274,7 @@ fn backup_of_a_compressed_hypertable_holds_every_row() {
         .assert()
         .success()
         .stdout(predicate::str::contains(format!(
-            "ok   public.m: {DAYS} windows, {rows} source rows, checksum matches"
+            "ok   public.m: {DAYS} windows, {rows} source rows, checksum-sql matches"
         )));
     let mut src = reader(FULL_SOURCE_PORT, db);
     assert_eq!(scalar(&mut src, DIGEST), scalar(&mut dst, DIGEST));

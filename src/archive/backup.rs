@@ -451,7 +451,13 @@ pub async fn plan_backup(
     let side = plan::gather_source(spec, &selection, source, true).await?;
     let inputs = plan::for_empty_target(selection, side.clone());
     let mut spec = spec.clone();
-    spec.verify = verify;
+    // A manifest records the servers' checksum (`checksum-sql`): the backup's rows
+    // become CSV files, so no binary COPY stream is there to hash, and a restore
+    // checks the rows it loaded with the same query on its target.
+    spec.verify = match verify {
+        VerifyLevel::Checksum => VerifyLevel::ChecksumSql,
+        other => other,
+    };
     let plan = plan::build(&spec, &inputs)?;
     Ok((side, inputs, plan))
 }

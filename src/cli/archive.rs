@@ -26,7 +26,7 @@ pub(super) async fn cmd_backup(
         workers: workers.map(usize::from).unwrap_or(spec.workers),
         compression,
         verify: match verify.unwrap_or(spec.verify) {
-            VerifyLevel::Checksum => VerifyLevel::Checksum,
+            VerifyLevel::Checksum | VerifyLevel::ChecksumSql => VerifyLevel::Checksum,
             // Row counts are always recorded.
             _ => VerifyLevel::Count,
         },

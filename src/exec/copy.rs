@@ -9,6 +9,7 @@ use futures_util::{SinkExt, StreamExt};
 
 use super::JournalKey;
 use super::error::StepError;
+use super::rowhash::{Digest, Format, RowHasher};
 use super::session::{self, Slot};
 use crate::plan::CopyWindow;
 
@@ -49,15 +50,17 @@ pub(super) async fn progress<T>(
     }
 }
 
-/// Copy one window in one target transaction. Returns rows written and bytes moved.
-/// On any error the target transaction rolls back, so a window is all or nothing.
+/// Copy one window in one target transaction. Returns rows written, bytes moved
+/// and the digest of the rows as they streamed past (kept in the window's journal
+/// row, for its check). On any error the target transaction rolls back, so a window
+/// is all or nothing.
 pub async fn copy_window(
     slot: &mut Slot,
     w: &CopyWindow,
     journal: Option<&JournalKey>,
     step_id: &str,
     stall: Duration,
-) -> Result<(u64, u64), StepError> {
+) -> Result<(u64, u64, Digest), StepError> {
     let source = slot.source.as_ref().expect("source opened before copying");
     let tx = progress(stall, "target", slot.target.transaction()).await?;
     // The slice's compress step still follows: it finds the chunk compressed (and,
@@ -82,6 +85,10 @@ pub async fn copy_window(
 
     let mut buf = BytesMut::with_capacity(BUFFER);
     let mut moved: u64 = 0;
+    // The rows' hash is taken here, from the bytes in hand: no second read of
+    // either side. It is the copy's own account, so the check that uses it also
+    // counts the source's rows another way (see plan/probe.rs).
+    let mut hasher = RowHasher::new(Format::of(&w.source_sql));
     loop {
         let next = match tokio::time::timeout(stall, stream.next()).await {
             Ok(next) => next,
@@ -95,6 +102,9 @@ pub async fn copy_window(
         let Some(piece) = next else { break };
         let piece = piece.map_err(|e| StepError::pg("source", &e))?;
         moved += piece.len() as u64;
+        hasher
+            .feed(&piece)
+            .map_err(|e| StepError::permanent(format!("source: {e}")))?;
         buf.extend_from_slice(&piece);
         if buf.len() >= BUFFER {
             progress(stall, "target", sink.send(buf.split().freeze())).await?;
@@ -104,8 +114,17 @@ pub async fn copy_window(
         progress(stall, "target", sink.send(buf.split().freeze())).await?;
     }
     let rows = progress(stall, "target", sink.finish()).await?;
-    // The window's "done" row commits with its data, or neither does.
-    session::step_done(&tx, journal, step_id, rows, moved).await?;
+    let digest = hasher
+        .finish()
+        .map_err(|e| StepError::permanent(format!("source: {e}")))?;
+    if digest.rows != rows {
+        return Err(StepError::permanent(format!(
+            "the source sent {} rows and the target took {rows}",
+            digest.rows
+        )));
+    }
+    // The window's "done" row commits with its data and its digest, or none does.
+    session::step_done(&tx, journal, step_id, rows, moved, Some(&digest)).await?;
     progress(stall, "target", tx.commit()).await?;
-    Ok((rows, moved))
+    Ok((rows, moved, digest))
 }

@@ -89,7 +89,7 @@ pub async fn load_file(
             f.rows
         )));
     }
-    session::step_done(&tx, journal, step_id, rows, bytes).await?;
+    session::step_done(&tx, journal, step_id, rows, bytes, None).await?;
     progress(stall, "target", tx.commit()).await?;
     Ok((rows, bytes))
 }

@@ -8,6 +8,7 @@
 mod copy;
 mod error;
 mod load;
+pub mod rowhash;
 mod session;
 
 use std::collections::{BinaryHeap, VecDeque};
@@ -374,7 +375,7 @@ async fn attempt_step(
         }
         Action::Copy(window) => {
             slot.source(cfg).await?;
-            let (rows, bytes) = copy::copy_window(
+            let (rows, bytes, _) = copy::copy_window(
                 &mut slot,
                 window,
                 cfg.journal.as_ref(),
@@ -407,7 +408,8 @@ async fn attempt_step(
             if probe.recorded.is_none() {
                 slot.source(cfg).await?;
             }
-            let answers = session::probe(&mut slot, probe).await?;
+            let answers =
+                session::probe(&mut slot, probe, cfg.journal.as_ref(), cfg.stall_timeout).await?;
             Outcome::Done {
                 rows: 0,
                 bytes: 0,

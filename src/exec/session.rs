@@ -4,10 +4,14 @@
 use tokio_postgres::{Client, Transaction};
 
 use super::error::StepError;
+use super::copy::progress;
+use super::rowhash::{Digest, Format, RowHasher};
 use super::{ExecConfig, JournalKey};
 use crate::pg::session;
 use crate::pg::{Role, connect, describe_error};
-use crate::plan::Probe;
+use crate::plan::{Probe, RowsRead};
+use futures_util::StreamExt;
+use std::time::Duration;
 
 const APP: &str = "hypermove";
 
@@ -80,22 +84,25 @@ pub async fn run_sql(
             .await
             .map_err(|e| StepError::pg("target", &e))?;
     }
-    step_done(&tx, journal, step_id, 0, 0).await?;
+    step_done(&tx, journal, step_id, 0, 0, None).await?;
     tx.commit().await.map_err(|e| StepError::pg("target", &e))
 }
 
-/// Record a finished step inside the transaction that did its work.
+/// Record a finished step inside the transaction that did its work, with the digest
+/// of the rows a copy streamed.
 pub async fn step_done(
     tx: &Transaction<'_>,
     journal: Option<&JournalKey>,
     step_id: &str,
     rows: u64,
     bytes: u64,
+    digest: Option<&Digest>,
 ) -> Result<(), StepError> {
     let Some(key) = journal else {
         return Ok(());
     };
-    crate::journal::step_done(tx, key, step_id, rows, bytes)
+    let hash = digest.map(Digest::hex);
+    crate::journal::step_done(tx, key, step_id, rows, bytes, hash.as_deref())
         .await
         .map_err(|e| StepError::pg(e.what, &e.source))
 }
@@ -116,10 +123,16 @@ pub async fn already_done(
 }
 
 /// Ask both sides the same one-row question; every column comes back as text.
+/// A probe with rows to read (checksum) reads them with COPY and hashes them here.
 pub async fn probe(
     slot: &mut Slot,
     probe: &Probe,
+    journal: Option<&JournalKey>,
+    stall: Duration,
 ) -> Result<(Vec<String>, Vec<String>), StepError> {
+    if let (Some(read), None) = (&probe.rows_read, &probe.recorded) {
+        return hashed(slot, probe, read, journal, stall).await;
+    }
     let t = slot
         .target
         .query_one(&probe.target_sql, &[])
@@ -145,6 +158,77 @@ pub async fn probe(
         }
     };
     Ok((s, text(&t)))
+}
+
+/// A window's rows and their hash on both sides, read with COPY. The source's
+/// hash is the one its copy kept when the journal has it; the source is then only
+/// counted, through its table. Both sides are read at once.
+async fn hashed(
+    slot: &mut Slot,
+    probe: &Probe,
+    read: &RowsRead,
+    journal: Option<&JournalKey>,
+    stall: Duration,
+) -> Result<(Vec<String>, Vec<String>), StepError> {
+    let copied = match (journal, &read.copied_by) {
+        (Some(key), Some(step)) => crate::journal::copied(&slot.target, key, step)
+            .await
+            .map_err(|e| StepError::pg(e.what, &e.source))?
+            .and_then(|(_, hash)| hash),
+        _ => None,
+    };
+    let source = slot.source.as_ref().expect("source opened before probing");
+    let target = digest_of(&slot.target, &read.target_copy, "target", stall);
+    let answers = |d: Digest| vec![d.rows.to_string(), d.hex()];
+    match copied {
+        Some(hash) => {
+            let count = async {
+                let row = source
+                    .query_one(&probe.source_sql, &[])
+                    .await
+                    .map_err(|e| StepError::pg("source", &e))?;
+                Ok::<_, StepError>(row.get::<_, String>(0))
+            };
+            let (counted, t) = tokio::try_join!(count, target)?;
+            Ok((vec![counted, hash], answers(t)))
+        }
+        None => {
+            let s = digest_of(source, &read.source_copy, "source", stall);
+            let (s, t) = tokio::try_join!(s, target)?;
+            Ok((answers(s), answers(t)))
+        }
+    }
+}
+
+/// The digest of one side's rows: `copy_sql` streamed and hashed, never kept.
+async fn digest_of(
+    client: &Client,
+    copy_sql: &str,
+    side: &str,
+    stall: Duration,
+) -> Result<Digest, StepError> {
+    let stream = progress(stall, side, client.copy_out(copy_sql)).await?;
+    futures_util::pin_mut!(stream);
+    let mut hasher = RowHasher::new(Format::of(copy_sql));
+    loop {
+        let next = match tokio::time::timeout(stall, stream.next()).await {
+            Ok(next) => next,
+            Err(_) => {
+                return Err(StepError::transient(format!(
+                    "{side}: no data for {}s; cancelled",
+                    stall.as_secs()
+                )));
+            }
+        };
+        let Some(piece) = next else { break };
+        let piece = piece.map_err(|e| StepError::pg(side, &e))?;
+        hasher
+            .feed(&piece)
+            .map_err(|e| StepError::permanent(format!("{side}: {e}")))?;
+    }
+    hasher
+        .finish()
+        .map_err(|e| StepError::permanent(format!("{side}: {e}")))
 }
 
 /// Drop tables (for `apply --restart`), in one transaction and without CASCADE:

@@ -208,6 +208,7 @@ pub async fn step_done(
     step_id: &str,
     rows: u64,
     bytes: u64,
+    row_hash: Option<&str>,
 ) -> Result<()> {
     tx.execute(
         include_str!("sql/step_done.sql"),
@@ -217,11 +218,29 @@ pub async fn step_done(
             &step_id,
             &(rows as i64),
             &(bytes as i64),
+            &row_hash,
         ],
     )
     .await
     .map(|_| ())
     .map_err(failed("target: recording the step"))
+}
+
+/// A copy step's record: the rows it wrote and the hash of the rows it streamed
+/// (`None` for a step recorded without one, by a version that took none).
+pub async fn copied(
+    target: &Client,
+    key: &JournalKey,
+    step_id: &str,
+) -> Result<Option<(u64, Option<String>)>> {
+    target
+        .query_opt(
+            include_str!("sql/step_copied.sql"),
+            &[&key.spec, &key.source, &step_id],
+        )
+        .await
+        .map(|row| row.map(|r| (r.get::<_, i64>(0) as u64, r.get(1))))
+        .map_err(failed("target: reading the journal"))
 }
 
 /// Whether the journal holds the step: after a connection was lost during COMMIT,

@@ -485,7 +485,12 @@ impl<'a> Assembly<'a> {
                 &[ready],
             );
             table_copies.push(copy);
-            if let Some(probe) = source.window_probe(i, self.spec.verify, table, r) {
+            if let Some(mut probe) = source.window_probe(i, self.spec.verify, table, r) {
+                // The copy keeps the hash of the rows it streamed: the check reads
+                // the target only (plan/probe.rs says why the source is counted too).
+                if let Some(read) = &mut probe.rows_read {
+                    read.copied_by = Some(format!("copy:{}{}", t.target, r.suffix));
+                }
                 checks.push(self.b.add(
                     Step {
                         id: format!("verify:{}{}", t.target, r.suffix),

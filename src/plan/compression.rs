@@ -443,6 +443,7 @@ pub(super) fn verify_probe(
         columns,
         source_sql: String::new(),
         target_sql,
+        rows_read: None,
         source_rows_sql: None,
         target_rows_sql: None,
         recorded: Some(recorded),

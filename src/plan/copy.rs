@@ -116,22 +116,7 @@ impl<'a> WindowSource<'a> {
             }
             WindowSource::Database => {
                 // Generated columns are computed again on the target.
-                let col_list = table
-                    .columns
-                    .iter()
-                    .filter(|c| c.generated.is_none())
-                    .map(|c| quote_ident(&c.name))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let format = if table
-                    .columns
-                    .iter()
-                    .all(|c| c.binary_ok || c.generated.is_some())
-                {
-                    "binary"
-                } else {
-                    "text"
-                };
+                let (col_list, format) = probe::copy_columns(table);
                 let time = time_of(table, shape);
                 windows
                     .iter()
@@ -179,13 +164,16 @@ impl<'a> WindowSource<'a> {
             WindowSource::Archive(a) if a.files[i].checksum.is_none() => {
                 level.min(VerifyLevel::Count)
             }
+            // A backup's manifest records the servers' checksum (`checksum-sql`): the
+            // restored rows are checked the same way.
+            WindowSource::Archive(_) if level == VerifyLevel::Checksum => VerifyLevel::ChecksumSql,
             _ => level,
         };
         let mut probe = probe::probe(level, table, r)?;
         if let WindowSource::Archive(a) = self {
             let f = &a.files[i];
             probe.recorded = Some(match level {
-                VerifyLevel::Checksum => {
+                VerifyLevel::Checksum | VerifyLevel::ChecksumSql => {
                     vec![f.rows.to_string(), f.checksum.clone().unwrap_or_default()]
                 }
                 _ => vec![f.rows.to_string()],

@@ -18,7 +18,7 @@ mod grants;
 mod init;
 mod jobs;
 mod preflight;
-mod probe;
+pub(crate) mod probe;
 mod render;
 mod security;
 mod settings;
@@ -412,6 +412,11 @@ pub struct Probe {
     pub source_sql: String,
     /// The same question on the target, over the same time range.
     pub target_sql: String,
+    /// At `checksum`: the rows to read with COPY and hash on the client. The answers
+    /// are then the source's count (`source_sql`) or its rows read whole, and the
+    /// target's rows read back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows_read: Option<RowsRead>,
     /// `key, row` as text for every source row of the window (for `verify --diff`);
     /// `None` for a table's row total, which has no rows of its own to list.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -423,6 +428,22 @@ pub struct Probe {
     /// not asked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recorded: Option<Vec<String>>,
+}
+
+/// A window's rows read with COPY on both sides and hashed by the client.
+#[derive(Debug, Clone, Serialize)]
+pub struct RowsRead {
+    /// `COPY (SELECT … FROM <source table> WHERE <range>) TO STDOUT (…)`: the source
+    /// read through its table, as a user's query would; the copy reads its chunks.
+    pub source_copy: String,
+    /// The same read of the target table over the same range.
+    pub target_copy: String,
+    /// The copy step whose journal row holds the hash of the rows it streamed
+    /// (`apply`). When that hash is there, the source is counted through its table
+    /// instead of read again; without it (`verify`, or a journal written before
+    /// hashes were kept), the source is read whole.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub copied_by: Option<String>,
 }
 
 /// How a table looks on one side, for the before → after summary.

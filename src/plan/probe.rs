@@ -1,7 +1,7 @@
 //! Verification probes: the queries that compare one window, or one table's row
 //! total, between source and target.
 
-use super::Probe;
+use super::{Probe, RowsRead};
 use super::shape::{Shape, time_of};
 use super::window::{self, Relation, Window};
 use crate::catalog::{ConstraintKind, Table, TimeType};
@@ -94,6 +94,7 @@ pub(super) fn total_probe(t: &TableSpec, time: Option<&(String, TimeType)>) -> P
         columns: vec!["rows".to_string()],
         source_sql: format!("SELECT count(*)::text FROM {}{predicate}", t.source.sql()),
         target_sql: format!("SELECT count(*)::text FROM {}{predicate}", t.target.sql()),
+        rows_read: None,
         source_rows_sql: None,
         target_rows_sql: None,
         recorded: None,
@@ -119,11 +120,46 @@ pub fn is_table_check(step_id: &str) -> bool {
     is_table_total(step_id) || step_id.ends_with(":compression")
 }
 
-/// The verification queries for one window. The checksum is a sum, over rows, of the
-/// first 64 bits of the MD5 of each row's text form: independent of row order and of
-/// the physical layout, and computed on each server so no row crosses the network.
-/// Text forms are made equal across servers by the session settings in
-/// `pg::session::SETUP` (time zone, date, interval, float and bytea output).
+/// The columns a window's rows travel in, and the COPY format they travel as:
+/// binary, unless a column's send format embeds type OIDs that differ between
+/// databases (arrays and composites of user-defined types). Generated columns are
+/// computed again on the target, so they neither travel nor are hashed.
+pub(super) fn copy_columns(table: &Table) -> (String, &'static str) {
+    let list = table
+        .columns
+        .iter()
+        .filter(|c| c.generated.is_none())
+        .map(|c| quote_ident(&c.name))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let binary = table
+        .columns
+        .iter()
+        .all(|c| c.binary_ok || c.generated.is_some());
+    (list, if binary { "binary" } else { "text" })
+}
+
+/// The server-side checksum of `checksum-sql`: a sum, over rows, of the first 64
+/// bits of the MD5 of each row's text form. `row` is a `ROW(…)::text` expression.
+pub(super) fn sql_checksum_select(row: &str) -> String {
+    format!(
+        "count(*)::text, coalesce(sum(('x' || left(md5({row}), 16))::bit(64)::int8::numeric), 0)::text"
+    )
+}
+
+/// The verification queries for one window.
+///
+/// At `checksum`, both sides' rows are read with COPY in the format the copy uses
+/// and hashed by the client (exec/rowhash.rs): no value is formatted or hashed on
+/// a server. In `apply`, the source side of that hash comes from the copy itself,
+/// as its rows streamed past ([`Probe::rows_read`]'s `copied_by`); since that is
+/// the copy's own account, the source is also counted through its table over the
+/// window's range, as a user's query would read it, and the count must match
+/// what the target holds. `hypermove verify` reads the source through its table.
+///
+/// At `checksum-sql`, each server sums the MD5 of each row's text form, made equal
+/// across servers by the session settings in `pg::session::SETUP`: no row crosses
+/// the network, at the cost of formatting every value on the servers.
 pub(super) fn probe(level: VerifyLevel, table: &Table, r: &WindowRange) -> Option<Probe> {
     let row = format!(
         "ROW({})::text",
@@ -134,14 +170,29 @@ pub(super) fn probe(level: VerifyLevel, table: &Table, r: &WindowRange) -> Optio
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let (columns, select) = match level {
+    let count = "count(*)::text".to_string();
+    let (columns, select, rows_read) = match level {
         VerifyLevel::None => return None,
-        VerifyLevel::Count => (vec!["rows".to_string()], "count(*)::text".to_string()),
-        VerifyLevel::Checksum => (
+        VerifyLevel::Count => (vec!["rows".to_string()], count, None),
+        VerifyLevel::Checksum => {
+            let (cols, format) = copy_columns(table);
+            let copy = |from: &str| {
+                format!("COPY (SELECT {cols} FROM {from}) TO STDOUT (FORMAT {format})")
+            };
+            (
+                vec!["rows".to_string(), "checksum".to_string()],
+                count,
+                Some(RowsRead {
+                    source_copy: copy(&r.verify_from),
+                    target_copy: copy(&r.target_from),
+                    copied_by: None,
+                }),
+            )
+        }
+        VerifyLevel::ChecksumSql => (
             vec!["rows".to_string(), "checksum".to_string()],
-            format!(
-                "count(*)::text, coalesce(sum(('x' || left(md5({row}), 16))::bit(64)::int8::numeric), 0)::text"
-            ),
+            sql_checksum_select(&row),
+            None,
         ),
     };
     // Rows are paired by primary key for --diff; without one, the row is its own key.
@@ -167,6 +218,7 @@ pub(super) fn probe(level: VerifyLevel, table: &Table, r: &WindowRange) -> Optio
         columns,
         source_sql: format!("SELECT {select} FROM {}", r.verify_from),
         target_sql: format!("SELECT {select} FROM {}", r.target_from),
+        rows_read,
         source_rows_sql: Some(format!("SELECT {key}, {row} FROM {}", r.verify_from)),
         target_rows_sql: Some(format!("SELECT {key}, {row} FROM {}", r.target_from)),
         recorded: None,

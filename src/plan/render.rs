@@ -171,10 +171,13 @@ fn render_step(out: &mut String, plan: &Plan, step: &super::Step) {
                 );
             }
             Action::Probe(p) => {
-                let side = if p.recorded.is_some() {
-                    "target against the backup's record"
-                } else {
-                    "on both sides"
+                let side = match (&p.recorded, &p.rows_read) {
+                    (Some(_), _) => "target against the backup's record",
+                    (None, Some(read)) if read.copied_by.is_some() => {
+                        "the copy's row hash against the target read back; the source counted through its table"
+                    }
+                    (None, Some(_)) => "both sides read with COPY and hashed",
+                    (None, None) => "on both sides",
                 };
                 let what = if p.table_total {
                     "all rows of the table".to_string()

@@ -424,7 +424,7 @@ fn a_restore_loads_the_backup_files_and_checks_against_their_manifest() {
     assert_eq!((load.rows, load.sha256.as_str()), (10, "sha0"));
     // The source is not asked: the manifest's answers stand for it.
     let checked = probe(&p, &format!("verify:{first}"));
-    assert_eq!(checked.level, VerifyLevel::Checksum);
+    assert_eq!(checked.level, VerifyLevel::ChecksumSql);
     assert_eq!(checked.recorded, Some(vec!["10".into(), "42".into()]));
     // A file without a checksum can still be counted.
     let counted = probe(&p, &format!("verify:{second}"));
@@ -654,4 +654,41 @@ fn extended_statistics_come_after_the_data_on_the_new_name() {
     for id in copies {
         assert!(waits_for(&p, "statistics:other.t_day", &id), "{id}");
     }
+}
+
+#[test]
+fn a_checksum_check_hashes_the_copied_rows_and_counts_the_source_through_its_table() {
+    let s = spec("", &with_hypertable("{time_column: time, chunk_time_interval: 2 days}"));
+    let p = plan(&s, &inputs(&s, vec![hyper("public.t", 1, 3)]));
+    let range = "public.t:2025-01-01T00:00:00Z..2025-01-02T00:00:00Z";
+    let checked = probe(&p, &format!("verify:{range}"));
+    assert_eq!(checked.columns, vec!["rows", "checksum"]);
+    let read = checked.rows_read.as_ref().expect("rows read at checksum");
+    // The source's hash is the copy's own, kept in its journal row ...
+    assert_eq!(read.copied_by.as_deref(), Some(format!("copy:{range}").as_str()));
+    // ... so the source is counted another way: through the table, never the chunk.
+    let through_table = "FROM \"public\".\"t\" WHERE \"time\" >= '2025-01-01 00:00:00.000000+00'::timestamptz AND \"time\" < '2025-01-02 00:00:00.000000+00'::timestamptz";
+    assert_eq!(
+        checked.source_sql,
+        format!("SELECT count(*)::text {through_table}")
+    );
+    let crate::plan::Action::Copy(copy) = &step(&p, &format!("copy:{range}")).action else {
+        panic!("not a copy")
+    };
+    assert!(!copy.source_sql.contains(through_table), "{}", copy.source_sql);
+    // Both sides are read in the copy's own columns and format, so equal rows hash
+    // equally; the source through its table when no hash was kept.
+    let cols = "\"time\", \"other\", \"device\", \"value\"";
+    assert_eq!(
+        read.source_copy,
+        format!("COPY (SELECT {cols} {through_table}) TO STDOUT (FORMAT binary)")
+    );
+    assert!(copy.source_sql.starts_with(&format!("COPY (SELECT {cols} FROM ")));
+    assert!(read.target_copy.ends_with("TO STDOUT (FORMAT binary)"));
+    // `checksum-sql` asks the servers instead, and reads no rows.
+    let s = spec("verify: checksum-sql\n", &with_hypertable("{time_column: time, chunk_time_interval: 2 days}"));
+    let p = plan(&s, &inputs(&s, vec![hyper("public.t", 1, 3)]));
+    let checked = probe(&p, &format!("verify:{range}"));
+    assert!(checked.rows_read.is_none());
+    assert!(checked.source_sql.contains("md5(ROW("), "{}", checked.source_sql);
 }

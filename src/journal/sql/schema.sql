@@ -21,6 +21,17 @@ CREATE TABLE IF NOT EXISTS hypermove.step (
     finished_at        timestamptz NOT NULL,   -- when its work was done, just before COMMIT
     PRIMARY KEY (spec_fingerprint, source_fingerprint, step_id)
 );
+-- The hash of the rows a copy window streamed (32 hex digits), kept for the window's
+-- check. Added to journals written before it existed; their rows hold NULL. Looked
+-- up first, because ALTER TABLE locks the table even when the column is there.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_attribute
+                   WHERE attrelid = 'hypermove.step'::regclass AND attname = 'row_hash'
+                     AND NOT attisdropped) THEN
+        ALTER TABLE hypermove.step ADD COLUMN row_hash text;
+    END IF;
+END $$;
 CREATE TABLE IF NOT EXISTS hypermove.applied (
     spec_fingerprint   text        NOT NULL,
     source_fingerprint text        NOT NULL,

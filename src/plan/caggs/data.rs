@@ -135,11 +135,11 @@ pub(in crate::plan) fn probe(
     let (columns, select) = match level {
         VerifyLevel::None => return None,
         VerifyLevel::Count => (vec!["rows".to_string()], "count(*)::text".to_string()),
-        VerifyLevel::Checksum => (
+        // Aggregates are small and read through their views: both checksum levels are
+        // computed by the servers.
+        VerifyLevel::Checksum | VerifyLevel::ChecksumSql => (
             vec!["rows".to_string(), "checksum".to_string()],
-            format!(
-                "count(*)::text, coalesce(sum(('x' || left(md5({row}), 16))::bit(64)::int8::numeric), 0)::text"
-            ),
+            crate::plan::probe::sql_checksum_select(&row),
         ),
     };
     let predicate = predicate(c, lo, hi);
@@ -152,6 +152,7 @@ pub(in crate::plan) fn probe(
         columns,
         source_sql: format!("SELECT {select} FROM {source}"),
         target_sql: format!("SELECT {select} FROM {target}"),
+        rows_read: None,
         source_rows_sql: Some(format!("SELECT {row}, {row} FROM {source}")),
         target_rows_sql: Some(format!("SELECT {row}, {row} FROM {target}")),
         recorded: None,
