@@ -256,3 +256,83 @@ fn checksums_agree_across_versions_for_every_type() {
         .code(3)
         .stdout(predicate::str::contains("changed, key (250)"));
 }
+
+/// `--diff` reads the source in the snapshot the verdict was measured in: a row
+/// committed on the source after that snapshot, before the diff reads, is not listed.
+#[test]
+fn the_diff_reads_the_source_in_the_verification_snapshot() {
+    let db = "hm_verify_diff_snapshot";
+    let mut src = fresh_db(SOURCE_PORT, db);
+    src.batch_execute(
+        "CREATE TABLE public.items (id int PRIMARY KEY, v int NOT NULL);
+         INSERT INTO public.items SELECT i, i FROM generate_series(1, 100) AS i;",
+    )
+    .unwrap();
+    let mut dst = fresh_db(TARGET_PORT, db);
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_spec(
+        dir.path(),
+        "items.yaml",
+        &spec(db, db, "  - name: public.items\n"),
+    );
+    let spec = path.to_str().unwrap();
+    hypermove()
+        .args(["apply", "--yes", "--verify", "count", spec])
+        .assert()
+        .success();
+    // The damage the verdict finds.
+    dst.batch_execute("UPDATE public.items SET v = -1 WHERE id = 50")
+        .unwrap();
+
+    // A source write whose transaction is open when verify takes its snapshot, and
+    // commits while verify is held up on the target: after the snapshot, before the diff.
+    let mut writer = connect(SOURCE_PORT, db);
+    let mut write = writer.transaction().unwrap();
+    write
+        .batch_execute("INSERT INTO public.items VALUES (1000, 1000)")
+        .unwrap();
+    let mut locker = connect(TARGET_PORT, db);
+    let mut lock = locker.transaction().unwrap();
+    lock.batch_execute("LOCK TABLE public.items IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("hypermove"))
+        .args(["verify", "--diff", "10", spec])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start hypermove");
+    // Verify waits for the lock only after its snapshot was exported (it reads the
+    // target once the source's snapshot is open).
+    let mut watcher = connect(TARGET_PORT, db);
+    let waiting = "SELECT count(*)::text FROM pg_locks
+                    WHERE relation = 'public.items'::regclass AND NOT granted";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while scalar(&mut watcher, waiting) == "0" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "verify never waited for the target's table"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    write.commit().unwrap();
+    lock.rollback().unwrap();
+    let out = child.wait_with_output().expect("hypermove ran");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("changed, key (50)\n    source: (50,50)\n    target: (50,-1)\n"),
+        "{stdout}"
+    );
+    // The row is there now, but not in the snapshot the verdict was measured in.
+    assert_eq!(
+        scalar(&mut src, "SELECT count(*)::text FROM public.items"),
+        "101"
+    );
+    assert!(!stdout.contains("(1000,1000)"), "{stdout}");
+    assert!(!stdout.contains("missing on target"), "{stdout}");
+}

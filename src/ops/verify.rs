@@ -60,13 +60,15 @@ pub async fn verify(
     })
     .await;
     observer.finished(&plan, &report);
-    let _ = tx.rollback().await;
     let verdict = verify::judge(&plan, &report);
+    // The diff reads the source in the same snapshot as the probes did, so the
+    // coordinator's transaction stays open until it is done.
     let diffs = match diff {
         Some(limit) if !verdict.ok() => verify::diff(
             &plan,
             &verdict,
             spec.source_db().map_err(Error::refused)?,
+            config.snapshot.as_deref(),
             spec.target_db().map_err(Error::refused)?,
             limit,
         )
@@ -74,6 +76,7 @@ pub async fn verify(
         .map_err(Error::runtime)?,
         _ => Vec::new(),
     };
+    let _ = tx.rollback().await;
     verify::record(&target, &plan.fingerprints.spec, &verdict)
         .await
         .map_err(Error::runtime)?;

@@ -93,3 +93,28 @@ pub async fn join_snapshot(
     }
     client.batch_execute(&begin).await
 }
+
+/// [`join_snapshot`] as a [`Transaction`], for readers that stream through portals,
+/// which tokio-postgres binds only inside one: the same settings, the same
+/// `REPEATABLE READ READ ONLY` transaction, the same snapshot when there is one.
+pub async fn join_snapshot_tx<'a>(
+    client: &'a mut Client,
+    snapshot: Option<&str>,
+) -> Result<Transaction<'a>, tokio_postgres::Error> {
+    setup(client).await?;
+    let tx = client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await?;
+    if let Some(snapshot) = snapshot {
+        // Still before the transaction's first query, where an import must come.
+        tx.batch_execute(&format!(
+            "SET TRANSACTION SNAPSHOT {}",
+            quote_literal(snapshot)
+        ))
+        .await?;
+    }
+    Ok(tx)
+}

@@ -4,15 +4,18 @@
 //! run, is never a pass. Exec measures (it runs the plan's probe queries on both
 //! sides); this layer compares, reports, and looks up differing rows on request.
 
+mod diff;
+
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use serde::Serialize;
 use tokio_postgres::Client;
 
+pub use diff::{DiffError, diff};
+
 use crate::exec::{Outcome, RunReport};
-use crate::pg::{ConnInfo, Role, connect, describe_error};
-use crate::plan::{Action, Plan, Probe, StepKind};
+use crate::plan::{Action, Plan, StepKind};
 use crate::spec::VerifyLevel;
 
 /// The verdict on one window.
@@ -267,152 +270,6 @@ pub struct RowDiff {
     pub truncated: bool,
 }
 
-/// For every failing window, list up to `limit` differing rows. This reads the rows
-/// of those windows only, from both sides, outside any snapshot: on a live source the
-/// listing can include rows written since the move.
-pub async fn diff(
-    plan: &Plan,
-    verdict: &Verdict,
-    source: &ConnInfo,
-    target: &ConnInfo,
-    limit: usize,
-) -> Result<Vec<RowDiff>, DiffError> {
-    let failing: Vec<&Check> = verdict.mismatches().filter(|c| c.error.is_none()).collect();
-    if failing.is_empty() {
-        return Ok(Vec::new());
-    }
-    let src = connect(source, Role::Source, "hypermove verify --diff")
-        .await
-        .map_err(DiffError::Connect)?;
-    let tgt = connect(target, Role::Target, "hypermove verify --diff")
-        .await
-        .map_err(DiffError::Connect)?;
-    for c in [&src, &tgt] {
-        crate::pg::session::setup(c)
-            .await
-            .map_err(DiffError::Query)?;
-    }
-    let probes: BTreeMap<&str, &Probe> = plan
-        .graph
-        .node_weights()
-        .filter_map(|s| match &s.action {
-            Action::Probe(p) => Some((s.id.as_str(), p)),
-            _ => None,
-        })
-        .collect();
-    let mut out = Vec::new();
-    for check in failing {
-        let Some(probe) = probes.get(check.id.as_str()) else {
-            continue;
-        };
-        let (Some(source_rows), Some(target_rows)) =
-            (&probe.source_rows_sql, &probe.target_rows_sql)
-        else {
-            continue;
-        };
-        let s = key_rows(&src, source_rows).await?;
-        let t = key_rows(&tgt, target_rows).await?;
-        out.push(compare_rows(&check.id, s, t, limit));
-    }
-    Ok(out)
-}
-
-/// The rows of a failing window could not be listed.
-#[derive(Debug, thiserror::Error)]
-pub enum DiffError {
-    /// A side could not be reached.
-    #[error("{0}")]
-    Connect(#[source] crate::pg::ConnError),
-    /// A side's query failed.
-    #[error("{}", describe_error(.0))]
-    Query(#[source] tokio_postgres::Error),
-}
-
-async fn key_rows(client: &Client, sql: &str) -> Result<Vec<(String, String)>, DiffError> {
-    client
-        .query(sql, &[])
-        .await
-        .map(|rows| {
-            rows.iter()
-                .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
-                .collect()
-        })
-        .map_err(DiffError::Query)
-}
-
-/// Pair rows by key and list what differs, at most `limit` entries per kind.
-fn compare_rows(
-    id: &str,
-    source: Vec<(String, String)>,
-    target: Vec<(String, String)>,
-    limit: usize,
-) -> RowDiff {
-    let mut by_key: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
-    for (k, r) in source {
-        by_key.entry(k).or_default().0.push(r);
-    }
-    for (k, r) in target {
-        by_key.entry(k).or_default().1.push(r);
-    }
-    let mut d = RowDiff {
-        id: id.to_string(),
-        changed: Vec::new(),
-        missing_on_target: Vec::new(),
-        extra_on_target: Vec::new(),
-        truncated: false,
-    };
-    fn push<T>(list: &mut Vec<T>, item: T, limit: usize, truncated: &mut bool) {
-        if list.len() < limit {
-            list.push(item);
-        } else {
-            *truncated = true;
-        }
-    }
-    for (key, (mut s, mut t)) in by_key {
-        s.sort();
-        t.sort();
-        // Drop rows present on both sides, as multisets.
-        let (mut only_s, mut only_t) = (Vec::new(), Vec::new());
-        let (mut i, mut j) = (0, 0);
-        while i < s.len() || j < t.len() {
-            match (s.get(i), t.get(j)) {
-                (Some(a), Some(b)) if a == b => {
-                    i += 1;
-                    j += 1;
-                }
-                (Some(a), Some(b)) if a < b => {
-                    only_s.push(a.clone());
-                    i += 1;
-                }
-                (Some(_), Some(b)) => {
-                    only_t.push(b.clone());
-                    j += 1;
-                }
-                (Some(a), None) => {
-                    only_s.push(a.clone());
-                    i += 1;
-                }
-                (None, Some(b)) => {
-                    only_t.push(b.clone());
-                    j += 1;
-                }
-                (None, None) => break,
-            }
-        }
-        while !only_s.is_empty() && !only_t.is_empty() {
-            let (a, b) = (only_s.remove(0), only_t.remove(0));
-            push(&mut d.changed, (key.clone(), a, b), limit, &mut d.truncated);
-        }
-        for a in only_s {
-            push(&mut d.missing_on_target, a, limit, &mut d.truncated);
-        }
-        for b in only_t {
-            push(&mut d.extra_on_target, b, limit, &mut d.truncated);
-        }
-    }
-    d
-}
-
 /// The differing rows for people.
 pub fn render_diffs(diffs: &[RowDiff]) -> String {
     let mut out = String::new();
@@ -467,38 +324,6 @@ pub async fn record(
 mod tests {
     use super::*;
 
-    fn rows(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter()
-            .map(|(k, r)| (k.to_string(), r.to_string()))
-            .collect()
-    }
-
-    #[test]
-    fn diff_pairs_by_key_and_counts_duplicates() {
-        let d = compare_rows(
-            "w",
-            rows(&[("1", "(1,a)"), ("2", "(2,b)"), ("3", "(3,c)")]),
-            rows(&[
-                ("1", "(1,a)"),
-                ("2", "(2,B)"),
-                ("3", "(3,c)"),
-                ("3", "(3,c)"),
-                ("4", "(4,d)"),
-            ]),
-            10,
-        );
-        assert_eq!(
-            d.changed,
-            vec![("2".into(), "(2,b)".into(), "(2,B)".into())]
-        );
-        assert!(d.missing_on_target.is_empty());
-        assert_eq!(
-            d.extra_on_target,
-            vec!["(3,c)".to_string(), "(4,d)".to_string()]
-        );
-        assert!(!d.truncated);
-    }
-
     fn check(id: &str, table_check: Option<&str>, source: &[&str], target: &[&str]) -> Check {
         let answers = |a: &[&str]| Some(a.iter().map(|s| s.to_string()).collect::<Vec<_>>());
         Check {
@@ -551,14 +376,5 @@ mod tests {
             text.contains("Not as planned: the compression of public.metrics.\n"),
             "{text}"
         );
-    }
-
-    #[test]
-    fn diff_is_limited() {
-        let source: Vec<(String, String)> =
-            (0..5).map(|i| (i.to_string(), format!("({i})"))).collect();
-        let d = compare_rows("w", source, Vec::new(), 2);
-        assert_eq!(d.missing_on_target.len(), 2);
-        assert!(d.truncated);
     }
 }
