@@ -199,6 +199,8 @@ pub async fn inputs(
         source_server: m.source_server.clone(),
         tables,
         time_bounds: chosen.iter().map(|(_, i)| m.time_bounds[*i]).collect(),
+        // A restore checks each file against its manifest: no key ranges.
+        key_ranges: vec![None; chosen.len()],
         views: m.views.clone(),
         grants: chosen.iter().map(|(_, i)| m.grants[*i].clone()).collect(),
         grants_left: Vec::new(),

@@ -18,6 +18,7 @@ mod closure;
 mod compression;
 mod compression_state;
 mod jobs;
+mod keys;
 mod model;
 mod triggers;
 mod views;
@@ -34,6 +35,7 @@ pub use compression::{
 };
 pub use compression_state::{CompressionState, compression_state};
 pub use jobs::{SourceJob, jobs_of};
+pub use keys::key_range;
 pub use model::*;
 pub use triggers::TriggerNames;
 pub use views::{View, views_over};

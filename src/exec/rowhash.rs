@@ -30,9 +30,7 @@ impl Digest {
 
     fn add(&mut self, row: &[u8]) {
         self.rows += 1;
-        self.sum = self
-            .sum
-            .wrapping_add(xxhash_rust::xxh3::xxh3_128(row));
+        self.sum = self.sum.wrapping_add(xxhash_rust::xxh3::xxh3_128(row));
     }
 }
 
@@ -274,7 +272,11 @@ mod tests {
         let whole = digest(Format::Binary, &stream, stream.len());
         assert_eq!(whole.rows, 3);
         for piece in 1..stream.len() {
-            assert_eq!(digest(Format::Binary, &stream, piece), whole, "piece {piece}");
+            assert_eq!(
+                digest(Format::Binary, &stream, piece),
+                whole,
+                "piece {piece}"
+            );
         }
         let text = b"1\tabc\n2\t\\N\n3\tx\\ny\n";
         let whole = digest(Format::Text, text, text.len());

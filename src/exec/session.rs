@@ -3,8 +3,8 @@
 
 use tokio_postgres::{Client, Transaction};
 
-use super::error::StepError;
 use super::copy::progress;
+use super::error::StepError;
 use super::rowhash::{Digest, Format, RowHasher};
 use super::{ExecConfig, JournalKey};
 use crate::pg::session;

@@ -359,27 +359,37 @@ pub async fn unfinished_runs(
         .collect())
 }
 
-/// Keep one verdict (the latest per step), for `status`.
-pub async fn record_verdict(
+/// One verdict to keep.
+#[derive(Debug, Clone, Copy)]
+pub struct VerdictRow<'a> {
+    /// The verify step.
+    pub step_id: &'a str,
+    /// `count`, `checksum`, …
+    pub level: &'a str,
+    /// Ran and matched.
+    pub ok: bool,
+    /// The source's answers, space-separated.
+    pub source_answer: Option<&'a str>,
+    /// The target's answers, space-separated.
+    pub target_answer: Option<&'a str>,
+}
+
+/// Keep a verification's verdicts (the latest per step), for `status`, in one
+/// statement.
+pub async fn record_verdicts(
     target: &Client,
     spec_fingerprint: &str,
-    step_id: &str,
-    level: &str,
-    ok: bool,
-    source_answer: Option<&str>,
-    target_answer: Option<&str>,
+    verdicts: &[VerdictRow<'_>],
 ) -> Result<()> {
+    let ids: Vec<&str> = verdicts.iter().map(|v| v.step_id).collect();
+    let levels: Vec<&str> = verdicts.iter().map(|v| v.level).collect();
+    let oks: Vec<bool> = verdicts.iter().map(|v| v.ok).collect();
+    let sources: Vec<Option<&str>> = verdicts.iter().map(|v| v.source_answer).collect();
+    let targets: Vec<Option<&str>> = verdicts.iter().map(|v| v.target_answer).collect();
     target
         .execute(
             include_str!("sql/verdict_record.sql"),
-            &[
-                &spec_fingerprint,
-                &step_id,
-                &level,
-                &ok,
-                &source_answer,
-                &target_answer,
-            ],
+            &[&spec_fingerprint, &ids, &levels, &oks, &sources, &targets],
         )
         .await
         .map(|_| ())

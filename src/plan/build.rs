@@ -474,6 +474,8 @@ impl<'a> Assembly<'a> {
         let mut table_copies = Vec::with_capacity(windows.len());
         // Per window its check (when verified), then the table's row total.
         let mut checks = Vec::with_capacity(windows.len() + 1);
+        // A large plain table copied whole is checked range by range of its key.
+        let key_ranges = probe::key_ranges(t, table, &windows, self.inputs.key_ranges[index]);
         for (i, (action, r)) in actions.into_iter().zip(&ranges).enumerate() {
             let copy = self.b.add(
                 Step {
@@ -485,6 +487,22 @@ impl<'a> Assembly<'a> {
                 &[ready],
             );
             table_copies.push(copy);
+            if let Some(key_ranges) = &key_ranges {
+                for r in key_ranges {
+                    if let Some(probe) = probe::probe(self.spec.verify, table, r) {
+                        checks.push(self.b.add(
+                            Step {
+                                id: format!("verify:{}{}", t.target, r.suffix),
+                                kind: StepKind::Verify,
+                                table: Some(t.target.clone()),
+                                action: Action::Probe(probe),
+                            },
+                            &[copy],
+                        ));
+                    }
+                }
+                continue;
+            }
             if let Some(mut probe) = source.window_probe(i, self.spec.verify, table, r) {
                 // The copy keeps the hash of the rows it streamed: the check reads
                 // the target only (plan/probe.rs says why the source is counted too).

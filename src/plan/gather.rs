@@ -29,6 +29,10 @@ pub struct Inputs {
     pub tables: Vec<Table>,
     /// For a plain source that becomes a hypertable: the range of its time column.
     pub time_bounds: Vec<Option<TimeBounds>>,
+    /// For a plain table that stays plain, with a one-column integer primary key:
+    /// the key's range, over which its verification is cut. Not part of any
+    /// fingerprint: it moves with every insert and decides no copy.
+    pub key_ranges: Vec<Option<(i64, i64)>>,
     /// Target tables named by the selection that already exist on the target (for a
     /// resumed run: those that existed when it began).
     pub target_existing: BTreeSet<QualifiedName>,
@@ -193,13 +197,14 @@ pub fn select_from(spec: &Spec, available: Vec<QualifiedName>) -> Vec<TableSpec>
 }
 
 /// One selected table from the source, and the range of its time column when a
-/// plain table becomes a hypertable (its copy windows are cut from that range).
+/// plain table becomes a hypertable (its copy windows are cut from that range), or
+/// of its integer key when it stays plain (its checks are cut from that range).
 async fn read_source_table(
     spec: &Spec,
     t: &TableSpec,
     source: &impl GenericClient,
     server: &ServerInfo,
-) -> Result<(Table, Option<TimeBounds>), PlanError> {
+) -> Result<(Table, Option<TimeBounds>, Option<(i64, i64)>), PlanError> {
     let src_err = |source| PlanError::Catalog {
         role: Role::Source,
         source,
@@ -229,7 +234,15 @@ async fn read_source_table(
         ),
         None => None,
     };
-    Ok((table, bounds))
+    let key_range = match super::probe::integer_key(&table) {
+        Some(column) if table.hypertable.is_none() && bounds.is_none() => {
+            catalog::key_range(source, &t.source, column)
+                .await
+                .map_err(src_err)?
+        }
+        _ => None,
+    };
+    Ok((table, bounds, key_range))
 }
 
 /// The functions the spec names for the table's hypertable (time partitioning,
@@ -281,6 +294,10 @@ pub struct SourceSide {
     pub tables: Vec<Table>,
     /// For a plain source that becomes a hypertable: the range of its time column.
     pub time_bounds: Vec<Option<TimeBounds>>,
+    /// For a plain table that stays plain, with a one-column integer primary key:
+    /// the key's range, over which its verification is cut. Not part of any
+    /// fingerprint: it moves with every insert and decides no copy.
+    pub key_ranges: Vec<Option<(i64, i64)>>,
     /// Plain and materialized views over the tables.
     pub views: Vec<catalog::View>,
     /// Owners and grants per table, when asked for.
@@ -306,10 +323,12 @@ pub async fn gather_source(
     let source_server = catalog::server_info(source).await.map_err(src_err)?;
     let mut tables = Vec::with_capacity(selection.len());
     let mut time_bounds = Vec::with_capacity(selection.len());
+    let mut key_ranges = Vec::with_capacity(selection.len());
     for t in selection {
-        let (table, bounds) = read_source_table(spec, t, source, &source_server).await?;
+        let (table, bounds, keys) = read_source_table(spec, t, source, &source_server).await?;
         tables.push(table);
         time_bounds.push(bounds);
+        key_ranges.push(keys);
     }
     let oids: Vec<u32> = tables.iter().map(|t| t.oid).collect();
     let views = catalog::views_over(source, &source_server, &oids, grants)
@@ -330,6 +349,7 @@ pub async fn gather_source(
         source_server,
         tables,
         time_bounds,
+        key_ranges,
         views,
         grants: grant_list,
         grants_left: Vec::new(),
@@ -410,9 +430,11 @@ pub async fn gather_source_only(
     let selection = select(spec, source).await.map_err(src_err)?;
     let mut tables = Vec::new();
     let mut time_bounds = Vec::new();
+    let mut key_ranges = Vec::new();
     let mut target_functions = BTreeSet::new();
     for t in &selection {
-        let (table, bounds) = read_source_table(spec, t, source, &source_server).await?;
+        let (table, bounds, keys) = read_source_table(spec, t, source, &source_server).await?;
+        key_ranges.push(keys);
         if let TargetShape::Hypertable(h) = &t.shape {
             target_functions.extend(h.time_partitioning_func.clone());
             target_functions.extend(h.integer_now_func.clone());
@@ -446,6 +468,7 @@ pub async fn gather_source_only(
         selection,
         tables,
         time_bounds,
+        key_ranges,
         target_existing: BTreeSet::new(),
         target_present: BTreeSet::new(),
         target_schemas: BTreeSet::new(),
@@ -524,6 +547,7 @@ pub fn for_empty_target(selection: Vec<TableSpec>, mut side: SourceSide) -> Inpu
         selection,
         tables: side.tables,
         time_bounds: side.time_bounds,
+        key_ranges: side.key_ranges,
         target_existing: BTreeSet::new(),
         target_present: BTreeSet::new(),
         target_schemas: BTreeSet::from(["public".to_string()]),

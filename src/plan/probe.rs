@@ -1,9 +1,9 @@
 //! Verification probes: the queries that compare one window, or one table's row
 //! total, between source and target.
 
-use super::{Probe, RowsRead};
 use super::shape::{Shape, time_of};
 use super::window::{self, Relation, Window};
+use super::{Probe, RowsRead};
 use crate::catalog::{ConstraintKind, Table, TimeType};
 use crate::pg::quote_ident;
 use crate::spec::{TableSpec, TimeValue, VerifyLevel};
@@ -62,6 +62,83 @@ pub(super) fn ranges_on(
             }
         })
         .collect()
+}
+
+/// Rows per key range a plain table's verification is cut into, estimated.
+const ROWS_PER_KEY_RANGE: u64 = 250_000;
+
+/// At most this many key ranges per table.
+const MAX_KEY_RANGES: u64 = 256;
+
+/// The one-column integer primary key of a table, if it has one: the column over
+/// which a plain table's checks are cut.
+pub(crate) fn integer_key(table: &Table) -> Option<&str> {
+    let pk = table
+        .constraints
+        .iter()
+        .find(|c| c.kind == ConstraintKind::PrimaryKey)?;
+    let [column] = pk.columns.as_slice() else {
+        return None;
+    };
+    let c = table.column(column)?;
+    (TimeType::from_oid(c.type_oid) == Some(TimeType::Integer)).then_some(column.as_str())
+}
+
+/// The checks of a plain table that is copied whole, cut by ranges of its integer
+/// primary key, so that a large one is verified in parallel and a mismatch (and
+/// `verify --diff`) points to a range. `None` keeps one check of the whole table:
+/// no such key, or too few rows to be worth cutting. The first range is open below
+/// and the last above, so every row of either side falls in one (a key is never
+/// NULL). Only the checks are cut: the copy stays one window, whose record does not
+/// depend on a range that moves with every insert.
+pub(super) fn key_ranges(
+    t: &TableSpec,
+    table: &Table,
+    windows: &[Window],
+    range: Option<(i64, i64)>,
+) -> Option<Vec<WindowRange>> {
+    let [w] = windows else { return None };
+    if w.ranged {
+        return None;
+    }
+    let column = integer_key(table)?;
+    let (min, max) = range?;
+    let parts = w.est_rows?.div_ceil(ROWS_PER_KEY_RANGE).min(MAX_KEY_RANGES);
+    let span = (max as i128) - (min as i128) + 1;
+    if parts < 2 || span < 2 {
+        return None;
+    }
+    let parts = (parts as i128).min(span);
+    let step = (span + parts - 1) / parts;
+    let cuts: Vec<i64> = (1..parts)
+        .map(|i| (min as i128 + i * step) as i64)
+        .filter(|&c| c <= max)
+        .collect();
+    let key = (column.to_string(), TimeType::Integer);
+    let mut bounds = Vec::with_capacity(cuts.len() + 1);
+    let mut lo = None;
+    for &c in &cuts {
+        bounds.push((lo, Some(c)));
+        lo = Some(c);
+    }
+    bounds.push((lo, None));
+    let windows: Vec<Window> = bounds
+        .into_iter()
+        .map(|(lo, hi)| Window {
+            lo,
+            hi,
+            relation: Relation::Table(t.source.clone()),
+            ranged: true,
+            est_rows: None,
+            est_bytes: 0,
+        })
+        .collect();
+    let mut ranges = ranges_on(t, Some(&key), &windows);
+    for r in &mut ranges {
+        // `:id=-inf..2501`: the key column names the range, so it never reads as time.
+        r.suffix = format!(":{}={}", column, &r.suffix[1..]);
+    }
+    Some(ranges)
 }
 
 /// Whether a table gets a row-total check besides its windows: whenever its windows

@@ -177,6 +177,7 @@ pub fn inputs(spec: &Spec, tables: Vec<Table>) -> Inputs {
         selection: spec.tables.clone(),
         tables,
         time_bounds: vec![None; n],
+        key_ranges: vec![None; n],
         target_existing: BTreeSet::new(),
         target_present: BTreeSet::new(),
         target_schemas: BTreeSet::from(["public".to_string()]),

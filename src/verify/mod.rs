@@ -304,20 +304,25 @@ pub async fn record(
     verdict: &Verdict,
 ) -> Result<(), crate::journal::JournalError> {
     crate::journal::ensure(target).await?;
-    for c in &verdict.checks {
-        let answer = |side: &Option<Vec<String>>| side.as_ref().map(|a| a.join(" "));
-        crate::journal::record_verdict(
-            target,
-            spec_fingerprint,
-            &c.id,
-            c.level.label(),
-            c.ok,
-            answer(&c.source).as_deref(),
-            answer(&c.target).as_deref(),
-        )
-        .await?;
-    }
-    Ok(())
+    let answer = |side: &Option<Vec<String>>| side.as_ref().map(|a| a.join(" "));
+    let answers: Vec<(Option<String>, Option<String>)> = verdict
+        .checks
+        .iter()
+        .map(|c| (answer(&c.source), answer(&c.target)))
+        .collect();
+    let rows: Vec<crate::journal::VerdictRow<'_>> = verdict
+        .checks
+        .iter()
+        .zip(&answers)
+        .map(|(c, (s, t))| crate::journal::VerdictRow {
+            step_id: &c.id,
+            level: c.level.label(),
+            ok: c.ok,
+            source_answer: s.as_deref(),
+            target_answer: t.as_deref(),
+        })
+        .collect();
+    crate::journal::record_verdicts(target, spec_fingerprint, &rows).await
 }
 
 #[cfg(test)]

@@ -20,7 +20,10 @@ pub fn build_verification(
     {
         let shape = preflight::check_verifiable(spec, inputs, t, table)?;
         let windows = window::for_table(spec, t, table, &shape, bounds.and_then(|b| b.range));
-        for r in probe::window_ranges(t, table, &shape, &windows) {
+        let index = table_plans.len();
+        let ranges = probe::key_ranges(t, table, &windows, inputs.key_ranges[index])
+            .unwrap_or_else(|| probe::window_ranges(t, table, &shape, &windows));
+        for r in ranges {
             if let Some(probe) = probe::probe(level, table, &r) {
                 b.add(
                     Step {
