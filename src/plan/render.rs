@@ -171,20 +171,20 @@ fn render_step(out: &mut String, plan: &Plan, step: &super::Step) {
                 );
             }
             Action::Probe(p) => {
-                let side = match (&p.recorded, &p.rows_read) {
-                    (Some(_), _) => "target against the backup's record",
-                    (None, Some(read)) if read.copied_by.is_some() => {
-                        "the copy's row hash against the target read back; the source counted through its table"
-                    }
-                    (None, Some(_)) => "both sides read with COPY and hashed",
-                    (None, None) => "on both sides",
-                };
                 let what = if p.table_total {
-                    "all rows of the table".to_string()
+                    "all rows of the table on both sides".to_string()
                 } else {
-                    p.columns.join(" + ")
+                    let answers = p.columns.join(" + ");
+                    match (&p.recorded, &p.rows_read) {
+                        (Some(_), _) => format!("{answers} of the target against the backup's record"),
+                        (None, Some(read)) if read.copied_by.is_some() => {
+                            "rows counted through the source table, the copy's row hash against the target's rows".to_string()
+                        }
+                        (None, Some(_)) => format!("{answers} of both sides' rows, hashed"),
+                        (None, None) => format!("{answers} on both sides"),
+                    }
                 };
-                let _ = writeln!(out, "  = {}  ({what} {side})", step.id);
+                let _ = writeln!(out, "  = {}  ({what})", step.id);
             }
         }
     }
