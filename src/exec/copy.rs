@@ -117,12 +117,8 @@ pub async fn copy_window(
     let digest = hasher
         .finish()
         .map_err(|e| StepError::permanent(format!("source: {e}")))?;
-    if digest.rows != rows {
-        return Err(StepError::permanent(format!(
-            "the source sent {} rows and the target took {rows}",
-            digest.rows
-        )));
-    }
+    // Rows the target took fewer of than were sent (a trigger that drops rows) are
+    // not an error here: the window's check finds them missing and says so (exit 3).
     // The window's "done" row commits with its data and its digest, or none does.
     session::step_done(&tx, journal, step_id, rows, moved, Some(&digest)).await?;
     progress(stall, "target", tx.commit()).await?;

@@ -234,7 +234,7 @@ async fn read_source_table(
         ),
         None => None,
     };
-    let key_range = match super::probe::integer_key(&table) {
+    let key_range = match super::probe::key_to_cut(&table) {
         Some(column) if table.hypertable.is_none() && bounds.is_none() => {
             catalog::key_range(source, &t.source, column)
                 .await

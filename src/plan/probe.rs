@@ -84,6 +84,19 @@ pub(crate) fn integer_key(table: &Table) -> Option<&str> {
     (TimeType::from_oid(c.type_oid) == Some(TimeType::Integer)).then_some(column.as_str())
 }
 
+/// The key a plain table's checks may be cut on, when it is worth reading its range:
+/// an integer key, more rows than one range holds, and no row-level security (a
+/// policy would make the read fail, and the plan says why elsewhere).
+pub(crate) fn key_to_cut(table: &Table) -> Option<&str> {
+    let big = table.est_rows.is_some_and(|r| r > ROWS_PER_KEY_RANGE);
+    let rls = table.row_security.as_ref().is_some_and(|r| r.enabled);
+    if big && !rls {
+        integer_key(table)
+    } else {
+        None
+    }
+}
+
 /// The checks of a plain table that is copied whole, cut by ranges of its integer
 /// primary key, so that a large one is verified in parallel and a mismatch (and
 /// `verify --diff`) points to a range. `None` keeps one check of the whole table:
