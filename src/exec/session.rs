@@ -3,14 +3,13 @@
 
 use tokio_postgres::{Client, Transaction};
 
-use super::copy::progress;
+use super::copy::{StallWatch, progress};
 use super::error::StepError;
 use super::rowhash::{Digest, Format, RowHasher};
 use super::{ExecConfig, JournalKey};
 use crate::pg::session;
 use crate::pg::{Role, connect, describe_error};
 use crate::plan::{Probe, RowsRead};
-use futures_util::StreamExt;
 use std::time::Duration;
 
 const APP: &str = "hypermove";
@@ -210,17 +209,11 @@ async fn digest_of(
     let stream = progress(stall, side, client.copy_out(copy_sql)).await?;
     futures_util::pin_mut!(stream);
     let mut hasher = RowHasher::new(Format::of(copy_sql));
+    let mut watch = StallWatch::new(stall);
     loop {
-        let next = match tokio::time::timeout(stall, stream.next()).await {
-            Ok(next) => next,
-            Err(_) => {
-                return Err(StepError::transient(format!(
-                    "{side}: no data for {}s; cancelled",
-                    stall.as_secs()
-                )));
-            }
+        let Some(piece) = watch.next(&mut stream, side).await? else {
+            break;
         };
-        let Some(piece) = next else { break };
         let piece = piece.map_err(|e| StepError::pg(side, &e))?;
         hasher
             .feed(&piece)

@@ -13,14 +13,7 @@
 -- `extensions` those whose members (functions, operators, types, relations) it uses.
 -- The session runs with search_path = pg_catalog, so pg_get_viewdef qualifies every
 -- name outside pg_catalog: the text resolves the same way on the target.
-WITH RECURSIVE reads AS (
-    SELECT DISTINCT r.ev_class AS viewer, d.refobjid AS read
-    FROM pg_rewrite r
-    JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
-                    AND d.refclassid = 'pg_class'::regclass
-    WHERE r.rulename = '_RETURN' AND d.refobjid <> r.ev_class
-),
-candidates AS (
+WITH RECURSIVE candidates AS (
     SELECT c.oid
     FROM pg_class c
     JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -33,6 +26,16 @@ candidates AS (
       AND NOT EXISTS (SELECT 1 FROM pg_depend e
                       WHERE e.classid = 'pg_class'::regclass AND e.objid = c.oid
                         AND e.deptype = 'e')
+),
+-- What each candidate reads. Only candidates: the server's and extensions' own views
+-- are many, and their rules' dependencies would be most of the work.
+reads AS (
+    SELECT DISTINCT r.ev_class AS viewer, d.refobjid AS read
+    FROM pg_rewrite r
+    JOIN candidates c ON c.oid = r.ev_class
+    JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+                    AND d.refclassid = 'pg_class'::regclass
+    WHERE r.rulename = '_RETURN' AND d.refobjid <> r.ev_class
 ),
 closure(oid) AS (
     SELECT r.viewer

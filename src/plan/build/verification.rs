@@ -23,6 +23,19 @@ pub fn build_verification(
         let index = table_plans.len();
         let ranges = probe::key_ranges(t, table, &windows, inputs.key_ranges[index])
             .unwrap_or_else(|| probe::window_ranges(t, table, &shape, &windows));
+        // The row total first: a whole-table count on both sides, it would otherwise
+        // run alone at the end while the windows' reads could have covered it.
+        if level != VerifyLevel::None && probe::needs_total(&windows) {
+            b.add(
+                Step {
+                    id: probe::total_id(t),
+                    kind: StepKind::Verify,
+                    table: Some(t.target.clone()),
+                    action: Action::Probe(probe::total_probe(t, time_of(table, &shape).as_ref())),
+                },
+                &[],
+            );
+        }
         for r in ranges {
             if let Some(probe) = probe::probe(level, table, &r) {
                 b.add(
@@ -35,17 +48,6 @@ pub fn build_verification(
                     &[],
                 );
             }
-        }
-        if level != VerifyLevel::None && probe::needs_total(&windows) {
-            b.add(
-                Step {
-                    id: probe::total_id(t),
-                    kind: StepKind::Verify,
-                    table: Some(t.target.clone()),
-                    action: Action::Probe(probe::total_probe(t, time_of(table, &shape).as_ref())),
-                },
-                &[],
-            );
         }
         // Its continuous aggregates on the target, bucket range by bucket range.
         let base = table_plans.len();
