@@ -132,30 +132,35 @@ pub async fn probe(
     if let (Some(read), None) = (&probe.rows_read, &probe.recorded) {
         return hashed(slot, probe, read, journal, stall).await;
     }
-    let t = slot
-        .target
-        .query_one(&probe.target_sql, &[])
-        .await
-        .map_err(|e| StepError::pg("target", &e))?;
     let text = |row: &tokio_postgres::Row| {
         (0..row.len())
             .map(|i| {
                 row.get::<_, Option<String>>(i)
                     .unwrap_or_else(|| "NULL".into())
             })
-            .collect()
+            .collect::<Vec<String>>()
     };
-    let s = match &probe.recorded {
-        Some(answers) => answers.clone(),
-        None => {
-            let source = slot.source.as_ref().expect("source opened before probing");
-            let row = source
-                .query_one(&probe.source_sql, &[])
-                .await
-                .map_err(|e| StepError::pg("source", &e))?;
-            text(&row)
+    // Both sides are asked at once: each answer is a scan on its own server.
+    let target = async {
+        slot.target
+            .query_one(&probe.target_sql, &[])
+            .await
+            .map_err(|e| StepError::pg("target", &e))
+    };
+    let source = async {
+        match &probe.recorded {
+            Some(answers) => Ok(answers.clone()),
+            None => {
+                let source = slot.source.as_ref().expect("source opened before probing");
+                source
+                    .query_one(&probe.source_sql, &[])
+                    .await
+                    .map(|row| text(&row))
+                    .map_err(|e| StepError::pg("source", &e))
+            }
         }
     };
+    let (s, t) = tokio::try_join!(source, target)?;
     Ok((s, text(&t)))
 }
 

@@ -12,6 +12,10 @@ SET lc_monetary = 'C';
 -- A read must see every row or fail, never quietly fewer: with row_security off, a
 -- query that a row-level-security policy would filter raises an error instead.
 SET row_security = off;
+-- No JIT: hypermove's queries are scans and catalog reads, whose plans the server
+-- would compile for tens of milliseconds each once their estimated cost passes
+-- jit_above_cost (the catalog query for views took 65 ms, 40 of them compiling).
+SET jit = off;
 -- Rows of compressed chunks are read only through TimescaleDB's decompression, which
 -- these settings can turn off for a role or database (2.19 reads a compressed
 -- hypertable as its uncompressed rows alone with enable_optimizations off). They are
