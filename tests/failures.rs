@@ -143,6 +143,67 @@ fn lost_rows_fail_verification_with_exit_3() {
         .stderr(predicate::str::contains("verification failed"));
 }
 
+/// A target that changes a value on the way in (a trap trigger again) keeps every
+/// row, so only the checksum catches it: the copy's hash of the rows it streamed
+/// (kept in its journal row) against the target's rows read back. Exit 3.
+#[test]
+fn a_value_changed_on_the_way_in_fails_the_checksum_of_apply() {
+    let db = "hm_fail_changed";
+    let mut src = fresh_db(SOURCE_PORT, db);
+    src.batch_execute(
+        "CREATE TABLE public.events (v int);
+         INSERT INTO public.events SELECT i FROM generate_series(1, 100) AS i;",
+    )
+    .unwrap();
+    let mut dst = fresh_db(TARGET_PORT, db);
+    dst.batch_execute(
+        "CREATE FUNCTION public.negate_13() RETURNS trigger LANGUAGE plpgsql AS
+           $$ BEGIN IF NEW.v = 13 THEN NEW.v := -13; END IF; RETURN NEW; END $$;
+         CREATE FUNCTION public.plant_trap() RETURNS event_trigger LANGUAGE plpgsql AS
+           $$ BEGIN
+                IF EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands()
+                           WHERE command_tag = 'CREATE TABLE' AND object_identity = 'public.events') THEN
+                  CREATE TRIGGER trap BEFORE INSERT ON public.events FOR EACH ROW EXECUTE FUNCTION public.negate_13();
+                END IF;
+              END $$;
+         CREATE EVENT TRIGGER plant_trap ON ddl_command_end EXECUTE FUNCTION public.plant_trap();",
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(
+        dir.path(),
+        "changed.yaml",
+        &format!(
+            "version: 1\nsource: {}\ntarget: {}\ntables:\n  - name: public.events\n",
+            url(SOURCE_PORT, db),
+            url(TARGET_PORT, db)
+        ),
+    );
+    let out = hypermove()
+        .args(["apply", "--yes", spec.to_str().unwrap()])
+        .assert()
+        .code(3)
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    // Every row arrived; one value did not.
+    assert!(
+        out.contains("FAIL verify:public.events: rows source 100 / target 100; checksum source "),
+        "{out}"
+    );
+    // The source's checksum is the copy's own: the one its journal row keeps.
+    let kept = scalar(
+        &mut dst,
+        "SELECT row_hash FROM hypermove.step WHERE step_id = 'copy:public.events'",
+    );
+    assert_eq!(kept.len(), 32, "{kept}");
+    assert!(
+        out.contains(&format!("checksum source {kept} / target ")),
+        "{out}"
+    );
+}
+
 /// A window that fails for good (a CHECK constraint on the target rejects one of
 /// its rows) fails fast, without retries: the other windows complete, the steps that
 /// depend on it are skipped, the exit is 1, and the journal names the cause.
