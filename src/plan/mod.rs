@@ -46,6 +46,8 @@ mod tests_refusals;
 #[cfg(test)]
 mod tests_triggers;
 #[cfg(test)]
+mod tests_verification;
+#[cfg(test)]
 mod tests_views;
 mod triggers;
 mod views;
