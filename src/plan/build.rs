@@ -487,31 +487,32 @@ impl<'a> Assembly<'a> {
                 &[ready],
             );
             table_copies.push(copy);
-            if let Some(key_ranges) = &key_ranges {
-                for r in key_ranges {
-                    if let Some(probe) = probe::probe(self.spec.verify, table, r) {
-                        checks.push(self.b.add(
-                            Step {
-                                id: format!("verify:{}{}", t.target, r.suffix),
-                                kind: StepKind::Verify,
-                                table: Some(t.target.clone()),
-                                action: Action::Probe(probe),
-                            },
-                            &[copy],
-                        ));
-                    }
-                }
-                continue;
-            }
-            if let Some(mut probe) = source.window_probe(i, self.spec.verify, table, r) {
-                // The copy keeps the hash of the rows it streamed: the check reads
-                // the target only (plan/probe.rs says why the source is counted too).
-                if let Some(read) = &mut probe.rows_read {
-                    read.copied_by = Some(format!("copy:{}{}", t.target, r.suffix));
-                }
+            // Each check after its copy: the window's own, or the key ranges'.
+            let window_checks: Vec<(String, super::Probe)> = match &key_ranges {
+                Some(key_ranges) => key_ranges
+                    .iter()
+                    .filter_map(|r| {
+                        probe::probe(self.spec.verify, table, r).map(|p| (r.suffix.clone(), p))
+                    })
+                    .collect(),
+                None => source
+                    .window_probe(i, self.spec.verify, table, r)
+                    .map(|mut p| {
+                        // The copy keeps the hash of the rows it streamed: the check
+                        // reads the target only (plan/probe.rs says why the source
+                        // is counted too).
+                        if let Some(read) = &mut p.rows_read {
+                            read.copied_by = Some(format!("copy:{}{}", t.target, r.suffix));
+                        }
+                        (r.suffix.clone(), p)
+                    })
+                    .into_iter()
+                    .collect(),
+            };
+            for (suffix, probe) in window_checks {
                 checks.push(self.b.add(
                     Step {
-                        id: format!("verify:{}{}", t.target, r.suffix),
+                        id: format!("verify:{}{suffix}", t.target),
                         kind: StepKind::Verify,
                         table: Some(t.target.clone()),
                         action: Action::Probe(probe),
