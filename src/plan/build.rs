@@ -501,8 +501,9 @@ impl<'a> Assembly<'a> {
                         // The copy keeps the hash of the rows it streamed: the check
                         // reads the target only (plan/probe.rs says why the source
                         // is counted too).
-                        if let Some(read) = &mut p.rows_read {
-                            read.copied_by = Some(format!("copy:{}{}", t.target, r.suffix));
+                        if p.rows_read.is_some() {
+                            let copy_step = format!("copy:{}{}", t.target, r.suffix);
+                            p.rows_read = Some(probe::rows_copied(table, r, copy_step));
                         }
                         (r.suffix.clone(), p)
                     })

@@ -215,18 +215,36 @@ pub fn is_table_check(step_id: &str) -> bool {
 /// databases (arrays and composites of user-defined types). Generated columns are
 /// computed again on the target, so they neither travel nor are hashed.
 pub(super) fn copy_columns(table: &Table) -> (String, &'static str) {
+    columns_read(table, false)
+}
+
+/// The columns a check reads and their COPY format: the copy's columns, or with
+/// `generated` every column, so that a check that reads both sides also compares
+/// what the target computed (a generation expression that differs shows).
+fn columns_read(table: &Table, generated: bool) -> (String, &'static str) {
+    let read = |c: &&crate::catalog::Column| generated || c.generated.is_none();
     let list = table
         .columns
         .iter()
-        .filter(|c| c.generated.is_none())
+        .filter(read)
         .map(|c| quote_ident(&c.name))
         .collect::<Vec<_>>()
         .join(", ");
-    let binary = table
-        .columns
-        .iter()
-        .all(|c| c.binary_ok || c.generated.is_some());
+    let binary = table.columns.iter().filter(read).all(|c| c.binary_ok);
     (list, if binary { "binary" } else { "text" })
+}
+
+/// What a check reads when its source side is the hash its copy kept: the copy's
+/// columns in the copy's format on both sides, so equal rows hash equally (and the
+/// source read whole, when the hash is missing, matches the target read).
+pub(super) fn rows_copied(table: &Table, r: &WindowRange, copy_step: String) -> RowsRead {
+    let (cols, format) = copy_columns(table);
+    let copy = |from: &str| format!("COPY (SELECT {cols} FROM {from}) TO STDOUT (FORMAT {format})");
+    RowsRead {
+        source_copy: copy(&r.verify_from),
+        target_copy: copy(&r.target_from),
+        copied_by: Some(copy_step),
+    }
 }
 
 /// The server-side checksum of `checksum-sql`: a sum, over rows, of the first 64
@@ -265,7 +283,7 @@ pub(super) fn probe(level: VerifyLevel, table: &Table, r: &WindowRange) -> Optio
         VerifyLevel::None => return None,
         VerifyLevel::Count => (vec!["rows".to_string()], count, None),
         VerifyLevel::Checksum => {
-            let (cols, format) = copy_columns(table);
+            let (cols, format) = columns_read(table, true);
             let copy = |from: &str| {
                 format!("COPY (SELECT {cols} FROM {from}) TO STDOUT (FORMAT {format})")
             };

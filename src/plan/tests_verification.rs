@@ -134,3 +134,51 @@ fn a_large_plain_table_is_checked_by_ranges_of_its_integer_key() {
         );
     }
 }
+
+#[test]
+fn a_check_that_reads_both_sides_compares_generated_columns_too() {
+    let s = spec(
+        "",
+        &with_hypertable("{time_column: time, chunk_time_interval: 2 days}"),
+    );
+    let mut table = hyper("public.t", 1, 3);
+    let mut doubled = column("doubled", 701, "double precision");
+    doubled.generated = Some("(value * 2)".into());
+    table.columns.push(doubled);
+    let mut i = inputs(&s, vec![table]);
+    let range = "public.t:2025-01-01T00:00:00Z..2025-01-02T00:00:00Z";
+    // The copy leaves generated columns out (the target computes them), and so does
+    // the check that compares with the copy's hash ...
+    let p = plan(&s, &i);
+    let read = probe(&p, &format!("verify:{range}"))
+        .rows_read
+        .clone()
+        .unwrap();
+    assert!(
+        !read.target_copy.contains("\"doubled\""),
+        "{}",
+        read.target_copy
+    );
+    assert!(
+        !read.source_copy.contains("\"doubled\""),
+        "{}",
+        read.source_copy
+    );
+    // ... but `verify` reads both sides, so it compares what each computed.
+    i.target_present.insert(qn("public.t"));
+    let v = crate::plan::build_verification(&s, &i, VerifyLevel::Checksum).unwrap();
+    let read = probe(&v, &format!("verify:{range}"))
+        .rows_read
+        .clone()
+        .unwrap();
+    assert!(
+        read.target_copy.contains(", \"doubled\" FROM"),
+        "{}",
+        read.target_copy
+    );
+    assert!(
+        read.source_copy.contains(", \"doubled\" FROM"),
+        "{}",
+        read.source_copy
+    );
+}
