@@ -207,7 +207,8 @@ enum Command {
     Verify {
         /// The spec file (YAML).
         spec: PathBuf,
-        /// `count` (rows per window) or `checksum` (rows and a checksum of every value).
+        /// `count` (rows per window), `checksum` (rows and a hash of every value, read with
+        /// COPY from both sides) or `checksum-sql` (the same computed by each server).
         /// Default: the spec's `verify:`, or checksum.
         #[arg(long, value_enum)]
         verify: Option<VerifyLevel>,
