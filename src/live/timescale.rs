@@ -20,7 +20,10 @@
 //! (`timescaledb.enable_compressed_direct_batch_delete`, on by default): the stream
 //! then holds an *empty* decompression pair and no row deletes at all, because a
 //! compressed chunk has no replica identity. `Span::empty_decompression` names that
-//! case so a follower can stop instead of diverging silently.
+//! case so a follower can stop instead of diverging silently. On 2.29.2 the same
+//! delete writes no marker at all (`decompress_batches_scan` skips them for a
+//! complete batch delete), so there the stream holds no trace of it: see
+//! docs/live.md, section 7.
 
 /// The prefix of TimescaleDB's "compression starts" message.
 pub const COMPRESSION_START: &str = "::timescaledb-compression-start";
