@@ -18,6 +18,7 @@ pub mod exec;
 pub mod fault;
 pub mod interrupt;
 pub mod journal;
+pub mod live;
 pub mod ops;
 pub mod pg;
 pub mod plan;

@@ -1,0 +1,23 @@
+//! Live moves, groundwork: a logical replication connection, the pgoutput decoder,
+//! TimescaleDB's compression markers and relation shapes. Nothing here is wired
+//! into a command yet; docs/live.md holds the design the follower builds on.
+//!
+//! - `conn`: `replication=database` connections: `CREATE_REPLICATION_SLOT … (SNAPSHOT
+//!   'export')`, `START_REPLICATION`, standby status updates.
+//! - `wire`: frames and the replication messages inside CopyData.
+//! - `pgoutput`: the plugin's messages as plain enums, column values left raw.
+//! - `timescale`: which changes TimescaleDB's own compression produces.
+//! - `shape`: relation shapes, and DDL seen as a change of shape.
+
+mod conn;
+mod error;
+mod lsn;
+pub mod pgoutput;
+pub mod shape;
+pub mod timescale;
+pub mod wire;
+
+pub use conn::{ReplicationConn, ReplicationStream, SlotCreated, SystemIdentity};
+pub use error::LiveError;
+pub use lsn::{Lsn, LsnParseError};
+pub use wire::ReplicationData;
