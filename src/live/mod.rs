@@ -8,15 +8,24 @@
 //! - `pgoutput`: the plugin's messages as plain enums, column values left raw.
 //! - `timescale`: which changes TimescaleDB's own compression produces.
 //! - `shape`: relation shapes, and DDL seen as a change of shape.
+//! - `mapping`: source relations (chunks, roots) to moved tables, through pg_inherits.
+//! - `batch`: source transactions to target operations (skips, COPY runs, moves).
+//! - `apply`: those operations in one target transaction, with the journal position.
 
+pub mod apply;
+mod apply_error;
+pub mod batch;
 mod conn;
 mod error;
 mod lsn;
+pub mod mapping;
 pub mod pgoutput;
 pub mod shape;
 pub mod timescale;
 pub mod wire;
 
+pub use apply::{Applied, Applier};
+pub use apply_error::ApplyError;
 pub use conn::{ReplicationConn, ReplicationStream, SlotCreated, SystemIdentity};
 pub use error::LiveError;
 pub use lsn::{Lsn, LsnParseError};

@@ -1,0 +1,300 @@
+//! The change applier: whole source transactions in, one target transaction out.
+//!
+//! `batch::plan` decides what to do (skips, COPY runs, updates, moves, deletes);
+//! this module does it on the target, through the moved tables' hypertable roots,
+//! and records the last applied source position in `hypermove.live_position` in the
+//! same target transaction, so a crash leaves the changes and the position together
+//! or neither. Only after that commit may the follower confirm the position to the
+//! source slot (docs/live.md, section 4).
+//!
+//! Identifiers reach SQL only through `quote_ident`/`QualifiedName::sql`; values
+//! only as COPY data or as text-format parameters, so the target parses each value
+//! with its column's own input function, exactly as COPY would.
+
+use std::error::Error as StdError;
+
+use bytes::BytesMut;
+use futures_util::SinkExt;
+use tokio_postgres::types::{Format, IsNull, ToSql, Type, to_sql_checked};
+use tokio_postgres::{Client, Transaction};
+
+use super::Lsn;
+use super::apply_error::ApplyError;
+use super::batch::{self, CopyRun, NewValue, Op, Value};
+use super::mapping::Mapping;
+use super::pgoutput::PgOutput;
+use super::shape::Relations;
+use crate::pg::quote_ident;
+
+const LIVE_POSITION: &str = include_str!("sql/live_position.sql");
+const READ_POSITION: &str = include_str!("sql/read_position.sql");
+const WRITE_POSITION: &str = include_str!("sql/write_position.sql");
+
+/// Create the journal table on the target if it is missing.
+pub async fn ensure_journal(target: &Client) -> Result<(), ApplyError> {
+    target
+        .batch_execute(LIVE_POSITION)
+        .await
+        .map_err(ApplyError::Target)
+}
+
+/// The applied position of a live move, for resume: `None` before its first batch.
+pub async fn read_position(
+    target: &Client,
+    fingerprint: &str,
+    slot: &str,
+) -> Result<Option<Lsn>, ApplyError> {
+    let row = target
+        .query_opt(READ_POSITION, &[&fingerprint, &slot])
+        .await
+        .map_err(ApplyError::Target)?;
+    Ok(match row {
+        Some(row) => Some(row.get::<_, String>(0).parse()?),
+        None => None,
+    })
+}
+
+/// What one `Applier::apply` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Source transactions taken in this target transaction.
+    pub transactions: usize,
+    /// Source transactions skipped because the journal held them already.
+    pub skipped: usize,
+    /// Rows written by COPY.
+    pub copied: usize,
+    /// Update, move and delete statements run.
+    pub statements: usize,
+    /// Of those, updates run as DELETE + INSERT (the row may change target chunk).
+    pub moves: usize,
+    /// The position recorded in the journal by this call, if any.
+    pub position: Option<Lsn>,
+}
+
+/// Applies batches of source transactions of one live move to the target.
+#[derive(Debug)]
+pub struct Applier {
+    fingerprint: String,
+    slot: String,
+    mapping: Mapping,
+    relations: Relations,
+    applied: Option<Lsn>,
+}
+
+impl Applier {
+    /// An applier that resumes from the journal's position for this move and slot
+    /// (creating the journal table if needed).
+    pub async fn open(
+        target: &Client,
+        fingerprint: &str,
+        slot: &str,
+        mapping: Mapping,
+    ) -> Result<Self, ApplyError> {
+        ensure_journal(target).await?;
+        let applied = read_position(target, fingerprint, slot).await?;
+        Ok(Self {
+            fingerprint: fingerprint.to_string(),
+            slot: slot.to_string(),
+            mapping,
+            relations: Relations::new(),
+            applied,
+        })
+    }
+
+    /// The last applied source position (a commit's end LSN): what the follower
+    /// confirms to the slot, and where a resume starts.
+    pub fn position(&self) -> Option<Lsn> {
+        self.applied
+    }
+
+    /// Apply whole source transactions (Begin … Commit, in commit order) in one
+    /// target transaction. Relations new to the stream are mapped on `source` first.
+    /// On error nothing of the batch is committed on the target.
+    pub async fn apply(
+        &mut self,
+        source: &Client,
+        target: &mut Client,
+        msgs: &[PgOutput],
+    ) -> Result<Applied, ApplyError> {
+        for msg in msgs {
+            let oids: &[u32] = match msg {
+                PgOutput::Relation(r) => std::slice::from_ref(&r.oid),
+                PgOutput::Truncate(t) => &t.relations,
+                _ => &[],
+            };
+            for &oid in oids {
+                self.mapping
+                    .resolve(source, oid)
+                    .await
+                    .map_err(ApplyError::Source)?;
+            }
+        }
+        let planned = batch::plan(msgs, self.applied, &mut self.relations, &self.mapping)?;
+        let mut done = Applied {
+            transactions: planned.taken,
+            skipped: planned.skipped,
+            ..Applied::default()
+        };
+        // Only transactions already applied: nothing to write, not even the journal.
+        let Some(last_end) = planned.last_end else {
+            return Ok(done);
+        };
+        let tx = target.transaction().await.map_err(ApplyError::Target)?;
+        for op in planned.ops {
+            match op {
+                Op::Copy(run) => done.copied += copy(&tx, run).await?,
+                op => {
+                    done.moves += usize::from(matches!(op, Op::Move { .. }));
+                    run_statement(&tx, op).await?;
+                    done.statements += 1;
+                }
+            }
+        }
+        let position = last_end.to_string();
+        tx.execute(WRITE_POSITION, &[&self.fingerprint, &self.slot, &position])
+            .await
+            .map_err(ApplyError::Target)?;
+        tx.commit().await.map_err(ApplyError::Target)?;
+        self.applied = Some(last_end);
+        done.position = Some(last_end);
+        Ok(done)
+    }
+}
+
+/// `COPY table (cols) FROM STDIN` with one run's rows.
+async fn copy(tx: &Transaction<'_>, run: CopyRun) -> Result<usize, ApplyError> {
+    let cols: Vec<String> = run.columns.iter().map(|c| quote_ident(c)).collect();
+    let sql = format!(
+        "COPY {} ({}) FROM STDIN",
+        run.table.target.sql(),
+        cols.join(", ")
+    );
+    let sink = tx
+        .copy_in::<_, bytes::Bytes>(&sql)
+        .await
+        .map_err(ApplyError::Target)?;
+    futures_util::pin_mut!(sink);
+    sink.send(run.data.freeze())
+        .await
+        .map_err(ApplyError::Target)?;
+    sink.finish().await.map_err(ApplyError::Target)?;
+    Ok(run.rows)
+}
+
+/// One update, move or delete, with its values as parameters; a statement that
+/// finds no target row means the target diverged.
+async fn run_statement(tx: &Transaction<'_>, op: Op) -> Result<(), ApplyError> {
+    let (table, what, sql, values) = match op {
+        Op::Copy(_) => unreachable!("COPY runs go through copy()"),
+        Op::Update { table, set, key } => {
+            let mut values: Vec<Value> = Vec::with_capacity(set.len() + key.len());
+            let assignments: Vec<String> = set
+                .into_iter()
+                .map(|(col, v)| {
+                    values.push(v);
+                    format!("{} = ${}", quote_ident(&col), values.len())
+                })
+                .collect();
+            let filter = where_clause(key, &mut values);
+            let sql = format!(
+                "UPDATE {} SET {} WHERE {filter}",
+                table.target.sql(),
+                assignments.join(", ")
+            );
+            (table, "update", sql, values)
+        }
+        Op::Delete { table, key } => {
+            let mut values = Vec::with_capacity(key.len());
+            let filter = where_clause(key, &mut values);
+            let sql = format!("DELETE FROM {} WHERE {filter}", table.target.sql());
+            (table, "delete", sql, values)
+        }
+        Op::Move { table, key, new } => {
+            let mut values = Vec::with_capacity(key.len() + new.len());
+            let filter = where_clause(key, &mut values);
+            let mut cols = Vec::with_capacity(new.len());
+            let mut exprs = Vec::with_capacity(new.len());
+            for (col, v) in new {
+                let col = quote_ident(&col);
+                exprs.push(match v {
+                    NewValue::Set(v) => {
+                        values.push(v);
+                        format!("${}", values.len())
+                    }
+                    // Unchanged TOAST: the value the deleted target row held.
+                    NewValue::KeepOld => format!("old.{col}"),
+                });
+                cols.push(col);
+            }
+            // One statement: the INSERT reads what the DELETE removed, and inserts
+            // nothing when it removed nothing (caught below). The parameters take
+            // their types from the INSERT's columns.
+            let name = table.target.sql();
+            let sql = format!(
+                "WITH old AS (DELETE FROM {name} WHERE {filter} RETURNING *) \
+                 INSERT INTO {name} ({}) SELECT {} FROM old",
+                cols.join(", "),
+                exprs.join(", ")
+            );
+            (table, "update (moved)", sql, values)
+        }
+    };
+    let params: Vec<TextParam> = values.iter().map(|v| TextParam(v.as_deref())).collect();
+    let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+    let rows = tx.execute(&sql, &refs).await.map_err(ApplyError::Target)?;
+    if rows == 0 {
+        return Err(ApplyError::RowMissing {
+            table: table.target.to_string(),
+            op: what,
+        });
+    }
+    Ok(())
+}
+
+/// `a = $1 AND b IS NULL …`: NULL only matches through IS NULL (possible with
+/// REPLICA IDENTITY FULL), and `=` keeps the primary key index usable.
+fn where_clause(key: Vec<(String, Value)>, values: &mut Vec<Value>) -> String {
+    let terms: Vec<String> = key
+        .into_iter()
+        .map(|(col, v)| match v {
+            None => format!("{} IS NULL", quote_ident(&col)),
+            Some(v) => {
+                values.push(Some(v));
+                format!("{} = ${}", quote_ident(&col), values.len())
+            }
+        })
+        .collect();
+    terms.join(" AND ")
+}
+
+/// A parameter sent in text format, whatever the column's type: the bytes are the
+/// source's text output, and the target's input function parses them (the same
+/// route as COPY text), so no value is converted on the client.
+#[derive(Debug)]
+struct TextParam<'a>(Option<&'a [u8]>);
+
+impl ToSql for TextParam<'_> {
+    fn to_sql(
+        &self,
+        _ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
+        match self.0 {
+            None => Ok(IsNull::Yes),
+            Some(text) => {
+                out.extend_from_slice(text);
+                Ok(IsNull::No)
+            }
+        }
+    }
+
+    fn accepts(_ty: &Type) -> bool {
+        true
+    }
+
+    fn encode_format(&self, _ty: &Type) -> Format {
+        Format::Text
+    }
+
+    to_sql_checked!();
+}

@@ -1,0 +1,439 @@
+//! The change applier (src/live/apply.rs) end to end, on the full pair: a
+//! hypertable of 1-day chunks on PG17/2.19.3 is copied in a slot's exported
+//! snapshot to a hypertable of 7-day chunks and 2 hash partitions on PG18/2.29.2;
+//! the changes that follow (inserts into old and new chunks, text that needs COPY
+//! escaping, NULLs, updates, an update that moves a row to another target
+//! partition, unchanged TOAST in a plain and a moved update, deletes, a table that
+//! is not moved) stream and are applied in two target transactions. The target then
+//! equals the source row for row, the journal holds the last commit's end, and the
+//! same stream replayed from the slot's start changes nothing (exactly once).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use hypermove::live::mapping::{Mapping, MovedTable};
+use hypermove::live::pgoutput::{self, PgOutput};
+use hypermove::live::{Applier, Lsn, ReplicationConn, ReplicationData, ReplicationStream};
+use hypermove::pg::{ConnInfo, QualifiedName, quote_literal};
+use postgres::{Client, IsolationLevel, NoTls};
+use tokio::runtime::Runtime;
+
+const SRC: u16 = common::FULL_SOURCE_PORT;
+const DST: u16 = common::FULL_TARGET_PORT;
+const DB: &str = "hm_live2_apply";
+/// Slots are cluster-wide: the name carries the test file's prefix too.
+const SLOT: &str = "hm_live2_apply_slot";
+const PUBLICATION: &str = "hm_live2_apply_pub";
+const FENCE: &str = "hm_live2_apply-fence";
+const FINGERPRINT: &str = "hm_live2_apply-spec";
+
+const TABLE: &str = "
+CREATE EXTENSION IF NOT EXISTS timescaledb;
+CREATE TABLE metrics (id int NOT NULL, time timestamptz NOT NULL, v float8, note text,
+                      PRIMARY KEY (id, time));
+";
+
+/// 72 hourly rows over three 1-day chunks; a table that is not moved; a publication
+/// over the chunk schema and the tables' schema (chunks made later are in it).
+const SOURCE_SETUP: &str = "
+SELECT create_hypertable('metrics', by_range('time', interval '1 day'));
+CREATE TABLE other (id int PRIMARY KEY, v text);
+INSERT INTO metrics
+SELECT i, '2026-01-01 00:00+00'::timestamptz + i * interval '1 hour', i, 'n' || i
+  FROM generate_series(0, 71) i;
+CREATE PUBLICATION hm_live2_apply_pub FOR TABLES IN SCHEMA _timescaledb_internal, public;
+";
+
+/// Re-chunked on the target: 7-day chunks, 2 hash partitions on id.
+const TARGET_SETUP: &str = "
+SELECT create_hypertable('metrics', by_range('time', interval '7 days'));
+SELECT add_dimension('metrics', by_hash('id', 2));
+";
+
+/// A text TimescaleDB stores out of line (TOAST): 32 kB of hex.
+const BIG: &str = "(SELECT string_agg(md5(i::text), '') FROM generate_series(1, 1000) i)";
+
+/// Drops the slot (a leftover slot retains WAL forever) and the publication, even
+/// when the test fails. Never panics: it may run while a panic unwinds.
+struct Cleanup;
+
+impl Cleanup {
+    fn run() {
+        let connect = |db: &str| {
+            Client::connect(
+                &format!("host=127.0.0.1 port={SRC} user=postgres dbname={db}"),
+                NoTls,
+            )
+        };
+        let Ok(mut admin) = connect("postgres") else {
+            eprintln!("cleanup: cannot reach 127.0.0.1:{SRC}");
+            return;
+        };
+        let _ = admin.execute(
+            "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots
+              WHERE slot_name = $1 AND active_pid IS NOT NULL",
+            &[&SLOT],
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match admin.execute(
+                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+                  WHERE slot_name = $1",
+                &[&SLOT],
+            ) {
+                Ok(_) => break,
+                Err(_) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(100))
+                }
+                Err(e) => {
+                    eprintln!("cleanup: cannot drop slot {SLOT}: {e}");
+                    break;
+                }
+            }
+        }
+        if let Ok(mut db) = connect(DB) {
+            let _ = db.batch_execute("DROP PUBLICATION IF EXISTS hm_live2_apply_pub");
+        }
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        Self::run();
+    }
+}
+
+/// Every message of the stream up to the commit of the transaction carrying the
+/// fence. Nothing is confirmed to the slot, so the same stream can be read again.
+fn collect(rt: &Runtime, stream: &mut ReplicationStream) -> Vec<PgOutput> {
+    let mut msgs = Vec::new();
+    let mut fenced = false;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let data = rt
+            .block_on(async { tokio::time::timeout(left, stream.recv()).await })
+            .expect("the fence arrives within a minute")
+            .expect("stream")
+            .expect("the server keeps streaming");
+        let payload = match data {
+            ReplicationData::Keepalive {
+                reply_requested, ..
+            } => {
+                if reply_requested {
+                    // Lsn::ZERO confirms nothing.
+                    rt.block_on(stream.send_status(Lsn::ZERO, false))
+                        .expect("status");
+                }
+                continue;
+            }
+            ReplicationData::XLogData { data, .. } => data,
+        };
+        let msg = pgoutput::decode(payload).expect("decodes");
+        match &msg {
+            PgOutput::Message(m) if m.prefix == FENCE => fenced = true,
+            PgOutput::Commit(_) if fenced => {
+                msgs.push(msg);
+                return msgs;
+            }
+            _ => {}
+        }
+        msgs.push(msg);
+    }
+}
+
+/// The messages cut into whole transactions.
+fn transactions(msgs: &[PgOutput]) -> Vec<&[PgOutput]> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, m) in msgs.iter().enumerate() {
+        match m {
+            PgOutput::Begin(_) => start = Some(i),
+            PgOutput::Commit(_) => out.push(&msgs[start.take().expect("Begin first")..=i]),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The table's rows in a stable order, with timestamps in UTC and the note's digest
+/// (the notes include a 32 kB one).
+fn rows(client: &mut Client) -> Vec<String> {
+    client
+        .query(
+            "SELECT format('%s|%s|%s|%s|%s', id, to_char(time AT TIME ZONE 'UTC',
+                           'YYYY-MM-DD HH24:MI:SS'), v, length(note), md5(note))
+               FROM metrics ORDER BY id, time",
+            &[],
+        )
+        .expect("rows")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+fn tokio_client(rt: &Runtime, port: u16) -> tokio_postgres::Client {
+    let (client, conn) = rt
+        .block_on(tokio_postgres::connect(
+            &format!("host=127.0.0.1 port={port} user=postgres dbname={DB}"),
+            tokio_postgres::NoTls,
+        ))
+        .expect("connect");
+    rt.spawn(async move {
+        let _ = conn.await;
+    });
+    client
+}
+
+fn mapping() -> Mapping {
+    Mapping::new([(
+        QualifiedName::new("public", "metrics"),
+        MovedTable {
+            target: QualifiedName::new("public", "metrics"),
+            columns: ["id", "time", "v", "note"].map(String::from).to_vec(),
+            routing: ["time", "id"].map(String::from).to_vec(),
+        },
+    )])
+}
+
+/// The chunk a row would land in on the target, tried in a rolled-back transaction.
+fn target_chunk(dst: &mut Client, id: i32, time: &str) -> String {
+    let mut tx = dst.transaction().expect("begin");
+    let chunk: String = tx
+        .query_one(
+            "INSERT INTO metrics (id, time) VALUES ($1, $2::text::timestamptz)
+             RETURNING tableoid::regclass::text",
+            &[&id, &time],
+        )
+        .expect("trial insert")
+        .get(0);
+    tx.rollback().expect("rollback");
+    chunk
+}
+
+#[test]
+fn applied_stream_makes_the_rechunked_target_equal_the_source_exactly_once() {
+    Cleanup::run(); // an earlier run's slot would block DROP DATABASE
+    let _cleanup = Cleanup;
+    let mut src = common::fresh_db(SRC, DB);
+    src.batch_execute(TABLE).expect("source table");
+    src.batch_execute(SOURCE_SETUP).expect("source setup");
+    let mut dst = common::fresh_db(DST, DB);
+    dst.batch_execute(TABLE).expect("target table");
+    dst.batch_execute(TARGET_SETUP).expect("target setup");
+
+    let rt = Runtime::new().expect("tokio runtime");
+    let info = ConnInfo::parse(&common::url(SRC, DB)).expect("conninfo");
+    let mut repl = rt
+        .block_on(ReplicationConn::connect(&info, None, "hm_live2_apply"))
+        .expect("replication connection");
+    let slot = rt.block_on(repl.create_slot(SLOT)).expect("create slot");
+
+    // Written after the slot, before the snapshot is read: only the stream has it.
+    src.batch_execute("INSERT INTO metrics VALUES (90, '2026-01-01 00:30+00', 9, 'after slot')")
+        .expect("insert after the slot");
+
+    // The snapshot copy (not the product's copy path): COPY out of a query (COPY of
+    // a hypertable root alone holds no rows) in the exported
+    // snapshot, COPY into the target root.
+    let mut reader = common::connect(SRC, DB);
+    let mut snap = reader
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .expect("begin");
+    snap.batch_execute(&format!(
+        "SET TRANSACTION SNAPSHOT {}",
+        quote_literal(&slot.snapshot_name)
+    ))
+    .expect("import the exported snapshot");
+    let mut data = Vec::new();
+    std::io::Read::read_to_end(
+        &mut snap
+            .copy_out("COPY (SELECT id, time, v, note FROM metrics) TO STDOUT")
+            .expect("copy out"),
+        &mut data,
+    )
+    .expect("read copy");
+    snap.commit().expect("end snapshot transaction");
+    let mut w = dst
+        .copy_in("COPY metrics (id, time, v, note) FROM STDIN")
+        .expect("copy in");
+    std::io::Write::write_all(&mut w, &data).expect("write copy");
+    assert_eq!(w.finish().expect("finish copy"), 72, "the snapshot's rows");
+
+    // Row 5 (2026-01-01 05:00) gets a new id and time in the same source chunk; pick
+    // an id that sends it to another target chunk (the other hash partition).
+    let old_chunk = common::scalar(
+        &mut dst,
+        "SELECT tableoid::regclass::text FROM metrics WHERE id = 5",
+    );
+    let moved_id = (1000..1100)
+        .find(|&id| target_chunk(&mut dst, id, "2026-01-01 05:30+00") != old_chunk)
+        .expect("an id in the other partition");
+
+    let writes = [
+        // Existing chunks, one multi-row statement.
+        "INSERT INTO metrics SELECT i, '2026-01-02 00:15+00'::timestamptz + (i - 100) * interval '1 minute', i, 'batch'
+           FROM generate_series(100, 104) i"
+            .to_string(),
+        // A chunk created after the slot, with text COPY must escape, and NULLs.
+        "INSERT INTO metrics VALUES (200, '2026-02-01 12:00+00', 1.5, E'tab\\there\\nnew\\\\line\\r end'),
+                                    (201, '2026-02-01 13:00+00', NULL, NULL)"
+            .to_string(),
+        "UPDATE metrics SET v = -1 WHERE id = 10".to_string(),
+        format!("UPDATE metrics SET id = {moved_id}, time = '2026-01-01 05:30+00' WHERE id = 5"),
+        "DELETE FROM metrics WHERE id = 20".to_string(),
+        "INSERT INTO other VALUES (1, 'not moved')".to_string(),
+        // Mixed in one transaction: the runs split around the update and delete.
+        "BEGIN;
+         INSERT INTO metrics VALUES (300, '2026-01-03 01:00+00', 3, 'a');
+         INSERT INTO metrics VALUES (301, '2026-01-03 02:00+00', 3, 'b');
+         UPDATE metrics SET note = 'a2' WHERE id = 300;
+         INSERT INTO metrics VALUES (302, '2026-01-03 03:00+00', 3, 'c');
+         DELETE FROM metrics WHERE id = 301;
+         COMMIT"
+            .to_string(),
+        // TOAST: an update that leaves the big note unchanged (not sent), then one
+        // that changes the key, whose INSERT takes the note from the deleted row.
+        format!("INSERT INTO metrics VALUES (400, '2026-01-02 01:00+00', 4, {BIG})"),
+        "UPDATE metrics SET v = 44 WHERE id = 400".to_string(),
+        "UPDATE metrics SET time = '2026-01-02 02:00+00' WHERE id = 400".to_string(),
+    ];
+    for sql in &writes {
+        src.batch_execute(sql).expect(sql);
+    }
+    src.execute("SELECT pg_logical_emit_message(true, $1, 'end')", &[&FENCE])
+        .expect("fence");
+
+    let mut stream = rt
+        .block_on(repl.start_replication(SLOT, slot.consistent_point, &[PUBLICATION]))
+        .expect("START_REPLICATION");
+    let msgs = collect(&rt, &mut stream);
+    let last_end = match msgs.last() {
+        Some(PgOutput::Commit(c)) => c.end_lsn,
+        other => panic!("the stream ends with a commit, not {other:?}"),
+    };
+    let has_unchanged_toast = msgs.iter().any(|m| {
+        matches!(m, PgOutput::Update(u)
+            if u.new.0.contains(&pgoutput::Datum::UnchangedToast))
+    });
+    assert!(
+        has_unchanged_toast,
+        "the TOAST updates stream an unchanged value"
+    );
+
+    // Apply in two target transactions: up to the transaction that creates the new
+    // chunk (the insert after the slot, the batch insert, the new chunk), then the
+    // rest. Background jobs' transactions may sit anywhere; they are skipped.
+    let txns = transactions(&msgs);
+    assert!(
+        txns.len() >= writes.len() + 2,
+        "{} transactions",
+        txns.len()
+    );
+    let new_chunk = msgs
+        .iter()
+        .position(|m| matches!(m, PgOutput::Insert(i) if i.new.0[0].as_text() == Some("200")))
+        .expect("the new chunk's insert");
+    let split = new_chunk
+        + msgs[new_chunk..]
+            .iter()
+            .position(|m| matches!(m, PgOutput::Commit(_)))
+            .expect("its commit")
+        + 1;
+    let source = tokio_client(&rt, SRC);
+    let mut target = tokio_client(&rt, DST);
+    let mut applier = rt
+        .block_on(Applier::open(&target, FINGERPRINT, SLOT, mapping()))
+        .expect("open applier");
+    assert_eq!(applier.position(), None, "a new move has no position");
+    let first = rt
+        .block_on(applier.apply(&source, &mut target, &msgs[..split]))
+        .expect("apply the first batch");
+    assert_eq!(
+        (first.copied, first.statements),
+        (1 + 5 + 2, 0),
+        "{first:?}"
+    );
+    let rest = rt
+        .block_on(applier.apply(&source, &mut target, &msgs[split..]))
+        .expect("apply the rest");
+    // Inserts 300, 301, 302, 400 by COPY; updates of 10, 300, 400, deletes of 20,
+    // 301, and the moves of 5 and 400 as statements.
+    assert_eq!(
+        (rest.copied, rest.statements, rest.moves),
+        (4, 7, 2),
+        "{rest:?}"
+    );
+    assert_eq!(rest.position, Some(last_end));
+    assert_eq!(applier.position(), Some(last_end));
+
+    let source_rows = rows(&mut src);
+    assert_eq!(rows(&mut dst), source_rows, "the target equals the source");
+    assert_eq!(source_rows.len(), 72 + 1 + 5 + 2 - 1 + 2 + 1);
+    assert_eq!(
+        common::scalar(&mut dst, "SELECT note FROM metrics WHERE id = 200"),
+        "tab\there\nnew\\line\r end",
+        "COPY escaping kept tab, newline, backslash and CR"
+    );
+    assert_ne!(
+        common::scalar(
+            &mut dst,
+            &format!("SELECT tableoid::regclass::text FROM metrics WHERE id = {moved_id}")
+        ),
+        old_chunk,
+        "the moved row lives in another target chunk"
+    );
+    let journal = common::scalar(
+        &mut dst,
+        &format!(
+            "SELECT applied_lsn::text FROM hypermove.live_position
+              WHERE fingerprint = {} AND slot_name = {}",
+            quote_literal(FINGERPRINT),
+            quote_literal(SLOT)
+        ),
+    );
+    assert_eq!(
+        journal,
+        last_end.to_string(),
+        "the journal holds the last commit's end"
+    );
+
+    // Exactly once: a new applier (as after a crash) resumes from the journal, and
+    // the whole stream, read again from the slot's start on a new connection
+    // (nothing was confirmed), changes nothing.
+    rt.block_on(stream.finish()).expect("end streaming");
+    let repl = rt
+        .block_on(ReplicationConn::connect(&info, None, "hm_live2_apply"))
+        .expect("second replication connection");
+    let mut stream = rt
+        .block_on(repl.start_replication(SLOT, slot.consistent_point, &[PUBLICATION]))
+        .expect("START_REPLICATION again");
+    let again = collect(&rt, &mut stream);
+    assert_eq!(
+        transactions(&again).len(),
+        txns.len(),
+        "the same stream again"
+    );
+    let mut resumed = rt
+        .block_on(Applier::open(&target, FINGERPRINT, SLOT, mapping()))
+        .expect("reopen applier");
+    assert_eq!(resumed.position(), Some(last_end));
+    let replay = rt
+        .block_on(resumed.apply(&source, &mut target, &again))
+        .expect("replay");
+    assert_eq!(
+        (replay.transactions, replay.skipped, replay.position),
+        (0, txns.len(), None),
+        "every transaction skipped, no target transaction"
+    );
+    assert_eq!(rows(&mut dst), source_rows, "the replay changed nothing");
+
+    // Only now would a follower confirm; the test confirms, then the guard drops
+    // the slot and the publication.
+    rt.block_on(stream.send_status(last_end, true))
+        .expect("confirm");
+}
