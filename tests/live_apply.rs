@@ -4,7 +4,8 @@
 //! the changes that follow (inserts into old and new chunks, text that needs COPY
 //! escaping, NULLs, updates, an update that moves a row to another target
 //! partition, unchanged TOAST in a plain and a moved update, deletes, a table that
-//! is not moved) stream and are applied in two target transactions. The target then
+//! is not moved, and on a table with REPLICA IDENTITY FULL the delete of one of two
+//! identical rows, an update matching a NULL and a move) stream and are applied in two target transactions. The target then
 //! equals the source row for row, the journal holds the last commit's end, and the
 //! same stream replayed from the slot's start changes nothing (exactly once).
 
@@ -14,7 +15,9 @@ use std::time::{Duration, Instant};
 
 use hypermove::live::mapping::{Mapping, MovedTable};
 use hypermove::live::pgoutput::{self, PgOutput};
-use hypermove::live::{Applier, Lsn, ReplicationConn, ReplicationData, ReplicationStream};
+use hypermove::live::{
+    Applier, Lsn, ReplicationConn, ReplicationData, ReplicationStream, STREAM_OPTIONS,
+};
 use hypermove::pg::{ConnInfo, QualifiedName, quote_literal};
 use postgres::{Client, IsolationLevel, NoTls};
 use tokio::runtime::Runtime;
@@ -32,12 +35,19 @@ const TABLE: &str = "
 CREATE EXTENSION IF NOT EXISTS timescaledb;
 CREATE TABLE metrics (id int NOT NULL, time timestamptz NOT NULL, v float8, note text,
                       PRIMARY KEY (id, time));
+CREATE TABLE readings (time timestamptz NOT NULL, device int, v float8);
 ";
 
-/// 72 hourly rows over three 1-day chunks; a table that is not moved; a publication
-/// over the chunk schema and the tables' schema (chunks made later are in it).
+/// 72 hourly rows over three 1-day chunks; readings without a key (REPLICA
+/// IDENTITY FULL) and with two identical rows; a table that is not moved; a
+/// publication over the chunk schema and the tables' schema (chunks made later are
+/// in it).
 const SOURCE_SETUP: &str = "
 SELECT create_hypertable('metrics', by_range('time', interval '1 day'));
+SELECT create_hypertable('readings', by_range('time', interval '1 day'));
+ALTER TABLE readings REPLICA IDENTITY FULL;
+INSERT INTO readings VALUES ('2026-01-01 01:00+00', 1, 0.1), ('2026-01-01 01:00+00', 1, 0.1),
+                            ('2026-01-01 02:00+00', NULL, 0.2), ('2026-01-02 03:00+00', 2, 0.3);
 CREATE TABLE other (id int PRIMARY KEY, v text);
 INSERT INTO metrics
 SELECT i, '2026-01-01 00:00+00'::timestamptz + i * interval '1 hour', i, 'n' || i
@@ -49,6 +59,7 @@ CREATE PUBLICATION hm_live2_apply_pub FOR TABLES IN SCHEMA _timescaledb_internal
 const TARGET_SETUP: &str = "
 SELECT create_hypertable('metrics', by_range('time', interval '7 days'));
 SELECT add_dimension('metrics', by_hash('id', 2));
+SELECT create_hypertable('readings', by_range('time', interval '7 days'));
 ";
 
 /// A text TimescaleDB stores out of line (TOAST): 32 kB of hex.
@@ -173,6 +184,20 @@ fn rows(client: &mut Client) -> Vec<String> {
         .collect()
 }
 
+fn readings(client: &mut Client) -> Vec<String> {
+    client
+        .query(
+            "SELECT format('%s|%s|%s', to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'),
+                           device, v)
+               FROM readings ORDER BY time, device, v",
+            &[],
+        )
+        .expect("readings")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
 fn tokio_client(rt: &Runtime, port: u16) -> tokio_postgres::Client {
     let (client, conn) = rt
         .block_on(tokio_postgres::connect(
@@ -187,14 +212,24 @@ fn tokio_client(rt: &Runtime, port: u16) -> tokio_postgres::Client {
 }
 
 fn mapping() -> Mapping {
-    Mapping::new([(
-        QualifiedName::new("public", "metrics"),
-        MovedTable {
-            target: QualifiedName::new("public", "metrics"),
-            columns: ["id", "time", "v", "note"].map(String::from).to_vec(),
-            routing: ["time", "id"].map(String::from).to_vec(),
-        },
-    )])
+    Mapping::new([
+        (
+            QualifiedName::new("public", "metrics"),
+            MovedTable {
+                target: QualifiedName::new("public", "metrics"),
+                columns: ["id", "time", "v", "note"].map(String::from).to_vec(),
+                routing: ["time", "id"].map(String::from).to_vec(),
+            },
+        ),
+        (
+            QualifiedName::new("public", "readings"),
+            MovedTable {
+                target: QualifiedName::new("public", "readings"),
+                columns: ["time", "device", "v"].map(String::from).to_vec(),
+                routing: vec!["time".to_string()],
+            },
+        ),
+    ])
 }
 
 /// The chunk a row would land in on the target, tried in a rolled-back transaction.
@@ -224,7 +259,10 @@ fn applied_stream_makes_the_rechunked_target_equal_the_source_exactly_once() {
     dst.batch_execute(TARGET_SETUP).expect("target setup");
 
     let rt = Runtime::new().expect("tokio runtime");
-    let info = ConnInfo::parse(&common::url(SRC, DB)).expect("conninfo");
+    // The walsender's text settings must match the applier's target session.
+    let options = STREAM_OPTIONS.replace(' ', "%20").replace('=', "%3D");
+    let info =
+        ConnInfo::parse(&format!("{}?options={options}", common::url(SRC, DB))).expect("conninfo");
     let mut repl = rt
         .block_on(ReplicationConn::connect(&info, None, "hm_live2_apply"))
         .expect("replication connection");
@@ -249,20 +287,29 @@ fn applied_stream_makes_the_rechunked_target_equal_the_source_exactly_once() {
         quote_literal(&slot.snapshot_name)
     ))
     .expect("import the exported snapshot");
-    let mut data = Vec::new();
-    std::io::Read::read_to_end(
-        &mut snap
-            .copy_out("COPY (SELECT id, time, v, note FROM metrics) TO STDOUT")
-            .expect("copy out"),
-        &mut data,
-    )
-    .expect("read copy");
+    for (table, cols, count) in [
+        ("metrics", "id, time, v, note", 72),
+        ("readings", "time, device, v", 4),
+    ] {
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(
+            &mut snap
+                .copy_out(&format!("COPY (SELECT {cols} FROM {table}) TO STDOUT"))
+                .expect("copy out"),
+            &mut data,
+        )
+        .expect("read copy");
+        let mut w = dst
+            .copy_in(&format!("COPY {table} ({cols}) FROM STDIN"))
+            .expect("copy in");
+        std::io::Write::write_all(&mut w, &data).expect("write copy");
+        assert_eq!(
+            w.finish().expect("finish copy"),
+            count,
+            "the snapshot's rows"
+        );
+    }
     snap.commit().expect("end snapshot transaction");
-    let mut w = dst
-        .copy_in("COPY metrics (id, time, v, note) FROM STDIN")
-        .expect("copy in");
-    std::io::Write::write_all(&mut w, &data).expect("write copy");
-    assert_eq!(w.finish().expect("finish copy"), 72, "the snapshot's rows");
 
     // Row 5 (2026-01-01 05:00) gets a new id and time in the same source chunk; pick
     // an id that sends it to another target chunk (the other hash partition).
@@ -301,6 +348,13 @@ fn applied_stream_makes_the_rechunked_target_equal_the_source_exactly_once() {
         format!("INSERT INTO metrics VALUES (400, '2026-01-02 01:00+00', 4, {BIG})"),
         "UPDATE metrics SET v = 44 WHERE id = 400".to_string(),
         "UPDATE metrics SET time = '2026-01-02 02:00+00' WHERE id = 400".to_string(),
+        // REPLICA IDENTITY FULL: one of two identical rows deleted (the target must
+        // keep the other), an update matching a NULL, and a time change (a move).
+        "DELETE FROM readings WHERE (tableoid, ctid) =
+           (SELECT tableoid, ctid FROM readings WHERE device = 1 LIMIT 1)"
+            .to_string(),
+        "UPDATE readings SET v = 0.25 WHERE device IS NULL".to_string(),
+        "UPDATE readings SET time = '2026-01-02 04:00+00' WHERE device = 2".to_string(),
     ];
     for sql in &writes {
         src.batch_execute(sql).expect(sql);
@@ -362,10 +416,11 @@ fn applied_stream_makes_the_rechunked_target_equal_the_source_exactly_once() {
         .block_on(applier.apply(&source, &mut target, &msgs[split..]))
         .expect("apply the rest");
     // Inserts 300, 301, 302, 400 by COPY; updates of 10, 300, 400, deletes of 20,
-    // 301, and the moves of 5 and 400 as statements.
+    // 301, and the moves of 5 and 400 as statements; then the readings' delete,
+    // update and move.
     assert_eq!(
         (rest.copied, rest.statements, rest.moves),
-        (4, 7, 2),
+        (4, 10, 3),
         "{rest:?}"
     );
     assert_eq!(rest.position, Some(last_end));
@@ -373,6 +428,17 @@ fn applied_stream_makes_the_rechunked_target_equal_the_source_exactly_once() {
 
     let source_rows = rows(&mut src);
     assert_eq!(rows(&mut dst), source_rows, "the target equals the source");
+    let source_readings = readings(&mut src);
+    assert_eq!(readings(&mut dst), source_readings, "readings too");
+    assert_eq!(
+        source_readings,
+        [
+            "2026-01-01 01:00:00|1|0.1",
+            "2026-01-01 02:00:00||0.25",
+            "2026-01-02 04:00:00|2|0.3"
+        ],
+        "one of the two identical rows is left"
+    );
     assert_eq!(source_rows.len(), 72 + 1 + 5 + 2 - 1 + 2 + 1);
     assert_eq!(
         common::scalar(&mut dst, "SELECT note FROM metrics WHERE id = 200"),
@@ -431,6 +497,11 @@ fn applied_stream_makes_the_rechunked_target_equal_the_source_exactly_once() {
         "every transaction skipped, no target transaction"
     );
     assert_eq!(rows(&mut dst), source_rows, "the replay changed nothing");
+    assert_eq!(
+        readings(&mut dst),
+        source_readings,
+        "the replay changed nothing"
+    );
 
     // Only now would a follower confirm; the test confirms, then the guard drops
     // the slot and the publication.

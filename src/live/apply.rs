@@ -20,7 +20,7 @@ use tokio_postgres::{Client, Transaction};
 
 use super::Lsn;
 use super::apply_error::ApplyError;
-use super::batch::{self, CopyRun, NewValue, Op, Value};
+use super::batch::{self, CopyRun, Key, NewValue, Op, Value};
 use super::mapping::Mapping;
 use super::pgoutput::PgOutput;
 use super::shape::Relations;
@@ -29,6 +29,15 @@ use crate::pg::quote_ident;
 const LIVE_POSITION: &str = include_str!("sql/live_position.sql");
 const READ_POSITION: &str = include_str!("sql/read_position.sql");
 const WRITE_POSITION: &str = include_str!("sql/write_position.sql");
+const TEXT_SETTINGS: &str = include_str!("sql/text_settings.sql");
+
+/// The `options` the replication connection must carry: values travel as the
+/// walsender's text output and are parsed by the target's input functions, so both
+/// ends use the same unambiguous forms (ISO dates whatever the server's DateStyle,
+/// intervals in the `postgres` style, floats exact). `Applier::open` sets the same
+/// on the target session.
+pub const STREAM_OPTIONS: &str =
+    "-c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3";
 
 /// Create the journal table on the target if it is missing.
 pub async fn ensure_journal(target: &Client) -> Result<(), ApplyError> {
@@ -83,7 +92,8 @@ pub struct Applier {
 
 impl Applier {
     /// An applier that resumes from the journal's position for this move and slot
-    /// (creating the journal table if needed).
+    /// (creating the journal table if needed). `target` is the applier's own
+    /// session: its text settings are set to match `STREAM_OPTIONS`.
     pub async fn open(
         target: &Client,
         fingerprint: &str,
@@ -91,6 +101,10 @@ impl Applier {
         mapping: Mapping,
     ) -> Result<Self, ApplyError> {
         ensure_journal(target).await?;
+        target
+            .batch_execute(TEXT_SETTINGS)
+            .await
+            .map_err(ApplyError::Target)?;
         let applied = read_position(target, fingerprint, slot).await?;
         Ok(Self {
             fingerprint: fingerprint.to_string(),
@@ -181,13 +195,36 @@ async fn copy(tx: &Transaction<'_>, run: CopyRun) -> Result<usize, ApplyError> {
     Ok(run.rows)
 }
 
+/// The alias of the target table in update, move and delete statements.
+const ROW: &str = "hm_row";
+
+/// How a statement reaches its one target row: a WITH item to put first (empty for
+/// a key), a FROM/USING item, and the WHERE condition. A key names one row; a whole
+/// old row (REPLICA IDENTITY FULL) may match duplicates, so one of them is picked by
+/// `(tableoid, ctid)`: a ctid alone is only unique within one chunk.
+fn locate(table: &str, key: Key, values: &mut Vec<Value>) -> (String, String, String) {
+    let filter = where_clause(key.columns, values);
+    if !key.whole_row {
+        return (String::new(), String::new(), filter);
+    }
+    (
+        format!(
+            "hm_one AS (SELECT tableoid AS rel, ctid AS tid FROM {table} WHERE {filter} LIMIT 1)"
+        ),
+        "hm_one".to_string(),
+        format!("{ROW}.tableoid = hm_one.rel AND {ROW}.ctid = hm_one.tid"),
+    )
+}
+
 /// One update, move or delete, with its values as parameters; a statement that
 /// finds no target row means the target diverged.
 async fn run_statement(tx: &Transaction<'_>, op: Op) -> Result<(), ApplyError> {
-    let (table, what, sql, values) = match op {
+    let mut values: Vec<Value> = Vec::new();
+    let (table, what, sql) = match op {
         Op::Copy(_) => unreachable!("COPY runs go through copy()"),
         Op::Update { table, set, key } => {
-            let mut values: Vec<Value> = Vec::with_capacity(set.len() + key.len());
+            let name = table.target.sql();
+            let (with, from, filter) = locate(&name, key, &mut values);
             let assignments: Vec<String> = set
                 .into_iter()
                 .map(|(col, v)| {
@@ -195,23 +232,35 @@ async fn run_statement(tx: &Transaction<'_>, op: Op) -> Result<(), ApplyError> {
                     format!("{} = ${}", quote_ident(&col), values.len())
                 })
                 .collect();
-            let filter = where_clause(key, &mut values);
             let sql = format!(
-                "UPDATE {} SET {} WHERE {filter}",
-                table.target.sql(),
-                assignments.join(", ")
+                "{}UPDATE {name} AS {ROW} SET {}{} WHERE {filter}",
+                with_clause(&with),
+                assignments.join(", "),
+                if from.is_empty() {
+                    String::new()
+                } else {
+                    format!(" FROM {from}")
+                }
             );
-            (table, "update", sql, values)
+            (table, "update", sql)
         }
         Op::Delete { table, key } => {
-            let mut values = Vec::with_capacity(key.len());
-            let filter = where_clause(key, &mut values);
-            let sql = format!("DELETE FROM {} WHERE {filter}", table.target.sql());
-            (table, "delete", sql, values)
+            let name = table.target.sql();
+            let (with, using, filter) = locate(&name, key, &mut values);
+            let sql = format!(
+                "{}DELETE FROM {name} AS {ROW}{} WHERE {filter}",
+                with_clause(&with),
+                if using.is_empty() {
+                    String::new()
+                } else {
+                    format!(" USING {using}")
+                }
+            );
+            (table, "delete", sql)
         }
         Op::Move { table, key, new } => {
-            let mut values = Vec::with_capacity(key.len() + new.len());
-            let filter = where_clause(key, &mut values);
+            let name = table.target.sql();
+            let (with, using, filter) = locate(&name, key, &mut values);
             let mut cols = Vec::with_capacity(new.len());
             let mut exprs = Vec::with_capacity(new.len());
             for (col, v) in new {
@@ -222,21 +271,30 @@ async fn run_statement(tx: &Transaction<'_>, op: Op) -> Result<(), ApplyError> {
                         format!("${}", values.len())
                     }
                     // Unchanged TOAST: the value the deleted target row held.
-                    NewValue::KeepOld => format!("old.{col}"),
+                    NewValue::KeepOld => format!("hm_old.{col}"),
                 });
                 cols.push(col);
             }
             // One statement: the INSERT reads what the DELETE removed, and inserts
             // nothing when it removed nothing (caught below). The parameters take
             // their types from the INSERT's columns.
-            let name = table.target.sql();
+            let first = if with.is_empty() {
+                String::new()
+            } else {
+                format!("{with}, ")
+            };
             let sql = format!(
-                "WITH old AS (DELETE FROM {name} WHERE {filter} RETURNING *) \
-                 INSERT INTO {name} ({}) SELECT {} FROM old",
+                "WITH {first}hm_old AS (DELETE FROM {name} AS {ROW}{} WHERE {filter} RETURNING {ROW}.*) \
+                 INSERT INTO {name} ({}) SELECT {} FROM hm_old",
+                if using.is_empty() {
+                    String::new()
+                } else {
+                    format!(" USING {using}")
+                },
                 cols.join(", "),
                 exprs.join(", ")
             );
-            (table, "update (moved)", sql, values)
+            (table, "update (moved)", sql)
         }
     };
     let params: Vec<TextParam> = values.iter().map(|v| TextParam(v.as_deref())).collect();
@@ -249,6 +307,14 @@ async fn run_statement(tx: &Transaction<'_>, op: Op) -> Result<(), ApplyError> {
         });
     }
     Ok(())
+}
+
+fn with_clause(item: &str) -> String {
+    if item.is_empty() {
+        String::new()
+    } else {
+        format!("WITH {item} ")
+    }
 }
 
 /// `a = $1 AND b IS NULL …`: NULL only matches through IS NULL (possible with

@@ -19,6 +19,17 @@ use super::timescale::{Marker, Markers};
 /// A column value as the target receives it: `None` is SQL NULL, else the text form.
 pub type Value = Option<Bytes>;
 
+/// How an update or delete finds its target row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key {
+    /// Columns and their old values.
+    pub columns: Vec<(String, Value)>,
+    /// The columns are the whole old row (REPLICA IDENTITY FULL): several target
+    /// rows may match, and exactly one of them is the source's row, so the change
+    /// must touch one row only.
+    pub whole_row: bool,
+}
+
 /// A column of the row an update moves: the new value, or the old row's value
 /// (an unchanged TOAST column, which the stream does not carry).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,7 +65,7 @@ pub enum Op {
         /// The columns written (unchanged TOAST columns left out).
         set: Vec<(String, Value)>,
         /// The replica identity: key columns, or the whole old row.
-        key: Vec<(String, Value)>,
+        key: Key,
     },
     /// `DELETE … RETURNING` + `INSERT` in one statement: the update may move the
     /// row to another target chunk, which an UPDATE cannot do on a hypertable.
@@ -62,7 +73,7 @@ pub enum Op {
         /// The target table.
         table: Arc<MovedTable>,
         /// The old row's identity.
-        key: Vec<(String, Value)>,
+        key: Key,
         /// Every column of the new row.
         new: Vec<(String, NewValue)>,
     },
@@ -71,7 +82,7 @@ pub enum Op {
         /// The target table.
         table: Arc<MovedTable>,
         /// The replica identity.
-        key: Vec<(String, Value)>,
+        key: Key,
     },
 }
 
@@ -368,18 +379,17 @@ fn key_columns(rel: &Relation) -> Vec<usize> {
 
 /// The columns and values that identify the old row: the key columns of a `K`
 /// tuple, or every column of an `O` (REPLICA IDENTITY FULL) tuple that has a value.
-fn identity(
-    table: &MovedTable,
-    rel: &Relation,
-    old: &OldTuple,
-) -> Result<Vec<(String, Value)>, ApplyError> {
+fn identity(table: &MovedTable, rel: &Relation, old: &OldTuple) -> Result<Key, ApplyError> {
     let cols: Vec<usize> = match old {
         OldTuple::Key(_) => key_columns(rel),
         OldTuple::Full(t) => (0..t.0.len())
             .filter(|&i| t.0[i] != Datum::UnchangedToast)
             .collect(),
     };
-    pick(table, rel, old.tuple(), &cols)
+    Ok(Key {
+        columns: pick(table, rel, old.tuple(), &cols)?,
+        whole_row: matches!(old, OldTuple::Full(_)),
+    })
 }
 
 fn pick(
@@ -416,7 +426,10 @@ fn plan_update(
     let key = match old {
         Some(o) => identity(&table, rel, o)?,
         // No old tuple: the key did not change, the new row's key finds the row.
-        None => pick(&table, rel, new, &keys)?,
+        None => Key {
+            columns: pick(&table, rel, new, &keys)?,
+            whole_row: false,
+        },
     };
     let position = |name: &str| rel.columns.iter().position(|c| c.name == name);
     let moving = match old {

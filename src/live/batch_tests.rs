@@ -197,10 +197,13 @@ fn an_update_or_delete_between_inserts_splits_the_run() {
         p.ops[1],
         Op::Delete {
             table: f.metrics.clone(),
-            key: vec![
-                ("id".into(), Some(Bytes::from("1"))),
-                ("time".into(), Some(Bytes::from("t1")))
-            ]
+            key: Key {
+                columns: vec![
+                    ("id".into(), Some(Bytes::from("1"))),
+                    ("time".into(), Some(Bytes::from("t1")))
+                ],
+                whole_row: false
+            }
         }
     );
 }
@@ -241,16 +244,19 @@ fn updates_stay_updates_unless_the_key_or_a_routing_column_changes() {
         Op::Update {
             table: f.metrics.clone(),
             set: vec![("v".into(), Some(Bytes::from("z")))],
-            key: vec![
-                ("id".into(), Some(Bytes::from("1"))),
-                ("time".into(), Some(Bytes::from("t1")))
-            ],
+            key: Key {
+                columns: vec![
+                    ("id".into(), Some(Bytes::from("1"))),
+                    ("time".into(), Some(Bytes::from("t1")))
+                ],
+                whole_row: false
+            },
         }
     );
     let Op::Move { key, new, .. } = &p.ops[1] else {
         panic!("a move: {:?}", p.ops[1]);
     };
-    assert_eq!(key[1], ("time".into(), Some(Bytes::from("t1"))));
+    assert_eq!(key.columns[1], ("time".into(), Some(Bytes::from("t1"))));
     assert_eq!(
         new[1],
         ("time".into(), NewValue::Set(Some(Bytes::from("t9"))))
@@ -280,9 +286,10 @@ fn with_replica_identity_full_only_a_changed_routing_column_moves_the_row() {
     let Op::Update { key, .. } = &p.ops[0] else {
         panic!("an update: {:?}", p.ops[0]);
     };
-    // The whole old row identifies it, NULL included.
-    assert_eq!(key.len(), 3);
-    assert_eq!(key[2], ("v".into(), None));
+    // The whole old row identifies it, NULL included, and only one row may change.
+    assert!(key.whole_row);
+    assert_eq!(key.columns.len(), 3);
+    assert_eq!(key.columns[2], ("v".into(), None));
     assert!(matches!(p.ops[1], Op::Move { .. }), "{:?}", p.ops[1]);
 }
 

@@ -24,7 +24,7 @@ pub mod shape;
 pub mod timescale;
 pub mod wire;
 
-pub use apply::{Applied, Applier};
+pub use apply::{Applied, Applier, STREAM_OPTIONS};
 pub use apply_error::ApplyError;
 pub use conn::{ReplicationConn, ReplicationStream, SlotCreated, SystemIdentity};
 pub use error::LiveError;
