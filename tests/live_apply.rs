@@ -4,7 +4,7 @@
 //! the changes that follow (inserts into old and new chunks, text that needs COPY
 //! escaping, NULLs, updates, an update that moves a row to another target
 //! partition, unchanged TOAST in a plain and a moved update, deletes, a table that
-//! is not moved, and on a table with REPLICA IDENTITY FULL the delete of one of two
+//! is not moved, compression of a chunk and an update of a compressed row, and on a table with REPLICA IDENTITY FULL the delete of one of two
 //! identical rows, an update matching a NULL and a move) stream and are applied in two target transactions. The target then
 //! equals the source row for row, the journal holds the last commit's end, and the
 //! same stream replayed from the slot's start changes nothing (exactly once).
@@ -44,6 +44,7 @@ CREATE TABLE readings (time timestamptz NOT NULL, device int, v float8);
 /// in it).
 const SOURCE_SETUP: &str = "
 SELECT create_hypertable('metrics', by_range('time', interval '1 day'));
+ALTER TABLE metrics SET (timescaledb.compress);
 SELECT create_hypertable('readings', by_range('time', interval '1 day'));
 ALTER TABLE readings REPLICA IDENTITY FULL;
 INSERT INTO readings VALUES ('2026-01-01 01:00+00', 1, 0.1), ('2026-01-01 01:00+00', 1, 0.1),
@@ -348,6 +349,14 @@ fn applied_stream_makes_the_rechunked_target_equal_the_source_exactly_once() {
         format!("INSERT INTO metrics VALUES (400, '2026-01-02 01:00+00', 4, {BIG})"),
         "UPDATE metrics SET v = 44 WHERE id = 400".to_string(),
         "UPDATE metrics SET time = '2026-01-02 02:00+00' WHERE id = 400".to_string(),
+        // TimescaleDB's own row movements, inside its markers, are skipped: compress
+        // the third day, then update a compressed row (its batch is decompressed
+        // first); only the user's update is applied.
+        "SELECT compress_chunk(format('%I.%I', chunk_schema, chunk_name)::regclass)
+           FROM timescaledb_information.chunks
+          WHERE hypertable_name = 'metrics' AND range_start = '2026-01-03 00:00+00'"
+            .to_string(),
+        "UPDATE metrics SET v = 7 WHERE id = 50".to_string(),
         // REPLICA IDENTITY FULL: one of two identical rows deleted (the target must
         // keep the other), an update matching a NULL, and a time change (a move).
         "DELETE FROM readings WHERE (tableoid, ctid) =
@@ -374,6 +383,16 @@ fn applied_stream_makes_the_rechunked_target_equal_the_source_exactly_once() {
         matches!(m, PgOutput::Update(u)
             if u.new.0.contains(&pgoutput::Datum::UnchangedToast))
     });
+    for prefix in [
+        hypermove::live::timescale::COMPRESSION_START,
+        hypermove::live::timescale::DECOMPRESSION_START,
+    ] {
+        assert!(
+            msgs.iter()
+                .any(|m| matches!(m, PgOutput::Message(m) if m.prefix == prefix)),
+            "the stream holds TimescaleDB's {prefix} marker"
+        );
+    }
     assert!(
         has_unchanged_toast,
         "the TOAST updates stream an unchanged value"
@@ -416,11 +435,11 @@ fn applied_stream_makes_the_rechunked_target_equal_the_source_exactly_once() {
         .block_on(applier.apply(&source, &mut target, &msgs[split..]))
         .expect("apply the rest");
     // Inserts 300, 301, 302, 400 by COPY; updates of 10, 300, 400, deletes of 20,
-    // 301, and the moves of 5 and 400 as statements; then the readings' delete,
-    // update and move.
+    // 301, 50 (compressed), and the moves of 5 and 400 as statements; then the
+    // readings' delete, update and move.
     assert_eq!(
         (rest.copied, rest.statements, rest.moves),
-        (4, 10, 3),
+        (4, 11, 3),
         "{rest:?}"
     );
     assert_eq!(rest.position, Some(last_end));
