@@ -1,13 +1,16 @@
 //! The change applier (src/live/apply.rs) end to end, on the full pair: a
 //! hypertable of 1-day chunks on PG17/2.19.3 is copied in a slot's exported
-//! snapshot to a hypertable of 7-day chunks and 2 hash partitions on PG18/2.29.2;
-//! the changes that follow (inserts into old and new chunks, text that needs COPY
-//! escaping, NULLs, updates, an update that moves a row to another target
-//! partition, unchanged TOAST in a plain and a moved update, deletes, a table that
-//! is not moved, compression of a chunk and an update of a compressed row, and on a table with REPLICA IDENTITY FULL the delete of one of two
-//! identical rows, an update matching a NULL and a move) stream and are applied in two target transactions. The target then
-//! equals the source row for row, the journal holds the last commit's end, and the
-//! same stream replayed from the slot's start changes nothing (exactly once).
+//! snapshot to a hypertable of 7-day chunks and 2 hash partitions on PG18/2.29.2.
+//! The changes that follow stream and are applied in two target transactions, the
+//! second by a new applier resuming from the journal with the whole stream (as
+//! after a crash): inserts into old and new chunks, text that needs COPY escaping,
+//! NULLs, updates, an update that moves a row to another target partition,
+//! unchanged TOAST in a plain and a moved update, deletes, a table that is not
+//! moved, compression of a chunk and an update of a compressed row, and on a table
+//! with REPLICA IDENTITY FULL the delete of one of two identical rows, an update
+//! matching a NULL and a move. The target then equals the source row for row, the
+//! journal holds the last commit's end, and the same stream replayed from the
+//! slot's start changes nothing (exactly once).
 
 mod common;
 
@@ -399,8 +402,8 @@ fn applied_stream_makes_the_rechunked_target_equal_the_source_exactly_once() {
     );
 
     // Apply in two target transactions: up to the transaction that creates the new
-    // chunk (the insert after the slot, the batch insert, the new chunk), then the
-    // rest. Background jobs' transactions may sit anywhere; they are skipped.
+    // chunk (the insert after the slot, the batch insert, the new chunk), then,
+    // through a resumed applier, the rest. Background jobs' transactions may sit anywhere; they are skipped.
     let txns = transactions(&msgs);
     assert!(
         txns.len() >= writes.len() + 2,
@@ -431,9 +434,22 @@ fn applied_stream_makes_the_rechunked_target_equal_the_source_exactly_once() {
         (1 + 5 + 2, 0),
         "{first:?}"
     );
+    let first_txns = transactions(&msgs[..split]).len();
+    // As after a crash right after that commit: a new applier resumes from the
+    // journal and gets the whole stream again; what it holds is skipped (their
+    // Relation messages still describe the chunks), the rest applied.
+    drop(applier);
+    let mut applier = rt
+        .block_on(Applier::open(&target, FINGERPRINT, SLOT, mapping()))
+        .expect("reopen applier");
+    assert_eq!(applier.position(), first.position);
     let rest = rt
-        .block_on(applier.apply(&source, &mut target, &msgs[split..]))
+        .block_on(applier.apply(&source, &mut target, &msgs))
         .expect("apply the rest");
+    assert_eq!(
+        (rest.skipped, rest.transactions),
+        (first_txns, txns.len() - first_txns)
+    );
     // Inserts 300, 301, 302, 400 by COPY; updates of 10, 300, 400, deletes of 20,
     // 301, 50 (compressed), and the moves of 5 and 400 as statements; then the
     // readings' delete, update and move.

@@ -75,6 +75,13 @@ pub enum ApplyError {
         /// The moved table (target name).
         table: String,
     },
+    /// A key column whose value the stream left out (unchanged TOAST in an update
+    /// that kept its key): the target row cannot be found by it.
+    #[error("{table}: a replica identity column arrived as an unchanged TOAST value")]
+    ToastKey {
+        /// The moved table (target name).
+        table: String,
+    },
     /// A change names a relation whose OID was not resolved or described.
     #[error("relation OID {oid} was neither described nor mapped before its change")]
     UnknownRelation {

@@ -366,7 +366,11 @@ fn value(table: &MovedTable, d: &Datum) -> Result<Value, ApplyError> {
         Datum::Binary(_) => Err(ApplyError::BinaryValue {
             table: table.target.to_string(),
         }),
-        Datum::UnchangedToast => unreachable!("callers leave unchanged TOAST out"),
+        // Callers leave unchanged TOAST out of SET lists and new rows; here it can
+        // only be a key column the update did not change and did not send.
+        Datum::UnchangedToast => Err(ApplyError::ToastKey {
+            table: table.target.to_string(),
+        }),
     }
 }
 
