@@ -11,12 +11,13 @@
 //! only as COPY data or as text-format parameters, so the target parses each value
 //! with its column's own input function, exactly as COPY would.
 
+use std::collections::HashMap;
 use std::error::Error as StdError;
 
 use bytes::BytesMut;
 use futures_util::SinkExt;
 use tokio_postgres::types::{Format, IsNull, ToSql, Type, to_sql_checked};
-use tokio_postgres::{Client, Transaction};
+use tokio_postgres::{Client, Statement, Transaction};
 
 use super::Lsn;
 use super::apply_error::ApplyError;
@@ -154,12 +155,15 @@ impl Applier {
             return Ok(done);
         };
         let tx = target.transaction().await.map_err(ApplyError::Target)?;
+        // Statements by SQL text, prepared once per batch: a run of updates of one
+        // table and shape then costs one round trip each instead of two.
+        let mut prepared = HashMap::new();
         for op in planned.ops {
             match op {
                 Op::Copy(run) => done.copied += copy(&tx, run).await?,
                 op => {
                     done.moves += usize::from(matches!(op, Op::Move { .. }));
-                    run_statement(&tx, op).await?;
+                    run_statement(&tx, &mut prepared, op).await?;
                     done.statements += 1;
                 }
             }
@@ -218,7 +222,11 @@ fn locate(table: &str, key: Key, values: &mut Vec<Value>) -> (String, String, St
 
 /// One update, move or delete, with its values as parameters; a statement that
 /// finds no target row means the target diverged.
-async fn run_statement(tx: &Transaction<'_>, op: Op) -> Result<(), ApplyError> {
+async fn run_statement(
+    tx: &Transaction<'_>,
+    prepared: &mut HashMap<String, Statement>,
+    op: Op,
+) -> Result<(), ApplyError> {
     let mut values: Vec<Value> = Vec::new();
     let (table, what, sql) = match op {
         Op::Copy(_) => unreachable!("COPY runs go through copy()"),
@@ -299,7 +307,18 @@ async fn run_statement(tx: &Transaction<'_>, op: Op) -> Result<(), ApplyError> {
     };
     let params: Vec<TextParam> = values.iter().map(|v| TextParam(v.as_deref())).collect();
     let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-    let rows = tx.execute(&sql, &refs).await.map_err(ApplyError::Target)?;
+    let statement = match prepared.get(&sql) {
+        Some(statement) => statement.clone(),
+        None => {
+            let statement = tx.prepare(&sql).await.map_err(ApplyError::Target)?;
+            prepared.insert(sql, statement.clone());
+            statement
+        }
+    };
+    let rows = tx
+        .execute(&statement, &refs)
+        .await
+        .map_err(ApplyError::Target)?;
     if rows == 0 {
         return Err(ApplyError::RowMissing {
             table: table.target.to_string(),
