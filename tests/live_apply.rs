@@ -10,7 +10,9 @@
 //! with REPLICA IDENTITY FULL the delete of one of two identical rows, an update
 //! matching a NULL and a move. The target then equals the source row for row, the
 //! journal holds the last commit's end, and the same stream replayed from the
-//! slot's start changes nothing (exactly once).
+//! slot's start changes nothing (exactly once). Last, a TRUNCATE and an ALTER
+//! TABLE on the source stop the applier with errors naming the table, applying
+//! nothing.
 
 mod common;
 
@@ -19,7 +21,7 @@ use std::time::{Duration, Instant};
 use hypermove::live::mapping::{Mapping, MovedTable};
 use hypermove::live::pgoutput::{self, PgOutput};
 use hypermove::live::{
-    Applier, Lsn, ReplicationConn, ReplicationData, ReplicationStream, STREAM_OPTIONS,
+    Applier, ApplyError, Lsn, ReplicationConn, ReplicationData, ReplicationStream, STREAM_OPTIONS,
 };
 use hypermove::pg::{ConnInfo, QualifiedName, quote_literal};
 use postgres::{Client, IsolationLevel, NoTls};
@@ -538,8 +540,41 @@ fn applied_stream_makes_the_rechunked_target_equal_the_source_exactly_once() {
         "the replay changed nothing"
     );
 
-    // Only now would a follower confirm; the test confirms, then the guard drops
-    // the slot and the publication.
+    // Only now would a follower confirm.
     rt.block_on(stream.send_status(last_end, true))
         .expect("confirm");
+
+    // The stops, on the real stream: a TRUNCATE of a moved table, then DDL on one.
+    // Each names the table, and leaves the target and the journal as they were.
+    let mut stop = |sql: &str| {
+        src.batch_execute(sql).expect(sql);
+        src.execute(
+            "SELECT pg_logical_emit_message(true, $1, 'stop')",
+            &[&FENCE],
+        )
+        .expect("fence");
+        let msgs = collect(&rt, &mut stream);
+        let err = rt
+            .block_on(resumed.apply(&source, &mut target, &msgs))
+            .expect_err(sql);
+        assert_eq!(resumed.position(), Some(last_end), "{sql}: position kept");
+        err
+    };
+    let err = stop("TRUNCATE readings");
+    assert!(
+        matches!(&err, ApplyError::Truncate { table } if table == "public.readings"),
+        "{err}"
+    );
+    let err = stop(
+        "ALTER TABLE metrics ADD COLUMN extra int;
+         INSERT INTO metrics VALUES (500, '2026-01-01 10:30+00', 5, 'ddl', 1)",
+    );
+    assert!(
+        matches!(&err, ApplyError::ShapeChanged { table, .. } if table == "public.metrics"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("extra"), "{err}");
+    assert_eq!(rows(&mut dst), source_rows, "nothing of either was applied");
+    assert_eq!(readings(&mut dst).len(), 3);
+    // The guard drops the slot and the publication.
 }
