@@ -461,6 +461,7 @@ fn applied_stream_makes_the_rechunked_target_equal_the_source_exactly_once() {
         "{rest:?}"
     );
     assert_eq!(rest.position, Some(last_end));
+    assert!(first.vanished.is_empty() && rest.vanished.is_empty());
     assert_eq!(applier.position(), Some(last_end));
 
     let source_rows = rows(&mut src);

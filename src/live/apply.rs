@@ -22,7 +22,7 @@ use tokio_postgres::{Client, Statement, Transaction};
 use super::Lsn;
 use super::apply_error::ApplyError;
 use super::batch::{self, CopyRun, Key, NewValue, Op, Value};
-use super::mapping::Mapping;
+use super::mapping::{Mapped, Mapping};
 use super::pgoutput::PgOutput;
 use super::shape::Relations;
 use crate::pg::quote_ident;
@@ -79,6 +79,10 @@ pub struct Applied {
     pub moves: usize,
     /// The position recorded in the journal by this call, if any.
     pub position: Option<Lsn>,
+    /// Relations first described in this batch that were gone from the source when
+    /// mapped (`schema.name` as the stream named them): their changes were skipped.
+    /// The follower warns; cutover's checksums catch a moved table's loss.
+    pub vanished: Vec<String>,
 }
 
 /// Applies batches of source transactions of one live move to the target.
@@ -131,6 +135,7 @@ impl Applier {
         target: &mut Client,
         msgs: &[PgOutput],
     ) -> Result<Applied, ApplyError> {
+        let mut vanished = Vec::new();
         for msg in msgs {
             let oids: &[u32] = match msg {
                 PgOutput::Relation(r) => std::slice::from_ref(&r.oid),
@@ -138,16 +143,22 @@ impl Applier {
                 _ => &[],
             };
             for &oid in oids {
-                self.mapping
+                let known = self.mapping.get(oid).is_some();
+                let mapped = self
+                    .mapping
                     .resolve(source, oid)
                     .await
                     .map_err(ApplyError::Source)?;
+                if let (false, Mapped::Gone, PgOutput::Relation(r)) = (known, mapped, msg) {
+                    vanished.push(format!("{}.{}", r.namespace, r.name));
+                }
             }
         }
         let planned = batch::plan(msgs, self.applied, &mut self.relations, &self.mapping)?;
         let mut done = Applied {
             transactions: planned.taken,
             skipped: planned.skipped,
+            vanished,
             ..Applied::default()
         };
         // Only transactions already applied: nothing to write, not even the journal.

@@ -228,7 +228,7 @@ fn target<'a>(
 ) -> Result<Option<(Arc<MovedTable>, &'a Relation)>, ApplyError> {
     match mapping.get(oid) {
         None => Err(ApplyError::UnknownRelation { oid }),
-        Some(Mapped::NotMoved) => Ok(None),
+        Some(Mapped::NotMoved | Mapped::Gone) => Ok(None),
         Some(Mapped::Compressed(table)) => Err(ApplyError::CompressedChunkChange {
             table: table.target.to_string(),
         }),
@@ -268,7 +268,7 @@ fn plan_change(
             for &oid in &t.relations {
                 match mapping.get(oid) {
                     None => return Err(ApplyError::UnknownRelation { oid }),
-                    Some(Mapped::NotMoved) => {}
+                    Some(Mapped::NotMoved | Mapped::Gone) => {}
                     Some(Mapped::Moved(table) | Mapped::Compressed(table)) => {
                         return Err(ApplyError::Truncate {
                             table: table.target.to_string(),

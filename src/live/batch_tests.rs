@@ -16,6 +16,7 @@ const METRICS_CHUNK: u32 = 101;
 const OTHER: u32 = 200;
 const COMPRESSED: u32 = 300;
 const EVENTS: u32 = 400;
+const GONE: u32 = 500;
 
 fn table(name: &str, columns: &[&str], routing: &[&str]) -> Arc<MovedTable> {
     Arc::new(MovedTable {
@@ -39,6 +40,7 @@ fn fixture() -> Fixture {
         (OTHER, Mapped::NotMoved),
         (COMPRESSED, Mapped::Compressed(metrics.clone())),
         (EVENTS, Mapped::Moved(events)),
+        (GONE, Mapped::Gone),
     ]);
     Fixture { metrics, mapping }
 }
@@ -298,10 +300,12 @@ fn unmapped_relations_and_compression_spans_are_skipped() {
     let f = fixture();
     let msgs = [
         relation(OTHER, &[("a", true)]),
+        relation(GONE, &[("a", true)]),
         metrics_rel(METRICS_CHUNK),
         relation(COMPRESSED, &[("blob", false)]),
         begin(10),
         insert(OTHER, &["1"]),
+        insert(GONE, &["1"]),
         marker(crate::live::timescale::DECOMPRESSION_START),
         insert(METRICS_CHUNK, &["1", "t1", "from the batch"]),
         marker(crate::live::timescale::DECOMPRESSION_END),

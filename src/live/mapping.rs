@@ -43,6 +43,12 @@ pub enum Mapped {
     Compressed(Arc<MovedTable>),
     /// Anything else in the published schemas: skipped.
     NotMoved,
+    /// The relation no longer exists on the source when it is mapped (dropped while
+    /// the follower lagged: a chunk dropped by retention, or any dropped table).
+    /// Skipped like `NotMoved`, since nothing says whose it was without parsing its
+    /// name, but reported (`Applied::vanished`): if it was a moved table's chunk,
+    /// the target has diverged and the cutover's checksums will say so.
+    Gone,
 }
 
 /// Source relations, by OID, resolved to moved tables.
@@ -102,7 +108,7 @@ impl Mapping {
             .query_opt(RELATION_PARENT, &[&i64::from(oid)])
             .await?
         else {
-            return Ok(Mapped::NotMoved);
+            return Ok(Mapped::Gone);
         };
         let owner = QualifiedName::new(row.get::<_, String>(0), row.get::<_, String>(1));
         if let Some(table) = self.by_source.get(&owner) {
