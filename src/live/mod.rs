@@ -11,14 +11,19 @@
 //! - `mapping`: source relations (chunks, roots) to moved tables, through pg_inherits.
 //! - `batch`: source transactions to target operations (skips, COPY runs, moves).
 //! - `apply`: those operations in one target transaction, with the journal position.
+//! - `pending`: whole transactions gathered into a batch, bounded by rows, bytes, time.
+//! - `follow`: the follower loop: stream → batches → apply → confirm, until a fence
+//!   or a stop.
 
 pub mod apply;
 mod apply_error;
 pub mod batch;
 mod conn;
 mod error;
+pub mod follow;
 mod lsn;
 pub mod mapping;
+pub mod pending;
 pub mod pgoutput;
 pub mod shape;
 pub mod timescale;
@@ -28,5 +33,6 @@ pub use apply::{Applied, Applier, STREAM_OPTIONS};
 pub use apply_error::ApplyError;
 pub use conn::{ReplicationConn, ReplicationStream, SlotCreated, SystemIdentity};
 pub use error::LiveError;
+pub use follow::{Controller, Controls, Ends, FollowError, Outcome, Progress, follow};
 pub use lsn::{Lsn, LsnParseError};
 pub use wire::ReplicationData;

@@ -1,0 +1,629 @@
+//! The follower loop (src/live/follow.rs) on the full pair, with the source writing
+//! while it runs: a hypertable of 1-day chunks on PG17/2.19.3 is copied in a slot's
+//! exported snapshot to a hypertable of 7-day chunks and 2 hash partitions on
+//! PG18/2.29.2, then a writer thread runs hundreds of small transactions (inserts
+//! into existing chunks and into a chunk created after the slot, updates, key
+//! changes that move rows across target partitions, deletes) while the follower
+//! applies them in batches.
+//!
+//! - `a_fence_ends_the_follow_with_the_target_equal_to_the_source`: the writer
+//!   stops, the test takes `pg_current_wal_lsn()` as the fence and sends it; the
+//!   follower returns `Fenced`, the target equals the source row for row, the slot
+//!   has confirmed the fence, and the journal holds the follower's position.
+//! - `a_stopped_follower_resumes_from_the_journal_exactly_once`: the stop signal
+//!   ends a first follower after a few batches while the writer goes on; a new
+//!   follower on a new replication connection resumes from the journal, then the
+//!   fence ends it. The rows both applied add up to exactly the rows the writer
+//!   changed, and the target equals the source.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use hypermove::live::apply::{ensure_journal, read_position};
+use hypermove::live::follow::{self, Controller, Ends, FollowError, Outcome, Progress};
+use hypermove::live::mapping::{Mapping, MovedTable};
+use hypermove::live::pending::Limits;
+use hypermove::live::{
+    Applier, Lsn, ReplicationConn, ReplicationStream, STREAM_OPTIONS, SlotCreated,
+};
+use hypermove::pg::{ConnInfo, QualifiedName, quote_literal};
+use postgres::{Client, IsolationLevel, NoTls};
+use tokio::runtime::Runtime;
+use tokio::task::JoinHandle as TaskHandle;
+
+const SRC: u16 = common::FULL_SOURCE_PORT;
+const DST: u16 = common::FULL_TARGET_PORT;
+
+const TABLE: &str = "
+CREATE EXTENSION IF NOT EXISTS timescaledb;
+CREATE TABLE metrics (id int NOT NULL, time timestamptz NOT NULL, v float8, note text,
+                      PRIMARY KEY (id, time));
+";
+
+/// 200 rows every 20 minutes: three 1-day chunks.
+const SOURCE_SETUP: &str = "
+SELECT create_hypertable('metrics', by_range('time', interval '1 day'));
+INSERT INTO metrics
+SELECT i, '2026-01-01 00:00+00'::timestamptz + i * interval '20 minutes', i, 'n' || i
+  FROM generate_series(0, 199) i;
+";
+
+/// Re-chunked on the target: 7-day chunks, 2 hash partitions on id.
+const TARGET_SETUP: &str = "
+SELECT create_hypertable('metrics', by_range('time', interval '7 days'));
+SELECT add_dimension('metrics', by_hash('id', 2));
+";
+
+/// One live move's names: slots are cluster-wide, so each case has its own.
+#[derive(Clone, Copy)]
+struct Case {
+    db: &'static str,
+    slot: &'static str,
+    publication: &'static str,
+    fingerprint: &'static str,
+}
+
+const FENCE_CASE: Case = Case {
+    db: "hm_live3_fence",
+    slot: "hm_live3_fence_slot",
+    publication: "hm_live3_fence_pub",
+    fingerprint: "hm_live3_fence-spec",
+};
+
+const RESUME_CASE: Case = Case {
+    db: "hm_live3_resume",
+    slot: "hm_live3_resume_slot",
+    publication: "hm_live3_resume_pub",
+    fingerprint: "hm_live3_resume-spec",
+};
+
+/// Drops the slot (a leftover slot retains WAL forever) and the publication, even
+/// when the test fails. Never panics: it may run while a panic unwinds.
+struct Cleanup(Case);
+
+impl Cleanup {
+    fn run(case: Case) {
+        let connect = |db: &str| {
+            Client::connect(
+                &format!("host=127.0.0.1 port={SRC} user=postgres dbname={db}"),
+                NoTls,
+            )
+        };
+        let Ok(mut admin) = connect("postgres") else {
+            eprintln!("cleanup: cannot reach 127.0.0.1:{SRC}");
+            return;
+        };
+        let _ = admin.execute(
+            "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots
+              WHERE slot_name = $1 AND active_pid IS NOT NULL",
+            &[&case.slot],
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match admin.execute(
+                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+                  WHERE slot_name = $1",
+                &[&case.slot],
+            ) {
+                Ok(_) => break,
+                Err(_) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(100))
+                }
+                Err(e) => {
+                    eprintln!("cleanup: cannot drop slot {}: {e}", case.slot);
+                    break;
+                }
+            }
+        }
+        if let Ok(mut db) = connect(case.db) {
+            let _ = db.batch_execute(&format!(
+                "DROP PUBLICATION IF EXISTS {}",
+                hypermove::pg::quote_ident(case.publication)
+            ));
+        }
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        Self::run(self.0);
+    }
+}
+
+/// Both databases, the slot with its snapshot copied to the target, and what the
+/// follower needs.
+struct Setup {
+    rt: Runtime,
+    src: Client,
+    dst: Client,
+    info: ConnInfo,
+    slot: SlotCreated,
+    /// The replication connection that created the slot: it streams first.
+    repl: ReplicationConn,
+    /// An id that sends row 5 to the other target partition.
+    moved_id: i32,
+}
+
+fn setup(case: Case) -> Setup {
+    let mut src = common::fresh_db(SRC, case.db);
+    src.batch_execute(TABLE).expect("source table");
+    src.batch_execute(SOURCE_SETUP).expect("source setup");
+    src.batch_execute(&format!(
+        "CREATE PUBLICATION {} FOR TABLES IN SCHEMA _timescaledb_internal, public",
+        hypermove::pg::quote_ident(case.publication)
+    ))
+    .expect("publication");
+    let mut dst = common::fresh_db(DST, case.db);
+    dst.batch_execute(TABLE).expect("target table");
+    dst.batch_execute(TARGET_SETUP).expect("target setup");
+
+    let rt = Runtime::new().expect("tokio runtime");
+    // The walsender's text settings must match the applier's target session.
+    let options = STREAM_OPTIONS.replace(' ', "%20").replace('=', "%3D");
+    let info = ConnInfo::parse(&format!("{}?options={options}", common::url(SRC, case.db)))
+        .expect("conninfo");
+    let mut repl = rt
+        .block_on(ReplicationConn::connect(&info, None, case.db))
+        .expect("replication connection");
+    let slot = rt
+        .block_on(repl.create_slot(case.slot))
+        .expect("create slot");
+
+    // The snapshot copy (not the product's copy path): COPY out of a query in the
+    // exported snapshot, COPY into the target root.
+    let mut reader = common::connect(SRC, case.db);
+    let mut snap = reader
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .expect("begin");
+    snap.batch_execute(&format!(
+        "SET TRANSACTION SNAPSHOT {}",
+        quote_literal(&slot.snapshot_name)
+    ))
+    .expect("import the exported snapshot");
+    let mut data = Vec::new();
+    std::io::Read::read_to_end(
+        &mut snap
+            .copy_out("COPY (SELECT id, time, v, note FROM metrics) TO STDOUT")
+            .expect("copy out"),
+        &mut data,
+    )
+    .expect("read copy");
+    let mut w = dst
+        .copy_in("COPY metrics (id, time, v, note) FROM STDIN")
+        .expect("copy in");
+    std::io::Write::write_all(&mut w, &data).expect("write copy");
+    assert_eq!(w.finish().expect("finish copy"), 200, "the snapshot's rows");
+    snap.commit().expect("end snapshot transaction");
+
+    let old_chunk = common::scalar(
+        &mut dst,
+        "SELECT tableoid::regclass::text FROM metrics WHERE id = 5",
+    );
+    let moved_id = (1000..1100)
+        .find(|&id| target_chunk(&mut dst, id, "2026-01-01 01:40+00") != old_chunk)
+        .expect("an id in the other partition");
+    Setup {
+        rt,
+        src,
+        dst,
+        info,
+        slot,
+        repl,
+        moved_id,
+    }
+}
+
+/// The chunk a row would land in on the target, tried in a rolled-back transaction.
+fn target_chunk(dst: &mut Client, id: i32, time: &str) -> String {
+    let mut tx = dst.transaction().expect("begin");
+    let chunk: String = tx
+        .query_one(
+            "INSERT INTO metrics (id, time) VALUES ($1, $2::text::timestamptz)
+             RETURNING tableoid::regclass::text",
+            &[&id, &time],
+        )
+        .expect("trial insert")
+        .get(0);
+    tx.rollback().expect("rollback");
+    chunk
+}
+
+/// What the writer did: transactions that changed rows, and rows changed.
+#[derive(Debug, Default, Clone, Copy)]
+struct Written {
+    transactions: u64,
+    rows: u64,
+}
+
+struct Writer {
+    stop: Arc<AtomicBool>,
+    handle: JoinHandle<Written>,
+}
+
+impl Writer {
+    /// Small transactions, one every few milliseconds, until stopped: inserts into
+    /// existing chunks and (i % 6 == 4) into a chunk created after the slot, updates,
+    /// deletes, key changes (moves across target chunks), and every tenth a
+    /// transaction of several statements. The first moves row 5 to the other hash
+    /// partition.
+    fn spawn(db: &'static str, moved_id: i32) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::spawn(move || {
+            let mut c = common::connect(SRC, db);
+            let mut w = Written::default();
+            let mut count = |n: u64| {
+                if n > 0 {
+                    w.transactions += 1;
+                    w.rows += n;
+                }
+            };
+            count(
+                c.execute(
+                    "UPDATE metrics SET id = $1, time = '2026-01-01 01:50+00' WHERE id = 5",
+                    &[&moved_id],
+                )
+                .expect("partition move"),
+            );
+            let mut i: i32 = 0;
+            while !flag.load(Ordering::Relaxed) {
+                i += 1;
+                let id = 10_000 + i;
+                let n = if i % 10 == 0 {
+                    let mut tx = c.transaction().expect("begin");
+                    let mut n = tx
+                        .execute(
+                            "INSERT INTO metrics VALUES ($1, '2026-01-02 00:00+00'::timestamptz
+                               + $2 * interval '1 second', 1, 'tx')",
+                            &[&id, &f64::from(i)],
+                        )
+                        .expect("insert");
+                    n += tx
+                        .execute("UPDATE metrics SET note = 'tx2' WHERE id = $1", &[&id])
+                        .expect("update");
+                    n += tx
+                        .execute("DELETE FROM metrics WHERE id = $1", &[&((i * 13) % 200)])
+                        .expect("delete");
+                    tx.commit().expect("commit");
+                    n
+                } else {
+                    let (sql, a): (&str, i32) = match i % 6 {
+                        0 => (
+                            "INSERT INTO metrics VALUES ($1::int, '2026-01-01 00:00+00'::timestamptz
+                               + ($1::int % 4000) * interval '1 minute', $1::int, 'w' || $1::int)",
+                            id,
+                        ),
+                        1 => (
+                            "INSERT INTO metrics SELECT $1::int + k * 100000,
+                               '2026-01-03 00:00+00'::timestamptz + $1::int * interval '1 second', k, NULL
+                               FROM generate_series(0, 1) k",
+                            id,
+                        ),
+                        2 => (
+                            "UPDATE metrics SET v = v + 1, note = note || '+' WHERE id = $1",
+                            (i * 7) % 200,
+                        ),
+                        3 => ("DELETE FROM metrics WHERE id = $1", id - 3),
+                        4 => (
+                            "INSERT INTO metrics VALUES ($1::int, '2026-02-01 00:00+00'::timestamptz
+                               + $1::int * interval '1 second', 4, E'new\\tchunk')",
+                            id,
+                        ),
+                        _ => (
+                            "UPDATE metrics SET id = id + 50000, v = -v WHERE id = $1",
+                            id - 4,
+                        ),
+                    };
+                    c.execute(sql, &[&a]).expect(sql)
+                };
+                count(n);
+                std::thread::sleep(Duration::from_millis(4));
+            }
+            w
+        });
+        Self { stop, handle }
+    }
+
+    fn finish(self) -> Written {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle.join().expect("writer thread")
+    }
+}
+
+/// The table's rows in a stable order, timestamps in UTC.
+fn rows(client: &mut Client) -> Vec<String> {
+    client
+        .query(
+            "SELECT format('%s|%s|%s|%s', id, to_char(time AT TIME ZONE 'UTC',
+                           'YYYY-MM-DD HH24:MI:SS'), v, note)
+               FROM metrics ORDER BY id, time",
+            &[],
+        )
+        .expect("rows")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+fn tokio_client(rt: &Runtime, db: &str, port: u16) -> tokio_postgres::Client {
+    let (client, conn) = rt
+        .block_on(tokio_postgres::connect(
+            &format!("host=127.0.0.1 port={port} user=postgres dbname={db}"),
+            tokio_postgres::NoTls,
+        ))
+        .expect("connect");
+    rt.spawn(async move {
+        let _ = conn.await;
+    });
+    client
+}
+
+fn mapping() -> Mapping {
+    Mapping::new([(
+        QualifiedName::new("public", "metrics"),
+        MovedTable {
+            target: QualifiedName::new("public", "metrics"),
+            columns: ["id", "time", "v", "note"].map(String::from).to_vec(),
+            routing: ["time", "id"].map(String::from).to_vec(),
+        },
+    )])
+}
+
+type Followed = (Result<Outcome, FollowError>, ReplicationStream);
+
+/// Run a follower in a task on `stream` with a new applier (which resumes from the
+/// journal), publishing its progress in `shared`.
+fn spawn_follower(
+    rt: &Runtime,
+    case: Case,
+    mut stream: ReplicationStream,
+    shared: Arc<Mutex<Progress>>,
+) -> (Controller, TaskHandle<Followed>) {
+    let source = tokio_client(rt, case.db, SRC);
+    let mut target = tokio_client(rt, case.db, DST);
+    let (controller, controls) = Controller::new();
+    let task = rt.spawn(async move {
+        let mut applier = Applier::open(&target, case.fingerprint, case.slot, mapping())
+            .await
+            .expect("open applier");
+        let mut report = move |p: &Progress| *shared.lock().unwrap() = p.clone();
+        let ends = Ends {
+            stream: &mut stream,
+            source: &source,
+            target: &mut target,
+        };
+        let out =
+            follow::follow(ends, &mut applier, Limits::default(), controls, &mut report).await;
+        (out, stream)
+    });
+    (controller, task)
+}
+
+/// Wait for a follower's task to return.
+fn join(rt: &Runtime, task: TaskHandle<Followed>) -> Followed {
+    rt.block_on(async { tokio::time::timeout(Duration::from_secs(60), task).await })
+        .expect("the follower returns within a minute")
+        .expect("the follower's task")
+}
+
+/// The source's current WAL position: the fence, once writes stopped.
+fn fence(src: &mut Client) -> Lsn {
+    common::scalar(src, "SELECT pg_current_wal_lsn()::text")
+        .parse()
+        .expect("an LSN")
+}
+
+fn journal(rt: &Runtime, case: Case) -> Option<Lsn> {
+    let target = tokio_client(rt, case.db, DST);
+    rt.block_on(ensure_journal(&target)).expect("journal table");
+    rt.block_on(read_position(&target, case.fingerprint, case.slot))
+        .expect("journal")
+}
+
+/// The slot's confirmed position reaches `fence` (the server takes the last status
+/// update a moment after the follower sent it).
+fn assert_slot_confirmed(src: &mut Client, case: Case, fence: Lsn) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let confirmed: Lsn = common::scalar(
+            src,
+            &format!(
+                "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = {}",
+                quote_literal(case.slot)
+            ),
+        )
+        .parse()
+        .expect("an LSN");
+        if confirmed >= fence {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the slot confirmed {confirmed}, short of the fence {fence}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_fence_ends_the_follow_with_the_target_equal_to_the_source() {
+    let case = FENCE_CASE;
+    Cleanup::run(case); // an earlier run's slot would block DROP DATABASE
+    let _cleanup = Cleanup(case);
+    let Setup {
+        rt,
+        mut src,
+        mut dst,
+        slot,
+        repl,
+        moved_id,
+        ..
+    } = setup(case);
+    let start = follow::start_position(slot.consistent_point, journal(&rt, case));
+    assert_eq!(
+        start, slot.consistent_point,
+        "a new move starts at the slot"
+    );
+    let stream = rt
+        .block_on(repl.start_replication(case.slot, start, &[case.publication]))
+        .expect("START_REPLICATION");
+    let shared = Arc::new(Mutex::new(Progress::default()));
+    let (controller, task) = spawn_follower(&rt, case, stream, shared.clone());
+
+    let writer = Writer::spawn(case.db, moved_id);
+    std::thread::sleep(Duration::from_secs(2));
+    let written = writer.finish();
+    let fence = fence(&mut src);
+    let sent = Instant::now();
+    controller.fence(fence);
+    let (outcome, _stream) = join(&rt, task);
+    let took = sent.elapsed();
+    let Outcome::Fenced {
+        position: Some(position),
+    } = outcome.expect("the follow succeeds")
+    else {
+        panic!("the follower did not stop at the fence");
+    };
+    let progress = shared.lock().unwrap().clone();
+    eprintln!("writer: {written:?}; follower: {progress:?}; fenced {took:?} after the fence");
+
+    assert_eq!(
+        rows(&mut dst),
+        rows(&mut src),
+        "the target equals the source"
+    );
+    assert_eq!(journal(&rt, case), Some(position), "the journal holds it");
+    assert_eq!(progress.position, Some(position));
+    assert_slot_confirmed(&mut src, case, fence);
+    assert!(written.transactions >= 100, "{written:?}");
+    // Every row the writer changed is one row change applied: none lost, none twice.
+    assert_eq!(progress.rows, written.rows, "{progress:?}");
+    assert!(
+        progress.transactions >= written.transactions,
+        "{progress:?}"
+    );
+    assert!(
+        progress.batches < progress.transactions,
+        "source transactions were grouped: {progress:?}"
+    );
+    assert_ne!(
+        common::scalar(
+            &mut dst,
+            &format!("SELECT tableoid::regclass::text FROM metrics WHERE id = {moved_id}")
+        ),
+        target_chunk(&mut dst, 5, "2026-01-01 01:50+00"),
+        "row 5 moved to the other target partition"
+    );
+    assert!(
+        common::scalar(
+            &mut src,
+            "SELECT count(*)::text FROM metrics WHERE time >= '2026-02-01'"
+        )
+        .parse::<u64>()
+        .unwrap()
+            > 0,
+        "the writer filled a chunk created after the slot"
+    );
+}
+
+#[test]
+fn a_stopped_follower_resumes_from_the_journal_exactly_once() {
+    let case = RESUME_CASE;
+    Cleanup::run(case);
+    let _cleanup = Cleanup(case);
+    let Setup {
+        rt,
+        mut src,
+        mut dst,
+        info,
+        slot,
+        repl,
+        moved_id,
+    } = setup(case);
+    let stream = rt
+        .block_on(repl.start_replication(case.slot, slot.consistent_point, &[case.publication]))
+        .expect("START_REPLICATION");
+    let first_progress = Arc::new(Mutex::new(Progress::default()));
+    let (controller, task) = spawn_follower(&rt, case, stream, first_progress.clone());
+    let writer = Writer::spawn(case.db, moved_id);
+
+    // Stop the first follower mid-stream, after a few batches, while the writer goes on.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while first_progress.lock().unwrap().batches < 3 {
+        assert!(Instant::now() < deadline, "three batches within 30 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    controller.stop();
+    let (outcome, stream) = join(&rt, task);
+    let Outcome::Stopped {
+        position: Some(stopped_at),
+    } = outcome.expect("the first follow succeeds")
+    else {
+        panic!("the first follower did not stop on the signal");
+    };
+    let first = first_progress.lock().unwrap().clone();
+    assert_eq!(first.position, Some(stopped_at));
+    assert_eq!(journal(&rt, case), Some(stopped_at), "the journal holds it");
+    rt.block_on(async {
+        let conn = stream.finish().await.expect("end streaming");
+        conn.close().await;
+    });
+
+    // Writes go on with no follower; then a new one, on a new connection, from the
+    // journal. The old walsender may hold the slot a moment longer.
+    std::thread::sleep(Duration::from_millis(300));
+    let start = follow::start_position(slot.consistent_point, journal(&rt, case));
+    assert_eq!(start, stopped_at);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let stream = loop {
+        let repl = rt
+            .block_on(ReplicationConn::connect(&info, None, case.db))
+            .expect("second replication connection");
+        match rt.block_on(repl.start_replication(case.slot, start, &[case.publication])) {
+            Ok(stream) => break stream,
+            Err(e) if e.sqlstate() == Some("55006") && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => panic!("START_REPLICATION again: {e}"),
+        }
+    };
+    let second_progress = Arc::new(Mutex::new(Progress::default()));
+    let (controller, task) = spawn_follower(&rt, case, stream, second_progress.clone());
+    std::thread::sleep(Duration::from_secs(1));
+    let written = writer.finish();
+    let fence = fence(&mut src);
+    controller.fence(fence);
+    let (outcome, _stream) = join(&rt, task);
+    let Outcome::Fenced {
+        position: Some(position),
+    } = outcome.expect("the second follow succeeds")
+    else {
+        panic!("the second follower did not stop at the fence");
+    };
+    let second = second_progress.lock().unwrap().clone();
+    eprintln!("writer: {written:?}; first follower: {first:?}; second: {second:?}");
+
+    assert_eq!(
+        rows(&mut dst),
+        rows(&mut src),
+        "the target equals the source"
+    );
+    assert_eq!(journal(&rt, case), Some(position));
+    assert_eq!(second.position, Some(position));
+    assert!(position > stopped_at);
+    assert_slot_confirmed(&mut src, case, fence);
+    assert!(second.transactions > 0 && first.transactions > 0);
+    // Exactly once: the two followers' row changes add up to the writer's.
+    assert_eq!(
+        first.rows + second.rows,
+        written.rows,
+        "{first:?} {second:?}"
+    );
+}
