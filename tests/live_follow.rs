@@ -15,6 +15,9 @@
 //!   follower on a new replication connection resumes from the journal, then the
 //!   fence ends it. The rows both applied add up to exactly the rows the writer
 //!   changed, and the target equals the source.
+//! - `an_applier_error_ends_the_follow_with_the_position_kept`: a TRUNCATE on the
+//!   source ends the follow with the applier's error; the journal and the target
+//!   keep what was applied before it, and the slot was not confirmed past it.
 
 mod common;
 
@@ -28,7 +31,7 @@ use hypermove::live::follow::{self, Controller, Ends, FollowError, Outcome, Prog
 use hypermove::live::mapping::{Mapping, MovedTable};
 use hypermove::live::pending::Limits;
 use hypermove::live::{
-    Applier, Lsn, ReplicationConn, ReplicationStream, STREAM_OPTIONS, SlotCreated,
+    Applier, ApplyError, Lsn, ReplicationConn, ReplicationStream, STREAM_OPTIONS, SlotCreated,
 };
 use hypermove::pg::{ConnInfo, QualifiedName, quote_literal};
 use postgres::{Client, IsolationLevel, NoTls};
@@ -72,6 +75,13 @@ const FENCE_CASE: Case = Case {
     slot: "hm_live3_fence_slot",
     publication: "hm_live3_fence_pub",
     fingerprint: "hm_live3_fence-spec",
+};
+
+const ERROR_CASE: Case = Case {
+    db: "hm_live3_error",
+    slot: "hm_live3_error_slot",
+    publication: "hm_live3_error_pub",
+    fingerprint: "hm_live3_error-spec",
 };
 
 const RESUME_CASE: Case = Case {
@@ -626,4 +636,62 @@ fn a_stopped_follower_resumes_from_the_journal_exactly_once() {
         written.rows,
         "{first:?} {second:?}"
     );
+}
+
+#[test]
+fn an_applier_error_ends_the_follow_with_the_position_kept() {
+    let case = ERROR_CASE;
+    Cleanup::run(case);
+    let _cleanup = Cleanup(case);
+    let Setup {
+        rt,
+        mut src,
+        mut dst,
+        slot,
+        repl,
+        ..
+    } = setup(case);
+    let stream = rt
+        .block_on(repl.start_replication(case.slot, slot.consistent_point, &[case.publication]))
+        .expect("START_REPLICATION");
+    let shared = Arc::new(Mutex::new(Progress::default()));
+    let (_controller, task) = spawn_follower(&rt, case, stream, shared.clone());
+    src.batch_execute("INSERT INTO metrics VALUES (900, '2026-01-01 00:05+00', 9, 'before')")
+        .expect("insert");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while shared.lock().unwrap().rows < 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the insert is applied within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let before = shared.lock().unwrap().position.expect("a position");
+    src.batch_execute("TRUNCATE metrics").expect("truncate");
+    let (outcome, _stream) = join(&rt, task);
+    let err = outcome.expect_err("a TRUNCATE stops the follower");
+    assert!(
+        matches!(&err, FollowError::Apply(ApplyError::Truncate { table }) if table == "public.metrics"),
+        "{err}"
+    );
+    assert_eq!(journal(&rt, case), Some(before), "the position is kept");
+    assert_eq!(
+        common::scalar(&mut dst, "SELECT count(*)::text FROM metrics"),
+        "201",
+        "the target keeps its rows"
+    );
+    // The TRUNCATE was not confirmed: the slot still has it to send.
+    let truncate_end: Lsn = common::scalar(&mut src, "SELECT pg_current_wal_lsn()::text")
+        .parse()
+        .expect("an LSN");
+    let confirmed: Lsn = common::scalar(
+        &mut src,
+        &format!(
+            "SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = {}",
+            quote_literal(case.slot)
+        ),
+    )
+    .parse()
+    .expect("an LSN");
+    assert!(confirmed < truncate_end, "{confirmed} < {truncate_end}");
 }
