@@ -12,6 +12,7 @@
 //! - `batch`: source transactions to target operations (skips, COPY runs, moves).
 //! - `apply`: those operations in one target transaction, with the journal position.
 //! - `pending`: whole transactions gathered into a batch, bounded by rows, bytes, time.
+//! - `preflight`: what the source must offer before a live move starts.
 //! - `follow`: the follower loop: stream → batches → apply → confirm, until a fence
 //!   or a stop.
 
@@ -25,6 +26,7 @@ mod lsn;
 pub mod mapping;
 pub mod pending;
 pub mod pgoutput;
+pub mod preflight;
 pub mod shape;
 pub mod timescale;
 pub mod wire;
@@ -35,4 +37,5 @@ pub use conn::{ReplicationConn, ReplicationStream, SlotCreated, SystemIdentity};
 pub use error::LiveError;
 pub use follow::{Controller, Controls, Ends, FollowError, Outcome, Progress, follow};
 pub use lsn::{Lsn, LsnParseError};
+pub use preflight::{LiveNames, Preflight};
 pub use wire::ReplicationData;
