@@ -12,6 +12,8 @@
 //! - `batch`: source transactions to target operations (skips, COPY runs, moves).
 //! - `apply`: those operations in one target transaction, with the journal position.
 //! - `pending`: whole transactions gathered into a batch, bounded by rows, bytes, time.
+//! - `session`: the follower's row on the target, read and written by `cutover` and
+//!   `status` from other processes.
 //! - `follow`: the follower loop: stream → batches → apply → confirm, until a fence
 //!   or a stop.
 
@@ -25,6 +27,7 @@ mod lsn;
 pub mod mapping;
 pub mod pending;
 pub mod pgoutput;
+pub mod session;
 pub mod shape;
 pub mod timescale;
 pub mod wire;
