@@ -9,6 +9,12 @@
 //!   applied, finds the target equal to the source, completes; the follower returns
 //!   `Fenced`, its beacon `Completed`, and `read()` shows `completed` with no lag. A
 //!   completed move cannot go back to following.
+//! - `a_killed_follower_restarts_from_the_row_and_takes_the_fence_from_it`: the
+//!   follower and its beacon are killed (their tasks aborted, their connections
+//!   dropped) mid-follow; a cutover requested meanwhile fails on the stale
+//!   heartbeat but leaves the fence; a new follower finds `cutting_over` in the row,
+//!   gets the fence through its beacon, reaches it, and the move completes with the
+//!   target equal to the source.
 //! - `a_cutover_without_a_running_follower_fails_on_its_heartbeat`: no follower runs;
 //!   the wait fails within its timeout naming the stale heartbeat, and a move that
 //!   never started is named as such.
@@ -24,7 +30,7 @@ use hypermove::live::follow::{self, Controller, Ends, Outcome, Progress};
 use hypermove::live::mapping::{Mapping, MovedTable};
 use hypermove::live::pending::Limits;
 use hypermove::live::session::{self, BeaconEnd, Phase, Session, SessionError};
-use hypermove::live::{Applier, Lsn, ReplicationConn, STREAM_OPTIONS};
+use hypermove::live::{Applier, Lsn, ReplicationConn, ReplicationStream, STREAM_OPTIONS};
 use hypermove::pg::{ConnInfo, QualifiedName, quote_ident, quote_literal};
 use postgres::{Client, IsolationLevel, NoTls};
 use tokio::runtime::Runtime;
@@ -32,10 +38,28 @@ use tokio::runtime::Runtime;
 const SRC: u16 = common::FULL_SOURCE_PORT;
 const DST: u16 = common::FULL_TARGET_PORT;
 
-const DB: &str = "hm_live5_session";
-const SLOT: &str = "hm_live5_session_slot";
-const PUBLICATION: &str = "hm_live5_session_pub";
-const FINGERPRINT: &str = "hm_live5_session-spec";
+/// One live move's names: slots are cluster-wide, so each case has its own.
+#[derive(Clone, Copy)]
+struct Case {
+    db: &'static str,
+    slot: &'static str,
+    publication: &'static str,
+    fingerprint: &'static str,
+}
+
+const CUTOVER_CASE: Case = Case {
+    db: "hm_live5_session",
+    slot: "hm_live5_session_slot",
+    publication: "hm_live5_session_pub",
+    fingerprint: "hm_live5_session-spec",
+};
+
+const RESTART_CASE: Case = Case {
+    db: "hm_live5_restart",
+    slot: "hm_live5_restart_slot",
+    publication: "hm_live5_restart_pub",
+    fingerprint: "hm_live5_restart-spec",
+};
 
 const TABLE: &str = "
 CREATE EXTENSION IF NOT EXISTS timescaledb;
@@ -57,10 +81,10 @@ SELECT add_dimension('metrics', by_hash('id', 2));
 ";
 
 /// Drops the slot and the publication, even when the test fails. Never panics.
-struct Cleanup;
+struct Cleanup(Case);
 
 impl Cleanup {
-    fn run() {
+    fn run(case: Case) {
         let Ok(mut admin) = Client::connect(
             &format!("host=127.0.0.1 port={SRC} user=postgres dbname=postgres"),
             NoTls,
@@ -71,27 +95,27 @@ impl Cleanup {
         let _ = admin.execute(
             "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots
               WHERE slot_name = $1 AND active_pid IS NOT NULL",
-            &[&SLOT],
+            &[&case.slot],
         );
         let deadline = Instant::now() + Duration::from_secs(10);
         while let Err(e) = admin.execute(
             "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
               WHERE slot_name = $1",
-            &[&SLOT],
+            &[&case.slot],
         ) {
             if Instant::now() > deadline {
-                eprintln!("cleanup: cannot drop slot {SLOT}: {e}");
+                eprintln!("cleanup: cannot drop slot {}: {e}", case.slot);
                 break;
             }
             std::thread::sleep(Duration::from_millis(100));
         }
         if let Ok(mut db) = Client::connect(
-            &format!("host=127.0.0.1 port={SRC} user=postgres dbname={DB}"),
+            &format!("host=127.0.0.1 port={SRC} user=postgres dbname={}", case.db),
             NoTls,
         ) {
             let _ = db.batch_execute(&format!(
                 "DROP PUBLICATION IF EXISTS {}",
-                quote_ident(PUBLICATION)
+                quote_ident(case.publication)
             ));
         }
     }
@@ -99,7 +123,7 @@ impl Cleanup {
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        Self::run();
+        Self::run(self.0);
     }
 }
 
@@ -129,12 +153,9 @@ fn rows(client: &mut Client) -> Vec<String> {
         .map(|r| r.get(0))
         .collect()
 }
-
-/// Inserts (existing chunks and a chunk made after the slot), updates and deletes,
-/// one small transaction every few milliseconds, until stopped.
-fn spawn_writer(stop: Arc<AtomicBool>) -> JoinHandle<u64> {
+fn spawn_writer(db: &'static str, stop: Arc<AtomicBool>) -> JoinHandle<u64> {
     std::thread::spawn(move || {
-        let mut c = common::connect(SRC, DB);
+        let mut c = common::connect(SRC, db);
         let mut i: i32 = 0;
         while !stop.load(Ordering::Relaxed) {
             i += 1;
@@ -162,26 +183,40 @@ fn spawn_writer(stop: Arc<AtomicBool>) -> JoinHandle<u64> {
     })
 }
 
-#[test]
-fn a_cutover_through_the_table_fences_and_completes_the_follower() {
-    Cleanup::run();
-    let _cleanup = Cleanup;
-    let mut src = common::fresh_db(SRC, DB);
+/// Both databases, the slot (its snapshot copied to the target), and the session
+/// row in `following`, as a follower process leaves them after its copy.
+struct Setup {
+    rt: Runtime,
+    src: Client,
+    dst: Client,
+    info: ConnInfo,
+    consistent_point: Lsn,
+    /// The replication connection that created the slot: it streams first.
+    repl: ReplicationConn,
+    session: Session,
+    /// The follower process's own session on the target.
+    follower_db: tokio_postgres::Client,
+    /// The cutover's session on the target.
+    cutover_db: tokio_postgres::Client,
+}
+
+fn setup(case: Case) -> Setup {
+    let mut src = common::fresh_db(SRC, case.db);
     src.batch_execute(TABLE).expect("source table");
     src.batch_execute(SOURCE_SETUP).expect("source setup");
     src.batch_execute(&format!(
         "CREATE PUBLICATION {} FOR TABLES IN SCHEMA _timescaledb_internal, public",
-        quote_ident(PUBLICATION)
+        quote_ident(case.publication)
     ))
     .expect("publication");
-    let mut dst = common::fresh_db(DST, DB);
+    let mut dst = common::fresh_db(DST, case.db);
     dst.batch_execute(TABLE).expect("target table");
     dst.batch_execute(TARGET_SETUP).expect("target setup");
 
     let rt = Runtime::new().expect("tokio runtime");
-    let session = Session::new(FINGERPRINT, SLOT);
+    let session = Session::new(case.fingerprint, case.slot);
     // The follower process: the row starts in `copying`.
-    let follower_db = tokio_client(&rt, DB, DST);
+    let follower_db = tokio_client(&rt, case.db, DST);
     assert_eq!(
         rt.block_on(session.open(&follower_db, Phase::Copying))
             .expect("open session"),
@@ -189,15 +224,17 @@ fn a_cutover_through_the_table_fences_and_completes_the_follower() {
     );
 
     let options = STREAM_OPTIONS.replace(' ', "%20").replace('=', "%3D");
-    let info =
-        ConnInfo::parse(&format!("{}?options={options}", common::url(SRC, DB))).expect("conninfo");
+    let info = ConnInfo::parse(&format!("{}?options={options}", common::url(SRC, case.db)))
+        .expect("conninfo");
     let mut repl = rt
-        .block_on(ReplicationConn::connect(&info, None, DB))
+        .block_on(ReplicationConn::connect(&info, None, case.db))
         .expect("replication connection");
-    let slot = rt.block_on(repl.create_slot(SLOT)).expect("create slot");
+    let slot = rt
+        .block_on(repl.create_slot(case.slot))
+        .expect("create slot");
 
     // The snapshot copy, in the slot's exported snapshot.
-    let mut reader = common::connect(SRC, DB);
+    let mut reader = common::connect(SRC, case.db);
     let mut snap = reader
         .build_transaction()
         .isolation_level(IsolationLevel::RepeatableRead)
@@ -225,7 +262,7 @@ fn a_cutover_through_the_table_fences_and_completes_the_follower() {
     snap.commit().expect("end snapshot");
 
     // A cutover before the copy is done is refused.
-    let cutover_db = tokio_client(&rt, DB, DST);
+    let cutover_db = tokio_client(&rt, case.db, DST);
     match rt.block_on(session.request_cutover(&cutover_db, Lsn(1))) {
         Err(SessionError::IllegalTransition { from, .. }) => assert_eq!(from, "copying"),
         other => panic!("a cutover during the copy must be refused: {other:?}"),
@@ -233,22 +270,38 @@ fn a_cutover_through_the_table_fences_and_completes_the_follower() {
 
     rt.block_on(session.set_phase(&follower_db, Phase::Following))
         .expect("following");
-    let stream = rt
-        .block_on(repl.start_replication(SLOT, slot.consistent_point, &[PUBLICATION]))
-        .expect("START_REPLICATION");
+    Setup {
+        rt,
+        src,
+        dst,
+        info,
+        consistent_point: slot.consistent_point,
+        repl,
+        session,
+        follower_db,
+        cutover_db,
+    }
+}
 
-    // The follower task and its beacon (own target session, own source session).
+/// What a follower process runs: the follow loop and its beacon, each a task.
+struct Running {
+    follower: tokio::task::JoinHandle<Result<Outcome, follow::FollowError>>,
+    beacon: tokio::task::JoinHandle<Result<BeaconEnd, SessionError>>,
+}
+
+/// Start a follower process's tasks on `stream`.
+fn spawn_follower(rt: &Runtime, case: Case, stream: ReplicationStream) -> Running {
     let (controller, controls) = Controller::new();
     let (progress_tx, progress_rx) = session::progress_channel();
     let beacon = rt.spawn(session::beacon(
-        session.clone(),
-        tokio_client(&rt, DB, DST),
-        Some(tokio_client(&rt, DB, SRC)),
+        Session::new(case.fingerprint, case.slot),
+        tokio_client(rt, case.db, DST),
+        Some(tokio_client(rt, case.db, SRC)),
         progress_rx,
-        controller.clone(),
+        controller,
     ));
-    let source = tokio_client(&rt, DB, SRC);
-    let mut target = tokio_client(&rt, DB, DST);
+    let source = tokio_client(rt, case.db, SRC);
+    let mut target = tokio_client(rt, case.db, DST);
     let follower = rt.spawn(async move {
         let mut stream = stream;
         let mapping = Mapping::new([(
@@ -259,7 +312,7 @@ fn a_cutover_through_the_table_fences_and_completes_the_follower() {
                 routing: ["time", "id"].map(String::from).to_vec(),
             },
         )]);
-        let mut applier = Applier::open(&target, FINGERPRINT, SLOT, mapping)
+        let mut applier = Applier::open(&target, case.fingerprint, case.slot, mapping)
             .await
             .expect("open applier");
         let mut report = move |p: &Progress| {
@@ -272,12 +325,73 @@ fn a_cutover_through_the_table_fences_and_completes_the_follower() {
         };
         follow::follow(ends, &mut applier, Limits::default(), controls, &mut report).await
     });
+    Running { follower, beacon }
+}
+
+/// A stream from `start` on a new replication connection. A killed follower's
+/// walsender holds the slot until it notices its client is gone: retry a while.
+fn restart_stream(rt: &Runtime, case: Case, info: &ConnInfo, start: Lsn) -> ReplicationStream {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let repl = rt
+            .block_on(ReplicationConn::connect(info, None, case.db))
+            .expect("replication connection");
+        match rt.block_on(repl.start_replication(case.slot, start, &[case.publication])) {
+            Ok(stream) => return stream,
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("slot still busy: {e}");
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err(e) => panic!("the slot never freed: {e}"),
+        }
+    }
+}
+
+/// Wait for both tasks: the follower must return `Fenced`, the beacon `Completed`.
+fn finish(rt: &Runtime, running: Running) {
+    let outcome = rt
+        .block_on(async { tokio::time::timeout(Duration::from_secs(30), running.follower).await })
+        .expect("the follower returns")
+        .expect("follower task")
+        .expect("the follow succeeds");
+    assert!(
+        matches!(outcome, Outcome::Fenced { position: Some(_) }),
+        "{outcome:?}"
+    );
+    let end = rt
+        .block_on(async { tokio::time::timeout(Duration::from_secs(10), running.beacon).await })
+        .expect("the beacon returns")
+        .expect("beacon task")
+        .expect("the beacon succeeds");
+    assert_eq!(end, BeaconEnd::Completed);
+}
+
+#[test]
+fn a_cutover_through_the_table_fences_and_completes_the_follower() {
+    let case = CUTOVER_CASE;
+    Cleanup::run(case);
+    let _cleanup = Cleanup(case);
+    let Setup {
+        rt,
+        mut src,
+        mut dst,
+        consistent_point,
+        repl,
+        session,
+        follower_db,
+        cutover_db,
+        ..
+    } = setup(case);
+    let stream = rt
+        .block_on(repl.start_replication(case.slot, consistent_point, &[case.publication]))
+        .expect("START_REPLICATION");
+    let running = spawn_follower(&rt, case, stream);
 
     let stop = Arc::new(AtomicBool::new(false));
-    let writer = spawn_writer(stop.clone());
+    let writer = spawn_writer(case.db, stop.clone());
 
     // `status` from a third session while the follow runs.
-    let status_db = tokio_client(&rt, DB, DST);
+    let status_db = tokio_client(&rt, case.db, DST);
     std::thread::sleep(Duration::from_millis(1500));
     let during = rt.block_on(session.read(&status_db)).expect("status");
     eprintln!("during the follow: {during:?}");
@@ -326,21 +440,7 @@ fn a_cutover_through_the_table_fences_and_completes_the_follower() {
     rt.block_on(session.complete(&cutover_db))
         .expect("complete");
 
-    let outcome = rt
-        .block_on(async { tokio::time::timeout(Duration::from_secs(30), follower).await })
-        .expect("the follower returns")
-        .expect("follower task")
-        .expect("the follow succeeds");
-    assert!(
-        matches!(outcome, Outcome::Fenced { position: Some(_) }),
-        "{outcome:?}"
-    );
-    let end = rt
-        .block_on(async { tokio::time::timeout(Duration::from_secs(10), beacon).await })
-        .expect("the beacon returns")
-        .expect("beacon task")
-        .expect("the beacon succeeds");
-    assert_eq!(end, BeaconEnd::Completed);
+    finish(&rt, running);
 
     let after = rt.block_on(session.read(&status_db)).expect("status");
     eprintln!("after: {after:?}");
@@ -361,6 +461,96 @@ fn a_cutover_through_the_table_fences_and_completes_the_follower() {
             .expect("reopen"),
         Phase::Completed
     );
+}
+
+#[test]
+fn a_killed_follower_restarts_from_the_row_and_takes_the_fence_from_it() {
+    let case = RESTART_CASE;
+    Cleanup::run(case);
+    let _cleanup = Cleanup(case);
+    let Setup {
+        rt,
+        mut src,
+        mut dst,
+        info,
+        consistent_point,
+        repl,
+        session,
+        follower_db,
+        cutover_db,
+    } = setup(case);
+    let stream = rt
+        .block_on(repl.start_replication(case.slot, consistent_point, &[case.publication]))
+        .expect("START_REPLICATION");
+    let first = spawn_follower(&rt, case, stream);
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = spawn_writer(case.db, stop.clone());
+    std::thread::sleep(Duration::from_millis(1000));
+
+    // kill -9: both tasks end at their next await and their connections drop (the
+    // server rolls back a batch in flight; nothing more is confirmed).
+    first.follower.abort();
+    first.beacon.abort();
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, Ordering::Relaxed);
+    writer.join().expect("writer");
+
+    // A cutover meanwhile: the fence is stored, the wait names the dead follower.
+    let fence: Lsn = common::scalar(&mut src, "SELECT pg_current_wal_lsn()::text")
+        .parse()
+        .expect("lsn");
+    rt.block_on(session.request_cutover(&cutover_db, fence))
+        .expect("request cutover");
+    std::thread::sleep(Duration::from_millis(1200));
+    match rt.block_on(session.wait_until_applied(
+        &cutover_db,
+        fence,
+        Duration::from_secs(20),
+        Duration::from_secs(1),
+    )) {
+        Err(SessionError::StaleFollower { confirmed, .. }) => assert!(confirmed < fence),
+        other => panic!("no follower runs: {other:?}"),
+    }
+
+    // The restart reads the row: the move is cutting over, at this fence.
+    assert_eq!(
+        rt.block_on(session.open(&follower_db, Phase::Copying))
+            .expect("reopen"),
+        Phase::CuttingOver
+    );
+    assert_eq!(
+        rt.block_on(session.poll_fence(&follower_db))
+            .expect("fence"),
+        Some(fence)
+    );
+    let journal = rt
+        .block_on(hypermove::live::apply::read_position(
+            &follower_db,
+            case.fingerprint,
+            case.slot,
+        ))
+        .expect("journal");
+    let start = follow::start_position(consistent_point, journal);
+    let running = spawn_follower(&rt, case, restart_stream(&rt, case, &info, start));
+    let reached = rt
+        .block_on(session.wait_until_applied(
+            &cutover_db,
+            fence,
+            Duration::from_secs(30),
+            session::HEARTBEAT_STALE,
+        ))
+        .expect("the restarted follower reaches the fence");
+    eprintln!("restarted from {start}; fence reached: {reached:?}");
+    assert_eq!(
+        rows(&mut dst),
+        rows(&mut src),
+        "the target equals the source"
+    );
+    rt.block_on(session.complete(&cutover_db))
+        .expect("complete");
+    finish(&rt, running);
+    let after = rt.block_on(session.read(&cutover_db)).expect("status");
+    assert_eq!((after.phase, after.lag_bytes), (Phase::Completed, 0));
 }
 
 #[test]
