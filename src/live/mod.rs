@@ -13,6 +13,8 @@
 //! - `apply`: those operations in one target transaction, with the journal position.
 //! - `pending`: whole transactions gathered into a batch, bounded by rows, bytes, time.
 //! - `preflight`: what the source must offer before a live move starts.
+//! - `session`: the follower's row on the target, read and written by `cutover` and
+//!   `status` from other processes.
 //! - `follow`: the follower loop: stream → batches → apply → confirm, until a fence
 //!   or a stop.
 
@@ -27,6 +29,7 @@ pub mod mapping;
 pub mod pending;
 pub mod pgoutput;
 pub mod preflight;
+pub mod session;
 pub mod shape;
 pub mod timescale;
 pub mod wire;
