@@ -199,8 +199,24 @@ enum Command {
         /// start over (asks for a typed confirmation unless --yes).
         #[arg(long)]
         restart: bool,
+        /// A live move: copy in the snapshot of a new logical replication slot, then
+        /// apply every change committed on the source until `hypermove cutover`
+        /// completes the move (exit 0). Ctrl-C stops it; the same command resumes.
+        #[arg(long)]
+        follow: bool,
         #[command(flatten)]
         overrides: Overrides,
+    },
+    /// Finish a live move (`apply --follow` running elsewhere): wait until the follower
+    /// applied everything up to the source's current WAL position, set the target's
+    /// sequences, verify every window by checksum, drop the slot and publication on the
+    /// source, and let the follower exit 0. Stop writes on the source first.
+    Cutover {
+        /// The spec file (YAML).
+        spec: PathBuf,
+        /// Give up waiting for the follower after this many seconds (the slot stays).
+        #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+        timeout: u64,
     },
     /// Compare source and target window by window, at any time: after apply, after a
     /// resume, or against a live pair. Exit 0 when everything matches, 3 on a mismatch.
@@ -382,6 +398,7 @@ pub fn main() -> ExitCode {
                 no_snapshot,
                 pause_source_jobs,
                 restart,
+                follow,
                 overrides,
             } => {
                 let run = RunOptions {
@@ -390,6 +407,7 @@ pub fn main() -> ExitCode {
                     no_snapshot,
                     pause_source_jobs,
                     restart,
+                    follow,
                 };
                 cmd_apply(&spec_or_plan, yes, &run, &overrides).await
             }
@@ -401,6 +419,9 @@ pub fn main() -> ExitCode {
                 workers,
             } => cmd_verify(&spec, verify, format, diff, workers).await,
             Command::Status { spec, format } => cmd_status(&spec, format).await,
+            Command::Cutover { spec, timeout } => {
+                run::cmd_cutover(&spec, Duration::from_secs(timeout)).await
+            }
             Command::Validate { specs, online } => cmd_validate(&specs, online).await,
             Command::Clean { spec } => cmd_clean(&spec).await,
             Command::Init {

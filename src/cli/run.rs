@@ -76,6 +76,8 @@ pub(super) struct RunOptions {
     pub(super) no_snapshot: bool,
     pub(super) pause_source_jobs: bool,
     pub(super) restart: bool,
+    /// `--follow`: a live move.
+    pub(super) follow: bool,
 }
 
 /// `apply`: from a saved plan (checked for staleness), or from a spec (confirmed).
@@ -151,8 +153,33 @@ async fn execute(
     settings.pause_source_jobs = run.pause_source_jobs;
     let stop = stop_on_ctrl_c();
     let shown = Shown::default();
+    if run.follow {
+        ops::follow::apply_follow(spec, reviewed, &settings, stop, &shown, run.restart).await?;
+        println!("Live move completed: the cutover verified the target and dropped the slot.");
+        return Ok(0);
+    }
     let end = ops::apply::apply(spec, reviewed, &settings, stop, &shown).await?;
     exit_of(end)
+}
+
+/// `cutover`: finish a live move that `apply --follow` is following.
+pub(super) async fn cmd_cutover(path: &Path, timeout: Duration) -> Result<u8, Error> {
+    let spec = load(path)?;
+    let settings = Settings::resolve(&spec, None, Duration::from_secs(300), false);
+    let done = ops::follow::cutover(&spec, timeout, &settings).await?;
+    println!(
+        "Cutover at {}: the follower applied everything up to it in {:.1} s; {} window checks passed.",
+        done.fence,
+        done.waited.as_secs_f64(),
+        done.windows
+    );
+    for s in &done.sequences {
+        println!("  sequence set: {s}");
+    }
+    for d in &done.dropped {
+        println!("  dropped on the source: {d}");
+    }
+    Ok(0)
 }
 
 /// How a run that did not fail ends for the person who ran it.
@@ -213,9 +240,10 @@ pub(super) async fn cmd_status(path: &Path, format: ReportFormat) -> Result<u8, 
         paused_source_jobs,
         caggs,
     } = ops::status::status(&spec).await?;
+    let live = ops::follow::live_status(&spec).await?;
     match format {
         ReportFormat::Json => {
-            let value = serde_json::json!({
+            let mut value = serde_json::json!({
                 "format_version": 1,
                 "spec": path.display().to_string(),
                 "target": spec.target.to_string(),
@@ -243,6 +271,14 @@ pub(super) async fn cmd_status(path: &Path, format: ReportFormat) -> Result<u8, 
                     "ranges_ok": ok,
                 })).collect::<Vec<_>>(),
             });
+            // Only a spec with a live move gets the live fields (`phase`, `lag_bytes`
+            // at the top level: a fixed interface), so other reports stay as they were.
+            if let (Some(live), Some(map)) = (&live, value.as_object_mut()) {
+                let full = serde_json::to_value(live).expect("live status serializes");
+                map.insert("phase".into(), full["phase"].clone());
+                map.insert("lag_bytes".into(), full["lag_bytes"].clone());
+                map.insert("live".into(), full);
+            }
             println!(
                 "{}",
                 serde_json::to_string_pretty(&value).expect("status serializes")
@@ -250,6 +286,9 @@ pub(super) async fn cmd_status(path: &Path, format: ReportFormat) -> Result<u8, 
         }
         ReportFormat::Text => {
             println!("hypermove status for {} on {}", path.display(), spec.target);
+            if let Some(live) = &live {
+                print_live(live);
+            }
             println!(
                 "  move: {}",
                 if applied {
@@ -373,6 +412,10 @@ async fn restart(spec: &Spec, yes: bool) -> Result<(), Error> {
 pub(super) async fn cmd_clean(path: &Path) -> Result<u8, Error> {
     let spec = load(path)?;
     let removed = ops::apply::clean(&spec, &Shown::default()).await?;
+    // An abandoned live move's slot retains WAL on the source until it is dropped.
+    for dropped in ops::follow::clean(&spec).await? {
+        println!("Dropped the {dropped} of an abandoned live move on the source.");
+    }
     println!(
         "Removed {removed} journal row{} of {} from {}; the moved tables are untouched.",
         if removed == 1 { "" } else { "s" },
@@ -380,4 +423,31 @@ pub(super) async fn cmd_clean(path: &Path) -> Result<u8, Error> {
         spec.target
     );
     Ok(0)
+}
+
+/// The live part of `status`, in text.
+fn print_live(live: &crate::live::session::Status) {
+    let secs = |v: Option<f64>| v.map_or("unknown".to_string(), |s| format!("{s:.1} s"));
+    println!("  live move: {}", live.phase.as_str());
+    println!(
+        "    lag: {} bytes, {}",
+        live.lag_bytes,
+        secs(live.lag_seconds)
+    );
+    if let Some(rate) = live.apply_rate_rows_per_second {
+        println!("    apply rate: {rate:.0} rows/s");
+    }
+    if let Some(retained) = live.retained_wal_bytes {
+        println!(
+            "    WAL retained by the slot: {retained} bytes ({})",
+            live.wal_status.as_deref().unwrap_or("unknown")
+        );
+    }
+    if let Some(age) = live.heartbeat_age_seconds {
+        if age > crate::live::session::HEARTBEAT_STALE.as_secs_f64() {
+            println!(
+                "    warning: no follower heartbeat for {age:.0} s: the slot keeps retaining WAL; run `hypermove apply --follow` again or `hypermove clean`"
+            );
+        }
+    }
 }

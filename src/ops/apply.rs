@@ -36,9 +36,29 @@ pub async fn plan_in_snapshot<'a>(
     target: &Client,
     export: bool,
 ) -> Result<(Transaction<'a>, Option<String>, Plan), Error> {
-    let (tx, snapshot) = crate::pg::session::begin_snapshot(source, export)
-        .await
-        .map_err(Error::runtime)?;
+    plan_in(spec, source, target, export, None).await
+}
+
+/// [`plan_in_snapshot`], or, given `imported`, inside that snapshot (the one a live
+/// move's replication slot exported), which every worker then imports too.
+async fn plan_in<'a>(
+    spec: &Spec,
+    source: &'a mut Client,
+    target: &Client,
+    export: bool,
+    imported: Option<&str>,
+) -> Result<(Transaction<'a>, Option<String>, Plan), Error> {
+    let (tx, snapshot) = match imported {
+        Some(name) => (
+            crate::pg::session::join_snapshot_tx(source, Some(name))
+                .await
+                .map_err(|e| Error::runtime(format!("importing the slot's snapshot: {e}")))?,
+            Some(name.to_string()),
+        ),
+        None => crate::pg::session::begin_snapshot(source, export)
+            .await
+            .map_err(Error::runtime)?,
+    };
     let inputs = plan::gather(spec, &tx, target).await?;
     let plan = plan::build(spec, &inputs)?;
     Ok((tx, snapshot, plan))
@@ -65,6 +85,19 @@ pub async fn apply(
     stop: Arc<AtomicBool>,
     observer: &dyn Observer,
 ) -> Result<RunEnd, Error> {
+    apply_in(spec, reviewed, settings, stop, observer, None).await
+}
+
+/// [`apply`], reading the source in `imported` (an exported snapshot the caller keeps
+/// alive until this returns) instead of a snapshot of its own: `apply --follow`.
+pub async fn apply_in(
+    spec: &Spec,
+    reviewed: Option<&plan::Fingerprints>,
+    settings: &Settings,
+    stop: Arc<AtomicBool>,
+    observer: &dyn Observer,
+    imported: Option<&str>,
+) -> Result<RunEnd, Error> {
     let source_info = spec.source_db().map_err(Error::refused)?.clone();
     let target_info = spec.target_db().map_err(Error::refused)?.clone();
     let spec_fp = plan::spec_fingerprint(spec);
@@ -84,6 +117,7 @@ pub async fn apply(
         &guard,
         &source_info,
         &target_info,
+        imported,
     )
     .await;
     // However the run ended (done, failed, stale, interrupted), the source jobs this
@@ -112,6 +146,7 @@ async fn apply_locked(
     guard: &Client,
     source_info: &ConnInfo,
     target_info: &ConnInfo,
+    imported: Option<&str>,
 ) -> Result<RunEnd, Error> {
     let (mut source, target) = connect_both(spec, "hypermove coordinator").await?;
     if settings.pause_source_jobs {
@@ -125,7 +160,7 @@ async fn apply_locked(
         .await?;
     }
     let (tx, snapshot, plan) =
-        plan_in_snapshot(spec, &mut source, &target, settings.snapshot).await?;
+        plan_in(spec, &mut source, &target, settings.snapshot, imported).await?;
     match reviewed {
         Some(reviewed) => {
             let changed = plan::differences(reviewed, &plan.fingerprints);

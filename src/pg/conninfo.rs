@@ -314,6 +314,18 @@ impl ConnInfo {
         self.config.get_connect_timeout().copied()
     }
 
+    /// The same connection with `options` appended to its own (`-c name=value …`):
+    /// the live follower's replication connection needs the stream's text formats.
+    pub fn with_options(&self, options: &str) -> ConnInfo {
+        let mut other = self.clone();
+        let joined = match self.options() {
+            Some(own) if !own.is_empty() => format!("{own} {options}"),
+            _ => options.to_string(),
+        };
+        other.config.options(&joined);
+        other
+    }
+
     /// The same server, user, password and TLS settings, for another database
     /// (a password found in `.pgpass` for the first database is kept as it is).
     pub fn with_dbname(&self, dbname: &str) -> ConnInfo {

@@ -16,3 +16,5 @@ pub use conninfo::{ConnInfo, ConnInfoError, Defaults, SslMode};
 pub use quote::{QualifiedName, display_ident, quote_ident, quote_literal};
 pub use session::SessionError;
 pub use tls::TlsError;
+/// The TLS settings of every connection, for the live follower's replication connection.
+pub use tls::client_config;

@@ -1,0 +1,615 @@
+//! Live moves (`apply --follow`, `cutover`, the live part of `status` and `clean`):
+//! the snapshot copy of `apply` inside the snapshot a logical slot exported, then the
+//! follower (`live::follow`) applying every later change until a cutover completes.
+//! docs/live.md holds the design; this module only wires `live` to the commands.
+//!
+//! The slot and the publication are named from the spec fingerprint
+//! (`hypermove_<first 12 hex>`), so the same command again finds them and resumes.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio_postgres::Client;
+use tokio_postgres::error::SqlState;
+
+use super::apply::RunEnd;
+use super::{Observer, Quiet, Settings, connect_both};
+use crate::Error;
+use crate::live::follow::{self, Controller, Ends, Outcome, Progress};
+use crate::live::mapping::{Mapping, MovedTable};
+use crate::live::pending::Limits;
+use crate::live::session::{self, BeaconEnd, Phase, Session, SessionError};
+use crate::live::{Applier, LiveNames, Lsn, ReplicationConn, ReplicationStream, STREAM_OPTIONS};
+use crate::pg::{ConnInfo, QualifiedName, Role, connect, quote_ident};
+use crate::plan;
+use crate::spec::{Spec, VerifyLevel};
+
+const CHUNK_SCHEMAS: &str = include_str!("sql/live_chunk_schemas.sql");
+const COLUMNS: &str = include_str!("sql/live_columns.sql");
+const ROUTING: &str = include_str!("sql/live_routing.sql");
+const HAS_DIMENSIONS: &str = include_str!("sql/live_has_dimensions.sql");
+const SEQUENCES: &str = include_str!("sql/live_sequences.sql");
+const SETVAL: &str = include_str!("sql/live_setval.sql");
+const SLOT_EXISTS: &str = include_str!("sql/live_slot_exists.sql");
+const DROP_SLOT: &str = include_str!("sql/live_drop_slot.sql");
+const PUBLICATION_EXISTS: &str = include_str!("sql/live_publication_exists.sql");
+const WAL_LSN: &str = include_str!("sql/live_wal_lsn.sql");
+const FORGET_SESSION: &str = include_str!("sql/live_forget_session.sql");
+const FORGET_POSITION: &str = include_str!("sql/live_forget_position.sql");
+const TABLE_EXISTS: &str = include_str!("sql/live_table_exists.sql");
+
+/// How long a restarted follower waits for a killed one's walsender to free the slot.
+const SLOT_BUSY_FOR: Duration = Duration::from_secs(30);
+
+/// The slot and publication of a spec's live move: deterministic, so a rerun resumes.
+pub fn live_names(spec: &Spec) -> LiveNames {
+    let fp = plan::spec_fingerprint(spec);
+    let hex: String = fp
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .take(12)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let name = format!("hypermove_{hex}");
+    LiveNames {
+        slot: name.clone(),
+        publication: name,
+    }
+}
+
+fn session_for(spec: &Spec, names: &LiveNames) -> Session {
+    Session::new(&plan::spec_fingerprint(spec), &names.slot)
+}
+
+/// A runtime error saying what was being done.
+fn runtime<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> Error + '_ {
+    move |e| Error::runtime(format!("{what}: {e}"))
+}
+
+/// `apply SPEC --follow`: copy in the slot's snapshot (or resume a follow the session
+/// row says is past its copy), then follow until a cutover completes the move (Ok),
+/// Ctrl-C (`Error::Interrupted`, resumable) or an error. `restarted`: the moved
+/// tables and the journal were just dropped (`--restart`), so an earlier live move of
+/// the spec (slot, publication, session, position) is forgotten and starts over.
+pub async fn apply_follow(
+    spec: &Spec,
+    reviewed: Option<&plan::Fingerprints>,
+    settings: &Settings,
+    stop: Arc<AtomicBool>,
+    observer: &dyn Observer,
+    restarted: bool,
+) -> Result<(), Error> {
+    let names = live_names(spec);
+    let source_info = spec.source_db().map_err(Error::refused)?.clone();
+    let fingerprint = plan::spec_fingerprint(spec);
+    let session = session_for(spec, &names);
+    let (mut source, target) = connect_both(spec, "hypermove follower").await?;
+    let tables = moved_tables(spec, &mut source, &target).await?;
+    let mut phase = match session.signal(&target).await {
+        Ok(signal) => Some(signal.phase),
+        Err(SessionError::NoSession { .. }) => None,
+        // No session table on the target yet: no session either.
+        Err(SessionError::Target(e)) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => None,
+        Err(e) => return Err(Error::runtime(e)),
+    };
+    if restarted && phase.is_some() {
+        for d in drop_live_objects(&source_info, &source, &names).await? {
+            observer.note(&format!("dropped the {d} of the earlier live move"));
+        }
+        forget(&target, &fingerprint, &names.slot).await?;
+        phase = None;
+    }
+    let start = match phase {
+        Some(Phase::Completed) => {
+            observer.note(&format!(
+                "the live move on slot {} is already completed",
+                names.slot
+            ));
+            return Ok(());
+        }
+        Some(Phase::Following | Phase::CuttingOver) => {
+            observer.note(&format!(
+                "resuming the follow on slot {} from the target's journal",
+                names.slot
+            ));
+            None
+        }
+        // A copy that died with its exporting connection cannot resume in another
+        // snapshot: the windows it copied saw the old one, and changes between the
+        // two snapshots would be lost. Only a restart (empty tables) is exact.
+        Some(Phase::Copying) => {
+            return Err(Error::refused(format!(
+                "the copy of the live move on slot {} was interrupted and its snapshot is gone: run `hypermove apply --follow --restart` to copy again",
+                names.slot
+            )));
+        }
+        None => {
+            let source_tables: Vec<QualifiedName> = tables.iter().map(|(s, _)| s.clone()).collect();
+            let preflight = crate::live::preflight::check(&source, &source_tables, &names)
+                .await
+                .map_err(runtime("live preflight on the source"))?;
+            for w in &preflight.warnings {
+                observer.note(&format!("warning: {w}"));
+            }
+            if !preflight.passed() {
+                return Err(Error::refused(
+                    preflight
+                        .refusals
+                        .iter()
+                        .map(|r| format!("refused: {r}"))
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                ));
+            }
+            create_publication(&source, &source_tables, &names.publication).await?;
+            let mut repl = replication_conn(&source_info).await?;
+            let slot = repl
+                .create_slot(&names.slot)
+                .await
+                .map_err(runtime("creating the replication slot"))?;
+            session
+                .open(&target, Phase::Copying)
+                .await
+                .map_err(Error::runtime)?;
+            // The copy reads in the slot's snapshot; `repl` runs nothing until it ends.
+            let end = super::apply::apply_in(
+                spec,
+                reviewed,
+                settings,
+                stop.clone(),
+                observer,
+                Some(&slot.snapshot_name),
+            )
+            .await?;
+            if let RunEnd::Mismatch(_) = end {
+                return Err(Error::Mismatch(
+                    "the copy does not match the source: not following".into(),
+                ));
+            }
+            session
+                .set_phase(&target, Phase::Following)
+                .await
+                .map_err(Error::runtime)?;
+            Some((repl, slot.consistent_point))
+        }
+    };
+    let stream = match start {
+        Some((repl, point)) => repl
+            .start_replication(&names.slot, point, &[names.publication.as_str()])
+            .await
+            .map_err(runtime("starting replication"))?,
+        None => {
+            let journal = crate::live::apply::read_position(&target, &fingerprint, &names.slot)
+                .await
+                .map_err(Error::runtime)?;
+            restart_stream(&source_info, &names, journal.unwrap_or(Lsn::ZERO)).await?
+        }
+    };
+    let mapping = mapping(&source, &target, &tables).await?;
+    drop(target);
+    follow_until_completed(spec, &names, &fingerprint, stream, source, mapping, stop).await
+}
+
+/// The follower and its beacon, until the session is completed.
+async fn follow_until_completed(
+    spec: &Spec,
+    names: &LiveNames,
+    fingerprint: &str,
+    mut stream: ReplicationStream,
+    source: Client,
+    mapping: Mapping,
+    stop: Arc<AtomicBool>,
+) -> Result<(), Error> {
+    let source_info = spec.source_db().map_err(Error::refused)?;
+    let target_info = spec.target_db().map_err(Error::refused)?;
+    let mut target = connect(target_info, Role::Target, "hypermove follower")
+        .await
+        .map_err(Error::runtime)?;
+    let beacon_target = connect(target_info, Role::Target, "hypermove follower beacon")
+        .await
+        .map_err(Error::runtime)?;
+    let beacon_source = connect(source_info, Role::Source, "hypermove follower beacon")
+        .await
+        .map_err(Error::runtime)?;
+    let (controller, controls) = Controller::new();
+    let (progress_tx, progress_rx) = session::progress_channel();
+    let mut beacon = tokio::spawn(session::beacon(
+        Session::new(fingerprint, &names.slot),
+        beacon_target,
+        Some(beacon_source),
+        progress_rx,
+        controller.clone(),
+    ));
+    // Ctrl-C sets `stop`; the follower checks its controller between batches.
+    let watcher = {
+        let controller = controller.clone();
+        tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            controller.stop();
+        })
+    };
+    let mut applier = Applier::open(&target, fingerprint, &names.slot, mapping)
+        .await
+        .map_err(runtime("opening the applier"))?;
+    let mut report = move |p: &Progress| {
+        progress_tx.send_replace(p.clone());
+    };
+    let ends = Ends {
+        stream: &mut stream,
+        source: &source,
+        target: &mut target,
+    };
+    let outcome = tokio::select! {
+        outcome = follow::follow(ends, &mut applier, Limits::default(), controls, &mut report) => outcome,
+        // The beacon ends first only on an error (its Completed comes after the fence).
+        ended = &mut beacon => {
+            watcher.abort();
+            return match ended {
+                Ok(Ok(BeaconEnd::Completed)) => Ok(()),
+                Ok(Err(e)) => Err(Error::runtime(format!("live session: {e}"))),
+                Err(e) => Err(Error::runtime(format!("live session task: {e}"))),
+            };
+        }
+    };
+    watcher.abort();
+    // The slot is free once this connection goes: the cutover drops it.
+    drop(stream);
+    match outcome.map_err(runtime("following the source"))? {
+        Outcome::Stopped { .. } => {
+            beacon.abort();
+            Err(Error::Interrupted(
+                "interrupted: every applied change is recorded on the target; run the same `hypermove apply --follow` again to resume".into(),
+            ))
+        }
+        Outcome::Fenced { .. } => match beacon.await {
+            Ok(Ok(BeaconEnd::Completed)) => Ok(()),
+            Ok(Err(e)) => Err(Error::runtime(format!("live session: {e}"))),
+            Err(e) => Err(Error::runtime(format!("live session task: {e}"))),
+        },
+    }
+}
+
+/// The spec's tables (source, target), as the planner selects them: also when the
+/// move is already copied (a resumed follow, a cutover), where the plan has no steps.
+async fn moved_tables(
+    spec: &Spec,
+    source: &mut Client,
+    target: &Client,
+) -> Result<Vec<(QualifiedName, QualifiedName)>, Error> {
+    let (tx, _) = crate::pg::session::begin_snapshot(source, false)
+        .await
+        .map_err(Error::runtime)?;
+    let inputs = plan::gather(spec, &tx, target).await?;
+    let _ = tx.rollback().await;
+    Ok(inputs
+        .selection
+        .iter()
+        .map(|t| (t.source.clone(), t.target.clone()))
+        .collect())
+}
+
+/// A replication connection to the source, in the text formats the applier expects.
+async fn replication_conn(source_info: &ConnInfo) -> Result<ReplicationConn, Error> {
+    let info = source_info.with_options(STREAM_OPTIONS);
+    let tls = crate::pg::client_config(info.sslmode, info.sslrootcert.as_deref())
+        .map_err(Error::runtime)?
+        .map(Arc::new);
+    ReplicationConn::connect(&info, tls, "hypermove follower")
+        .await
+        .map_err(runtime("replication connection to the source"))
+}
+
+/// A stream from `start` on a new connection. A killed follower's walsender holds the
+/// slot until it notices its client is gone: retry a while.
+async fn restart_stream(
+    source_info: &ConnInfo,
+    names: &LiveNames,
+    start: Lsn,
+) -> Result<ReplicationStream, Error> {
+    let deadline = std::time::Instant::now() + SLOT_BUSY_FOR;
+    loop {
+        let repl = replication_conn(source_info).await?;
+        match repl
+            .start_replication(&names.slot, start, &[names.publication.as_str()])
+            .await
+        {
+            Ok(stream) => return Ok(stream),
+            Err(e) if std::time::Instant::now() < deadline => {
+                tracing::info!("slot {} still busy: {e}", names.slot);
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => return Err(Error::runtime(format!("restarting the follow: {e}"))),
+        }
+    }
+}
+
+/// `CREATE PUBLICATION`: the moved tables `FOR TABLE`, their chunk schemas `FOR
+/// TABLES IN SCHEMA` (new chunks join no table list before TimescaleDB 2.25).
+async fn create_publication(
+    source: &Client,
+    tables: &[QualifiedName],
+    publication: &str,
+) -> Result<(), Error> {
+    let schemas: Vec<String> = tables.iter().map(|t| t.schema.clone()).collect();
+    let relnames: Vec<String> = tables.iter().map(|t| t.name.clone()).collect();
+    let has_ts = source
+        .query_one(
+            "SELECT to_regclass('_timescaledb_catalog.hypertable') IS NOT NULL",
+            &[],
+        )
+        .await
+        .map_err(runtime("reading the source"))?
+        .get::<_, bool>(0);
+    let chunk_schemas: Vec<String> = if has_ts {
+        source
+            .query(CHUNK_SCHEMAS, &[&schemas, &relnames])
+            .await
+            .map_err(runtime("reading the chunk schemas"))?
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut parts = vec![format!(
+        "TABLE {}",
+        tables
+            .iter()
+            .map(|t| t.sql())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )];
+    if !chunk_schemas.is_empty() {
+        parts.push(format!(
+            "TABLES IN SCHEMA {}",
+            chunk_schemas
+                .iter()
+                .map(|s| quote_ident(s))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let ddl = format!(
+        "CREATE PUBLICATION {} FOR {}",
+        quote_ident(publication),
+        parts.join(", ")
+    );
+    source
+        .batch_execute(&ddl)
+        .await
+        .map_err(runtime("creating the publication"))
+}
+
+/// What the applier needs of each moved table: the target root, the source's
+/// published columns, the target's partitioning columns.
+async fn mapping(
+    source: &Client,
+    target: &Client,
+    tables: &[(QualifiedName, QualifiedName)],
+) -> Result<Mapping, Error> {
+    let has_dims: bool = target
+        .query_one(HAS_DIMENSIONS, &[])
+        .await
+        .map_err(runtime("reading the target"))?
+        .get(0);
+    let mut moved = Vec::new();
+    for (src, dst) in tables {
+        let columns: Vec<String> = source
+            .query(COLUMNS, &[&src.sql()])
+            .await
+            .map_err(runtime("reading the source columns"))?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let routing: Vec<String> = if has_dims {
+            target
+                .query(ROUTING, &[&dst.schema, &dst.name])
+                .await
+                .map_err(runtime("reading the target dimensions"))?
+                .iter()
+                .map(|r| r.get(0))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        moved.push((
+            src.clone(),
+            MovedTable {
+                target: dst.clone(),
+                columns,
+                routing,
+            },
+        ));
+    }
+    Ok(Mapping::new(moved))
+}
+
+/// What a completed cutover did.
+#[derive(Debug)]
+pub struct CutoverDone {
+    /// The fence: the source's WAL end when the cutover began.
+    pub fence: Lsn,
+    /// How long the follower took to apply everything up to it.
+    pub waited: Duration,
+    /// Sequences set on the target, as `table.column = value`.
+    pub sequences: Vec<String>,
+    /// Windows verified by checksum.
+    pub windows: usize,
+    /// The slot and publication dropped on the source.
+    pub dropped: Vec<String>,
+}
+
+/// `cutover SPEC`: fence, wait for the follower, sequences, checksums of every
+/// window, drop the slot and publication, complete. Any failure leaves the slot, so
+/// the follower goes on and the cutover can be run again.
+pub async fn cutover(
+    spec: &Spec,
+    timeout: Duration,
+    settings: &Settings,
+) -> Result<CutoverDone, Error> {
+    let names = live_names(spec);
+    let session = session_for(spec, &names);
+    let (mut source, target) = connect_both(spec, "hypermove cutover").await?;
+    let fence: Lsn = source
+        .query_one(WAL_LSN, &[])
+        .await
+        .map_err(runtime("reading the source's WAL position"))?
+        .get::<_, String>(0)
+        .parse()
+        .map_err(Error::runtime)?;
+    session
+        .request_cutover(&target, fence)
+        .await
+        .map_err(Error::runtime)?;
+    let reached = session
+        .wait_until_applied(&target, fence, timeout, session::HEARTBEAT_STALE)
+        .await
+        .map_err(Error::runtime)?;
+    let mut sequences = Vec::new();
+    for (from, to) in &moved_tables(spec, &mut source, &target).await? {
+        for row in source
+            .query(SEQUENCES, &[&from.sql()])
+            .await
+            .map_err(runtime("reading the source sequences"))?
+        {
+            let column: String = row.get(0);
+            let Some(last) = row.get::<_, Option<i64>>(1) else {
+                continue;
+            };
+            target
+                .query_one(SETVAL, &[&to.sql(), &column, &last])
+                .await
+                .map_err(runtime("setting a target sequence"))?;
+            sequences.push(format!("{to}.{column} = {last}"));
+        }
+    }
+    let verified =
+        super::verify::verify(spec, VerifyLevel::Checksum, None, settings, &Quiet).await?;
+    if !verified.verdict.ok() || verified.incomplete {
+        return Err(Error::Mismatch(
+            "the checksum verification found differences: the slot is kept, the follower goes on"
+                .into(),
+        ));
+    }
+    let windows = verified.plan.graph.node_count();
+    let source_info = spec.source_db().map_err(Error::refused)?;
+    let dropped = drop_live_objects(source_info, &source, &names).await?;
+    session.complete(&target).await.map_err(Error::runtime)?;
+    Ok(CutoverDone {
+        fence,
+        waited: reached.waited,
+        sequences,
+        windows,
+        dropped,
+    })
+}
+
+/// The live session of a spec, if one was started.
+pub async fn live_status(spec: &Spec) -> Result<Option<session::Status>, Error> {
+    let names = live_names(spec);
+    // A spec without a database target (a backup) has no live move.
+    if spec.target_db().is_err() {
+        return Ok(None);
+    }
+    let target = super::connect_target(spec, "hypermove status").await?;
+    match session_for(spec, &names).read(&target).await {
+        Ok(status) => Ok(Some(status)),
+        Err(SessionError::NoSession { .. }) => Ok(None),
+        // No session table on the target: no live move was ever started there.
+        Err(SessionError::Target(e)) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => Ok(None),
+        Err(e) => Err(Error::runtime(e)),
+    }
+}
+
+/// `clean`: drop the slot and the publication of the spec's live move on the source,
+/// if they exist. Returns what was dropped, named.
+pub async fn clean(spec: &Spec) -> Result<Vec<String>, Error> {
+    let names = live_names(spec);
+    // Only a database-to-database spec can have a live move.
+    let (Ok(source_info), Ok(_)) = (spec.source_db(), spec.target_db()) else {
+        return Ok(Vec::new());
+    };
+    let source = connect(source_info, Role::Source, "hypermove clean")
+        .await
+        .map_err(Error::runtime)?;
+    let dropped = drop_live_objects(source_info, &source, &names).await?;
+    let target = super::connect_target(spec, "hypermove clean").await?;
+    forget(&target, &plan::spec_fingerprint(spec), &names.slot).await?;
+    Ok(dropped)
+}
+
+/// Forget a live move's session row and applied position on the target, where the
+/// tables exist.
+async fn forget(target: &Client, fingerprint: &str, slot: &str) -> Result<(), Error> {
+    for (table, sql) in [
+        ("hypermove.live_session", FORGET_SESSION),
+        ("hypermove.live_position", FORGET_POSITION),
+    ] {
+        let exists: bool = target
+            .query_one(TABLE_EXISTS, &[&table])
+            .await
+            .map_err(runtime("reading the target"))?
+            .get(0);
+        if exists {
+            target
+                .execute(sql, &[&fingerprint, &slot])
+                .await
+                .map_err(runtime("forgetting the live session"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Drop the slot (waiting a while for a walsender that still holds it) and the
+/// publication, when they exist; returns them, named.
+async fn drop_live_objects(
+    _source_info: &ConnInfo,
+    source: &Client,
+    names: &LiveNames,
+) -> Result<Vec<String>, Error> {
+    let mut dropped = Vec::new();
+    let deadline = std::time::Instant::now() + SLOT_BUSY_FOR;
+    loop {
+        let row = source
+            .query_opt(SLOT_EXISTS, &[&names.slot])
+            .await
+            .map_err(runtime("reading the source's slots"))?;
+        let Some(row) = row else { break };
+        let active: Option<i32> = row.get(0);
+        if active.is_none() {
+            source
+                .query(DROP_SLOT, &[&names.slot])
+                .await
+                .map_err(runtime("dropping the replication slot"))?;
+            dropped.push(format!("replication slot {}", names.slot));
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(Error::runtime(format!(
+                "replication slot {} is still in use by backend {}: stop its follower first",
+                names.slot,
+                active.unwrap_or_default()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let exists: i64 = source
+        .query_one(PUBLICATION_EXISTS, &[&names.publication])
+        .await
+        .map_err(runtime("reading the source's publications"))?
+        .get(0);
+    if exists > 0 {
+        source
+            .batch_execute(&format!(
+                "DROP PUBLICATION IF EXISTS {}",
+                quote_ident(&names.publication)
+            ))
+            .await
+            .map_err(runtime("dropping the publication"))?;
+        dropped.push(format!("publication {}", names.publication));
+    }
+    Ok(dropped)
+}

@@ -1,0 +1,2 @@
+-- Whether TimescaleDB's information views exist here.
+SELECT to_regclass('timescaledb_information.dimensions') IS NOT NULL

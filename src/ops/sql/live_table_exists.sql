@@ -1,0 +1,2 @@
+-- Whether the relation named $1 (quoted, qualified) exists.
+SELECT to_regclass($1) IS NOT NULL

@@ -1,0 +1,283 @@
+//! A live move through the commands, on the full pair (PG17 + TimescaleDB 2.19.3 →
+//! PG18 + 2.29.2): `hypermove apply --yes --follow SPEC` runs as a child process while
+//! a writer inserts (into existing chunks and a chunk created after the slot),
+//! updates and deletes on the source; `status --format json` shows `following`;
+//! Ctrl-C stops the follower (exit 130) and the same command resumes it from the
+//! journal while the writer goes on; writes stop; `hypermove cutover SPEC --timeout 60` exits 0 and so does the
+//! follower; the target equals the source row for row, its sequence continues past
+//! the source's, and no slot or publication is left on the source.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use common::{FULL_SOURCE_PORT as SRC, FULL_TARGET_PORT as DST};
+use postgres::{Client, NoTls};
+
+const DB: &str = "hm_follow_cli";
+
+const SOURCE_SETUP: &str = "
+CREATE EXTENSION IF NOT EXISTS timescaledb;
+CREATE TABLE metrics (id bigserial NOT NULL, time timestamptz NOT NULL, v float8, note text,
+                      PRIMARY KEY (id, time));
+SELECT create_hypertable('metrics', by_range('time', interval '1 day'));
+INSERT INTO metrics (time, v, note)
+SELECT '2026-01-01 00:00+00'::timestamptz + i * interval '20 minutes', i, 'n' || i
+  FROM generate_series(0, 499) i;
+";
+
+/// Kills the follower child and drops this database's slots and publications, even
+/// when the test fails. Never panics.
+struct Guard {
+    child: Option<Child>,
+}
+
+impl Guard {
+    fn clean() {
+        let Ok(mut admin) = Client::connect(
+            &format!("host=127.0.0.1 port={SRC} user=postgres dbname=postgres"),
+            NoTls,
+        ) else {
+            return;
+        };
+        let _ = admin.execute(
+            "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots
+              WHERE database = $1 AND active_pid IS NOT NULL",
+            &[&DB],
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while admin
+            .execute(
+                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+                  WHERE database = $1",
+                &[&DB],
+            )
+            .is_err()
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        if let Ok(mut db) = Client::connect(
+            &format!("host=127.0.0.1 port={SRC} user=postgres dbname={DB}"),
+            NoTls,
+        ) {
+            let _ = db.batch_execute(
+                "DO $$ DECLARE p text; BEGIN
+                   FOR p IN SELECT pubname FROM pg_publication LOOP
+                     EXECUTE format('DROP PUBLICATION %I', p);
+                   END LOOP; END $$",
+            );
+        }
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        Self::clean();
+    }
+}
+
+fn spawn_writer(stop: Arc<AtomicBool>) -> JoinHandle<u64> {
+    std::thread::spawn(move || {
+        let mut c = common::connect(SRC, DB);
+        let mut i: i32 = 0;
+        while !stop.load(Ordering::Relaxed) {
+            i += 1;
+            let (sql, a) = match i % 5 {
+                0 => (
+                    "INSERT INTO metrics (time, v, note) VALUES ('2026-01-01 00:00+00'::timestamptz
+                       + ($1::int % 5000) * interval '1 minute', $1::int, 'w')",
+                    i,
+                ),
+                // A chunk that exists in neither database when the move starts.
+                1 => (
+                    "INSERT INTO metrics (time, v, note) VALUES ('2026-03-01 00:00+00'::timestamptz
+                       + $1::int * interval '1 second', $1::int, 'new chunk')",
+                    i,
+                ),
+                2 => (
+                    "UPDATE metrics SET v = v + 1, note = note || '+' WHERE id = $1::int",
+                    (i * 7) % 500 + 1,
+                ),
+                // A key change (time is in the primary key), within its chunk.
+                3 => (
+                    "UPDATE metrics SET time = time + interval '1 second' WHERE id = $1::int",
+                    (i * 13) % 500 + 1,
+                ),
+                _ => (
+                    "DELETE FROM metrics WHERE id = (SELECT max(id) FROM metrics) - $1::int % 3",
+                    i,
+                ),
+            };
+            c.execute(sql, &[&a]).expect(sql);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        i as u64
+    })
+}
+
+fn rows(client: &mut Client) -> Vec<String> {
+    client
+        .query(
+            "SELECT format('%s|%s|%s|%s', id, to_char(time AT TIME ZONE 'UTC',
+                           'YYYY-MM-DD HH24:MI:SS'), v, note)
+               FROM metrics ORDER BY id, time",
+            &[],
+        )
+        .expect("rows")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+fn status_json(spec: &str) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_hypermove"))
+        .args(["status", spec, "--format", "json"])
+        .output()
+        .expect("status runs");
+    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+}
+
+#[test]
+fn apply_follow_then_cutover_moves_every_change_and_cleans_the_source() {
+    Guard::clean();
+    let mut src = common::fresh_db(SRC, DB);
+    src.batch_execute(SOURCE_SETUP).expect("source setup");
+    let mut dst = common::fresh_db(DST, DB);
+    dst.batch_execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+        .expect("target extension");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = common::write_spec(
+        dir.path(),
+        "live.yaml",
+        &format!(
+            "version: 1\nsource: {}\ntarget: {}\nverify: checksum\ntables:\n  - name: public.metrics\n",
+            common::url(SRC, DB),
+            common::url(DST, DB)
+        ),
+    );
+    let spec = spec.to_str().expect("utf-8 path").to_string();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = spawn_writer(stop.clone());
+    std::thread::sleep(Duration::from_millis(300));
+    let child = Command::new(env!("CARGO_BIN_EXE_hypermove"))
+        .args(["apply", "--yes", "--follow", &spec])
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("spawn apply --follow");
+    let mut guard = Guard { child: Some(child) };
+
+    // The copy, then the follow: `status` says when.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let json = status_json(&spec);
+        if json["phase"] == "following" {
+            assert!(json["lag_bytes"].is_u64(), "lag_bytes is a number: {json}");
+            break;
+        }
+        let child = guard.child.as_mut().expect("child");
+        if let Some(code) = child.try_wait().expect("try_wait") {
+            panic!("apply --follow exited early: {code}");
+        }
+        assert!(Instant::now() < deadline, "never reached following: {json}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // Ctrl-C mid-follow: exit 130; the same command resumes from the journal while
+    // the writer goes on.
+    std::thread::sleep(Duration::from_secs(1));
+    let mut first = guard.child.take().expect("child");
+    let interrupted = Command::new("kill")
+        .args(["-INT", &first.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(interrupted.success());
+    let code = first.wait().expect("wait");
+    assert_eq!(code.code(), Some(130), "Ctrl-C exits 130");
+    std::thread::sleep(Duration::from_millis(500));
+    guard.child = Some(
+        Command::new(env!("CARGO_BIN_EXE_hypermove"))
+            .args(["apply", "--yes", "--follow", &spec])
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("respawn apply --follow"),
+    );
+    // Changes during the resumed follow, then writes stop.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(status_json(&spec)["phase"], "following");
+    stop.store(true, Ordering::Relaxed);
+    let written = writer.join().expect("writer");
+    eprintln!("writer: {written} statements");
+
+    let cutover = Command::new(env!("CARGO_BIN_EXE_hypermove"))
+        .args(["cutover", &spec, "--timeout", "60"])
+        .output()
+        .expect("cutover runs");
+    eprintln!(
+        "cutover: {}\n{}",
+        String::from_utf8_lossy(&cutover.stdout),
+        String::from_utf8_lossy(&cutover.stderr)
+    );
+    assert!(cutover.status.success(), "cutover exits 0");
+
+    let mut child = guard.child.take().expect("child");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let code = loop {
+        if let Some(code) = child.try_wait().expect("try_wait") {
+            break code;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the follower did not exit after the cutover");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(code.success(), "apply --follow exits 0: {code}");
+
+    let source_rows = rows(&mut src);
+    assert!(
+        source_rows.iter().any(|r| r.contains("new chunk")),
+        "the writer made a new chunk"
+    );
+    assert_eq!(rows(&mut dst), source_rows, "the target equals the source");
+
+    // The sequence continues past the source's.
+    let src_last: i64 = src
+        .query_one("SELECT last_value FROM metrics_id_seq", &[])
+        .expect("source sequence")
+        .get(0);
+    let next: i64 = dst
+        .query_one("SELECT nextval('metrics_id_seq')", &[])
+        .expect("target sequence")
+        .get(0);
+    assert!(
+        next > src_last,
+        "target nextval {next} > source last {src_last}"
+    );
+
+    // Nothing left on the source.
+    let slots: i64 = src
+        .query_one(
+            "SELECT count(*) FROM pg_replication_slots WHERE database = current_database()",
+            &[],
+        )
+        .expect("slots")
+        .get(0);
+    assert_eq!(slots, 0, "no slot is left");
+    let pubs: i64 = src
+        .query_one("SELECT count(*) FROM pg_publication", &[])
+        .expect("publications")
+        .get(0);
+    assert_eq!(pubs, 0, "no publication is left");
+
+    let json = status_json(&spec);
+    assert_eq!(json["phase"], "completed", "{json}");
+}
