@@ -3,8 +3,8 @@
 //! a writer inserts (into existing chunks and a chunk created after the slot),
 //! updates and deletes on the source; `status --format json` shows `following`;
 //! Ctrl-C stops the follower (exit 130) and the same command resumes it from the
-//! journal while the writer goes on; writes stop; `hypermove cutover SPEC --timeout 60` exits 0 and so does the
-//! follower; the target equals the source row for row, its sequence continues past
+//! journal while the writer goes on, and again after a kill -9; writes stop;
+//! `hypermove cutover SPEC --timeout 60` exits 0 and so does the follower; the target equals the source row for row, its sequence continues past
 //! the source's, and no slot or publication is left on the source.
 
 mod common;
@@ -19,6 +19,7 @@ use common::{FULL_SOURCE_PORT as SRC, FULL_TARGET_PORT as DST};
 use postgres::{Client, NoTls};
 
 const DB: &str = "hm_follow_cli";
+const CLEAN_DB: &str = "hm_follow_clean";
 
 const SOURCE_SETUP: &str = "
 CREATE EXTENSION IF NOT EXISTS timescaledb;
@@ -34,10 +35,11 @@ SELECT '2026-01-01 00:00+00'::timestamptz + i * interval '20 minutes', i, 'n' ||
 /// when the test fails. Never panics.
 struct Guard {
     child: Option<Child>,
+    db: &'static str,
 }
 
 impl Guard {
-    fn clean() {
+    fn clean(db: &str) {
         let Ok(mut admin) = Client::connect(
             &format!("host=127.0.0.1 port={SRC} user=postgres dbname=postgres"),
             NoTls,
@@ -47,14 +49,14 @@ impl Guard {
         let _ = admin.execute(
             "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots
               WHERE database = $1 AND active_pid IS NOT NULL",
-            &[&DB],
+            &[&db],
         );
         let deadline = Instant::now() + Duration::from_secs(10);
         while admin
             .execute(
                 "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
                   WHERE database = $1",
-                &[&DB],
+                &[&db],
             )
             .is_err()
             && Instant::now() < deadline
@@ -62,7 +64,7 @@ impl Guard {
             std::thread::sleep(Duration::from_millis(200));
         }
         if let Ok(mut db) = Client::connect(
-            &format!("host=127.0.0.1 port={SRC} user=postgres dbname={DB}"),
+            &format!("host=127.0.0.1 port={SRC} user=postgres dbname={db}"),
             NoTls,
         ) {
             let _ = db.batch_execute(
@@ -81,13 +83,13 @@ impl Drop for Guard {
             let _ = child.kill();
             let _ = child.wait();
         }
-        Self::clean();
+        Self::clean(self.db);
     }
 }
 
-fn spawn_writer(stop: Arc<AtomicBool>) -> JoinHandle<u64> {
+fn spawn_writer(db: &'static str, stop: Arc<AtomicBool>) -> JoinHandle<u64> {
     std::thread::spawn(move || {
-        let mut c = common::connect(SRC, DB);
+        let mut c = common::connect(SRC, db);
         let mut i: i32 = 0;
         while !stop.load(Ordering::Relaxed) {
             i += 1;
@@ -138,6 +140,54 @@ fn rows(client: &mut Client) -> Vec<String> {
         .collect()
 }
 
+/// Both databases, the source with its rows, and the spec (its directory kept alive).
+fn databases(db: &str) -> (Client, Client, tempfile::TempDir, String) {
+    let mut src = common::fresh_db(SRC, db);
+    src.batch_execute(SOURCE_SETUP).expect("source setup");
+    let mut dst = common::fresh_db(DST, db);
+    dst.batch_execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+        .expect("target extension");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = common::write_spec(
+        dir.path(),
+        "live.yaml",
+        &format!(
+            "version: 1\nsource: {}\ntarget: {}\nverify: checksum\ntables:\n  - name: public.metrics\n",
+            common::url(SRC, db),
+            common::url(DST, db)
+        ),
+    );
+    let spec = spec.to_str().expect("utf-8 path").to_string();
+    (src, dst, dir, spec)
+}
+
+/// Spawn `apply --yes --follow` and wait until `status` shows it following.
+fn start_follow(db: &'static str, spec: &str) -> Guard {
+    let child = Command::new(env!("CARGO_BIN_EXE_hypermove"))
+        .args(["apply", "--yes", "--follow", spec])
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("spawn apply --follow");
+    let mut guard = Guard {
+        child: Some(child),
+        db,
+    };
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let json = status_json(spec);
+        if json["phase"] == "following" {
+            assert!(json["lag_bytes"].is_u64(), "lag_bytes is a number: {json}");
+            return guard;
+        }
+        let child = guard.child.as_mut().expect("child");
+        if let Some(code) = child.try_wait().expect("try_wait") {
+            panic!("apply --follow exited early: {code}");
+        }
+        assert!(Instant::now() < deadline, "never reached following: {json}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
 fn status_json(spec: &str) -> serde_json::Value {
     let out = Command::new(env!("CARGO_BIN_EXE_hypermove"))
         .args(["status", spec, "--format", "json"])
@@ -148,49 +198,12 @@ fn status_json(spec: &str) -> serde_json::Value {
 
 #[test]
 fn apply_follow_then_cutover_moves_every_change_and_cleans_the_source() {
-    Guard::clean();
-    let mut src = common::fresh_db(SRC, DB);
-    src.batch_execute(SOURCE_SETUP).expect("source setup");
-    let mut dst = common::fresh_db(DST, DB);
-    dst.batch_execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
-        .expect("target extension");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let spec = common::write_spec(
-        dir.path(),
-        "live.yaml",
-        &format!(
-            "version: 1\nsource: {}\ntarget: {}\nverify: checksum\ntables:\n  - name: public.metrics\n",
-            common::url(SRC, DB),
-            common::url(DST, DB)
-        ),
-    );
-    let spec = spec.to_str().expect("utf-8 path").to_string();
-
+    Guard::clean(DB);
+    let (mut src, mut dst, _dir, spec) = databases(DB);
     let stop = Arc::new(AtomicBool::new(false));
-    let writer = spawn_writer(stop.clone());
+    let writer = spawn_writer(DB, stop.clone());
     std::thread::sleep(Duration::from_millis(300));
-    let child = Command::new(env!("CARGO_BIN_EXE_hypermove"))
-        .args(["apply", "--yes", "--follow", &spec])
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("spawn apply --follow");
-    let mut guard = Guard { child: Some(child) };
-
-    // The copy, then the follow: `status` says when.
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        let json = status_json(&spec);
-        if json["phase"] == "following" {
-            assert!(json["lag_bytes"].is_u64(), "lag_bytes is a number: {json}");
-            break;
-        }
-        let child = guard.child.as_mut().expect("child");
-        if let Some(code) = child.try_wait().expect("try_wait") {
-            panic!("apply --follow exited early: {code}");
-        }
-        assert!(Instant::now() < deadline, "never reached following: {json}");
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    let mut guard = start_follow(DB, &spec);
     // Ctrl-C mid-follow: exit 130; the same command resumes from the journal while
     // the writer goes on.
     std::thread::sleep(Duration::from_secs(1));
@@ -209,6 +222,18 @@ fn apply_follow_then_cutover_moves_every_change_and_cleans_the_source() {
             .stdin(Stdio::null())
             .spawn()
             .expect("respawn apply --follow"),
+    );
+    // kill -9 of the resumed follower mid-follow, and the same command once more.
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut second = guard.child.take().expect("child");
+    second.kill().expect("kill -9");
+    second.wait().expect("wait");
+    guard.child = Some(
+        Command::new(env!("CARGO_BIN_EXE_hypermove"))
+            .args(["apply", "--yes", "--follow", &spec])
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("respawn apply --follow after kill -9"),
     );
     // Changes during the resumed follow, then writes stop.
     std::thread::sleep(Duration::from_secs(3));
@@ -280,4 +305,37 @@ fn apply_follow_then_cutover_moves_every_change_and_cleans_the_source() {
 
     let json = status_json(&spec);
     assert_eq!(json["phase"], "completed", "{json}");
+}
+
+/// An abandoned live move (its follower killed with SIGKILL): `clean` drops the slot
+/// and the publication on the source, naming them, and `status` shows no live move.
+#[test]
+fn clean_drops_the_slot_and_publication_of_an_abandoned_live_move() {
+    Guard::clean(CLEAN_DB);
+    let (mut src, _dst, _dir, spec) = databases(CLEAN_DB);
+    let mut guard = start_follow(CLEAN_DB, &spec);
+    let mut child = guard.child.take().expect("child");
+    child.kill().expect("kill -9");
+    child.wait().expect("wait");
+    let out = Command::new(env!("CARGO_BIN_EXE_hypermove"))
+        .args(["clean", &spec])
+        .output()
+        .expect("clean runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    eprintln!("clean: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "clean exits 0");
+    assert!(
+        stdout.contains("replication slot hypermove_") && stdout.contains("publication hypermove_"),
+        "clean names what it dropped: {stdout}"
+    );
+    let left: i64 = src
+        .query_one(
+            "SELECT (SELECT count(*) FROM pg_replication_slots WHERE database = current_database())
+                  + (SELECT count(*) FROM pg_publication)",
+            &[],
+        )
+        .expect("left")
+        .get(0);
+    assert_eq!(left, 0, "no slot or publication is left");
+    assert!(status_json(&spec).get("phase").is_none(), "no live move");
 }
