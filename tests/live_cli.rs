@@ -4,6 +4,7 @@
 //! updates and deletes on the source; `status --format json` shows `following`;
 //! Ctrl-C stops the follower (exit 130) and the same command resumes it from the
 //! journal while the writer goes on, and again after a kill -9; writes stop;
+//! a cutover whose checksums fail exits 3 and leaves the move following; then
 //! `hypermove cutover SPEC --timeout 60` exits 0 and so does the follower; the target equals the source row for row, its sequence continues past
 //! the source's, and no slot or publication is left on the source.
 
@@ -241,6 +242,34 @@ fn apply_follow_then_cutover_moves_every_change_and_cleans_the_source() {
     stop.store(true, Ordering::Relaxed);
     let written = writer.join().expect("writer");
     eprintln!("writer: {written} statements");
+
+    // A cutover whose checksums fail (a stray row on the target) exits 3 and hands
+    // the move back to the follower, slot kept; without the row, the next succeeds.
+    dst.execute(
+        "INSERT INTO metrics (id, time, v, note) VALUES (999999, '2026-01-01 00:00+00', 0, 'stray')",
+        &[],
+    )
+    .expect("stray row");
+    let failed = Command::new(env!("CARGO_BIN_EXE_hypermove"))
+        .args(["cutover", &spec, "--timeout", "60"])
+        .output()
+        .expect("cutover runs");
+    eprintln!(
+        "failed cutover: {}",
+        String::from_utf8_lossy(&failed.stderr)
+    );
+    assert_eq!(failed.status.code(), Some(3), "a mismatch exits 3");
+    assert_eq!(status_json(&spec)["phase"], "following");
+    dst.execute("DELETE FROM metrics WHERE id = 999999", &[])
+        .expect("remove the stray row");
+    let slots: i64 = src
+        .query_one(
+            "SELECT count(*) FROM pg_replication_slots WHERE database = current_database()",
+            &[],
+        )
+        .expect("slots")
+        .get(0);
+    assert_eq!(slots, 1, "the failed cutover kept the slot");
 
     let cutover = Command::new(env!("CARGO_BIN_EXE_hypermove"))
         .args(["cutover", &spec, "--timeout", "60"])

@@ -162,10 +162,23 @@ pub async fn apply_follow(
                 Some(&slot.snapshot_name),
             )
             .await?;
-            if let RunEnd::Mismatch(_) = end {
-                return Err(Error::Mismatch(
-                    "the copy does not match the source: not following".into(),
-                ));
+            match end {
+                RunEnd::Mismatch(_) => {
+                    return Err(Error::Mismatch(
+                        "the copy does not match the source: not following".into(),
+                    ));
+                }
+                // The tables came from an earlier snapshot: what changed between it
+                // and the slot's would never arrive.
+                RunEnd::NothingToDo => {
+                    drop(repl);
+                    drop_live_objects(&source_info, &source, &names).await?;
+                    forget(&target, &fingerprint, &names.slot).await?;
+                    return Err(Error::refused(
+                        "the target already holds this move from an earlier apply: a live move must copy in its slot's snapshot; run `hypermove apply --follow --restart`",
+                    ));
+                }
+                RunEnd::Applied(_) => {}
             }
             session
                 .set_phase(&target, Phase::Following)
@@ -174,24 +187,45 @@ pub async fn apply_follow(
             Some((repl, slot.consistent_point))
         }
     };
-    let stream = match start {
-        Some((repl, point)) => repl
-            .start_replication(&names.slot, point, &[names.publication.as_str()])
-            .await
-            .map_err(runtime("starting replication"))?,
-        None => {
-            let journal = crate::live::apply::read_position(&target, &fingerprint, &names.slot)
-                .await
-                .map_err(Error::runtime)?;
-            restart_stream(&source_info, &names, journal.unwrap_or(Lsn::ZERO)).await?
-        }
-    };
-    let mapping = mapping(&source, &target, &tables).await?;
+    let mut first = start;
     drop(target);
-    follow_until_completed(spec, &names, &fingerprint, stream, source, mapping, stop).await
+    // Follow until a cutover completes the move; a cutover that failed after the
+    // follower reached its fence puts the session back to following: follow again.
+    loop {
+        let (source, target) = connect_both(spec, "hypermove follower").await?;
+        let stream = match first.take() {
+            Some((repl, point)) => repl
+                .start_replication(&names.slot, point, &[names.publication.as_str()])
+                .await
+                .map_err(runtime("starting replication"))?,
+            None => {
+                let journal = crate::live::apply::read_position(&target, &fingerprint, &names.slot)
+                    .await
+                    .map_err(Error::runtime)?;
+                restart_stream(&source_info, &names, journal.unwrap_or(Lsn::ZERO)).await?
+            }
+        };
+        let mapping = mapping(&source, &target, &tables).await?;
+        drop(target);
+        let completed = follow_until_completed(
+            spec,
+            &names,
+            &fingerprint,
+            stream,
+            source,
+            mapping,
+            stop.clone(),
+        )
+        .await?;
+        if completed {
+            return Ok(());
+        }
+        observer.note("the cutover did not complete: following again");
+    }
 }
 
-/// The follower and its beacon, until the session is completed.
+/// The follower and its beacon, until the session is completed (true) or a failed
+/// cutover put it back to following after the follower had reached its fence (false).
 async fn follow_until_completed(
     spec: &Spec,
     names: &LiveNames,
@@ -200,7 +234,7 @@ async fn follow_until_completed(
     source: Client,
     mapping: Mapping,
     stop: Arc<AtomicBool>,
-) -> Result<(), Error> {
+) -> Result<bool, Error> {
     let source_info = spec.source_db().map_err(Error::refused)?;
     let target_info = spec.target_db().map_err(Error::refused)?;
     let mut target = connect(target_info, Role::Target, "hypermove follower")
@@ -224,6 +258,7 @@ async fn follow_until_completed(
     // Ctrl-C sets `stop`; the follower checks its controller between batches.
     let watcher = {
         let controller = controller.clone();
+        let stop = stop.clone();
         tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
                 tokio::time::sleep(Duration::from_millis(100)).await;
@@ -248,7 +283,7 @@ async fn follow_until_completed(
         ended = &mut beacon => {
             watcher.abort();
             return match ended {
-                Ok(Ok(BeaconEnd::Completed)) => Ok(()),
+                Ok(Ok(BeaconEnd::Completed)) => Ok(true),
                 Ok(Err(e)) => Err(Error::runtime(format!("live session: {e}"))),
                 Err(e) => Err(Error::runtime(format!("live session task: {e}"))),
             };
@@ -260,16 +295,45 @@ async fn follow_until_completed(
     match outcome.map_err(runtime("following the source"))? {
         Outcome::Stopped { .. } => {
             beacon.abort();
-            Err(Error::Interrupted(
-                "interrupted: every applied change is recorded on the target; run the same `hypermove apply --follow` again to resume".into(),
-            ))
+            Err(interrupted())
         }
-        Outcome::Fenced { .. } => match beacon.await {
-            Ok(Ok(BeaconEnd::Completed)) => Ok(()),
-            Ok(Err(e)) => Err(Error::runtime(format!("live session: {e}"))),
-            Err(e) => Err(Error::runtime(format!("live session task: {e}"))),
-        },
+        Outcome::Fenced { .. } => {
+            // The cutover goes on (sequences, checksums): wait for its verdict.
+            let session = Session::new(fingerprint, &names.slot);
+            let reached = session.signal(&target).await.map_err(Error::runtime)?.fence;
+            let mut poll = tokio::time::interval(Duration::from_millis(200));
+            loop {
+                tokio::select! {
+                    ended = &mut beacon => return match ended {
+                        Ok(Ok(BeaconEnd::Completed)) => Ok(true),
+                        Ok(Err(e)) => Err(Error::runtime(format!("live session: {e}"))),
+                        Err(e) => Err(Error::runtime(format!("live session task: {e}"))),
+                    },
+                    _ = poll.tick() => {
+                        if stop.load(Ordering::Relaxed) {
+                            beacon.abort();
+                            return Err(interrupted());
+                        }
+                        let signal = session.signal(&target).await.map_err(Error::runtime)?;
+                        // Back to following, or a retried cutover with a later
+                        // fence (the flip to following may have come and gone
+                        // between two polls): follow again, from the journal.
+                        if signal.phase == Phase::Following || signal.fence != reached {
+                            beacon.abort();
+                            return Ok(false);
+                        }
+                    }
+                }
+            }
+        }
     }
+}
+
+/// Ctrl-C during the follow.
+fn interrupted() -> Error {
+    Error::Interrupted(
+        "interrupted: every applied change is recorded on the target; run the same `hypermove apply --follow` again to resume".into(),
+    )
 }
 
 /// The spec's tables (source, target), as the planner selects them: also when the
@@ -464,12 +528,54 @@ pub async fn cutover(
         .request_cutover(&target, fence)
         .await
         .map_err(Error::runtime)?;
+    // Until the checks pass, a failure hands the move back to the follower.
+    let checked = cutover_checks(
+        spec,
+        &session,
+        &mut source,
+        &target,
+        fence,
+        timeout,
+        settings,
+    )
+    .await;
+    let (reached, sequences, verified) = match checked {
+        Ok(done) => done,
+        Err(e) => {
+            let _ = session.set_phase(&target, Phase::Following).await;
+            return Err(e);
+        }
+    };
+    let windows = verified.plan.graph.node_count();
+    let source_info = spec.source_db().map_err(Error::refused)?;
+    let dropped = drop_live_objects(source_info, &source, &names).await?;
+    session.complete(&target).await.map_err(Error::runtime)?;
+    Ok(CutoverDone {
+        fence,
+        waited: reached.waited,
+        sequences,
+        windows,
+        dropped,
+    })
+}
+
+/// The part of a cutover that may fail and leave the move following: the wait,
+/// the sequences, the checksums of every window.
+async fn cutover_checks(
+    spec: &Spec,
+    session: &Session,
+    source: &mut Client,
+    target: &Client,
+    fence: Lsn,
+    timeout: Duration,
+    settings: &Settings,
+) -> Result<(session::Reached, Vec<String>, super::verify::Verified), Error> {
     let reached = session
-        .wait_until_applied(&target, fence, timeout, session::HEARTBEAT_STALE)
+        .wait_until_applied(target, fence, timeout, session::HEARTBEAT_STALE)
         .await
         .map_err(Error::runtime)?;
     let mut sequences = Vec::new();
-    for (from, to) in &moved_tables(spec, &mut source, &target).await? {
+    for (from, to) in &moved_tables(spec, source, target).await? {
         for row in source
             .query(SEQUENCES, &[&from.sql()])
             .await
@@ -494,17 +600,7 @@ pub async fn cutover(
                 .into(),
         ));
     }
-    let windows = verified.plan.graph.node_count();
-    let source_info = spec.source_db().map_err(Error::refused)?;
-    let dropped = drop_live_objects(source_info, &source, &names).await?;
-    session.complete(&target).await.map_err(Error::runtime)?;
-    Ok(CutoverDone {
-        fence,
-        waited: reached.waited,
-        sequences,
-        windows,
-        dropped,
-    })
+    Ok((reached, sequences, verified))
 }
 
 /// The live session of a spec, if one was started.
