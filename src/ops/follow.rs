@@ -14,7 +14,8 @@ use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 
 use super::apply::RunEnd;
-use super::{Observer, Quiet, Settings, connect_both};
+pub use super::cutover::{CutoverDone, cutover};
+use super::{Observer, Settings, connect_both};
 use crate::Error;
 use crate::live::follow::{self, Controller, Ends, Outcome, Progress};
 use crate::live::mapping::{Mapping, MovedTable};
@@ -23,18 +24,15 @@ use crate::live::session::{self, BeaconEnd, Phase, Session, SessionError};
 use crate::live::{Applier, LiveNames, Lsn, ReplicationConn, ReplicationStream, STREAM_OPTIONS};
 use crate::pg::{ConnInfo, QualifiedName, Role, connect, quote_ident};
 use crate::plan;
-use crate::spec::{Spec, VerifyLevel};
+use crate::spec::Spec;
 
 const CHUNK_SCHEMAS: &str = include_str!("sql/live_chunk_schemas.sql");
 const COLUMNS: &str = include_str!("sql/live_columns.sql");
 const ROUTING: &str = include_str!("sql/live_routing.sql");
 const HAS_DIMENSIONS: &str = include_str!("sql/live_has_dimensions.sql");
-const SEQUENCES: &str = include_str!("sql/live_sequences.sql");
-const SETVAL: &str = include_str!("sql/live_setval.sql");
 const SLOT_EXISTS: &str = include_str!("sql/live_slot_exists.sql");
 const DROP_SLOT: &str = include_str!("sql/live_drop_slot.sql");
 const PUBLICATION_EXISTS: &str = include_str!("sql/live_publication_exists.sql");
-const WAL_LSN: &str = include_str!("sql/live_wal_lsn.sql");
 const FORGET_SESSION: &str = include_str!("sql/live_forget_session.sql");
 const FORGET_POSITION: &str = include_str!("sql/live_forget_position.sql");
 const TABLE_EXISTS: &str = include_str!("sql/live_table_exists.sql");
@@ -58,12 +56,13 @@ pub fn live_names(spec: &Spec) -> LiveNames {
     }
 }
 
-fn session_for(spec: &Spec, names: &LiveNames) -> Session {
+/// The session row of a spec's live move.
+pub(super) fn session_for(spec: &Spec, names: &LiveNames) -> Session {
     Session::new(&plan::spec_fingerprint(spec), &names.slot)
 }
 
 /// A runtime error saying what was being done.
-fn runtime<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> Error + '_ {
+pub(super) fn runtime<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> Error + '_ {
     move |e| Error::runtime(format!("{what}: {e}"))
 }
 
@@ -338,7 +337,7 @@ fn interrupted() -> Error {
 
 /// The spec's tables (source, target), as the planner selects them: also when the
 /// move is already copied (a resumed follow, a cutover), where the plan has no steps.
-async fn moved_tables(
+pub(super) async fn moved_tables(
     spec: &Spec,
     source: &mut Client,
     target: &Client,
@@ -491,118 +490,6 @@ async fn mapping(
     Ok(Mapping::new(moved))
 }
 
-/// What a completed cutover did.
-#[derive(Debug)]
-pub struct CutoverDone {
-    /// The fence: the source's WAL end when the cutover began.
-    pub fence: Lsn,
-    /// How long the follower took to apply everything up to it.
-    pub waited: Duration,
-    /// Sequences set on the target, as `table.column = value`.
-    pub sequences: Vec<String>,
-    /// Windows verified by checksum.
-    pub windows: usize,
-    /// The slot and publication dropped on the source.
-    pub dropped: Vec<String>,
-}
-
-/// `cutover SPEC`: fence, wait for the follower, sequences, checksums of every
-/// window, drop the slot and publication, complete. Any failure leaves the slot, so
-/// the follower goes on and the cutover can be run again.
-pub async fn cutover(
-    spec: &Spec,
-    timeout: Duration,
-    settings: &Settings,
-) -> Result<CutoverDone, Error> {
-    let names = live_names(spec);
-    let session = session_for(spec, &names);
-    let (mut source, target) = connect_both(spec, "hypermove cutover").await?;
-    let fence: Lsn = source
-        .query_one(WAL_LSN, &[])
-        .await
-        .map_err(runtime("reading the source's WAL position"))?
-        .get::<_, String>(0)
-        .parse()
-        .map_err(Error::runtime)?;
-    session
-        .request_cutover(&target, fence)
-        .await
-        .map_err(Error::runtime)?;
-    // Until the checks pass, a failure hands the move back to the follower.
-    let checked = cutover_checks(
-        spec,
-        &session,
-        &mut source,
-        &target,
-        fence,
-        timeout,
-        settings,
-    )
-    .await;
-    let (reached, sequences, verified) = match checked {
-        Ok(done) => done,
-        Err(e) => {
-            let _ = session.set_phase(&target, Phase::Following).await;
-            return Err(e);
-        }
-    };
-    let windows = verified.plan.graph.node_count();
-    let source_info = spec.source_db().map_err(Error::refused)?;
-    let dropped = drop_live_objects(source_info, &source, &names).await?;
-    session.complete(&target).await.map_err(Error::runtime)?;
-    Ok(CutoverDone {
-        fence,
-        waited: reached.waited,
-        sequences,
-        windows,
-        dropped,
-    })
-}
-
-/// The part of a cutover that may fail and leave the move following: the wait,
-/// the sequences, the checksums of every window.
-async fn cutover_checks(
-    spec: &Spec,
-    session: &Session,
-    source: &mut Client,
-    target: &Client,
-    fence: Lsn,
-    timeout: Duration,
-    settings: &Settings,
-) -> Result<(session::Reached, Vec<String>, super::verify::Verified), Error> {
-    let reached = session
-        .wait_until_applied(target, fence, timeout, session::HEARTBEAT_STALE)
-        .await
-        .map_err(Error::runtime)?;
-    let mut sequences = Vec::new();
-    for (from, to) in &moved_tables(spec, source, target).await? {
-        for row in source
-            .query(SEQUENCES, &[&from.sql()])
-            .await
-            .map_err(runtime("reading the source sequences"))?
-        {
-            let column: String = row.get(0);
-            let Some(last) = row.get::<_, Option<i64>>(1) else {
-                continue;
-            };
-            target
-                .query_one(SETVAL, &[&to.sql(), &column, &last])
-                .await
-                .map_err(runtime("setting a target sequence"))?;
-            sequences.push(format!("{to}.{column} = {last}"));
-        }
-    }
-    let verified =
-        super::verify::verify(spec, VerifyLevel::Checksum, None, settings, &Quiet).await?;
-    if !verified.verdict.ok() || verified.incomplete {
-        return Err(Error::Mismatch(
-            "the checksum verification found differences: the slot is kept, the follower goes on"
-                .into(),
-        ));
-    }
-    Ok((reached, sequences, verified))
-}
-
 /// The live session of a spec, if one was started.
 pub async fn live_status(spec: &Spec) -> Result<Option<session::Status>, Error> {
     let names = live_names(spec);
@@ -661,7 +548,7 @@ async fn forget(target: &Client, fingerprint: &str, slot: &str) -> Result<(), Er
 
 /// Drop the slot (waiting a while for a walsender that still holds it) and the
 /// publication, when they exist; returns them, named.
-async fn drop_live_objects(
+pub(super) async fn drop_live_objects(
     _source_info: &ConnInfo,
     source: &Client,
     names: &LiveNames,

@@ -6,6 +6,7 @@
 //! so the same use cases can run under another front end.
 
 pub mod apply;
+pub mod cutover;
 pub mod follow;
 pub mod source_jobs;
 pub mod status;

@@ -1,0 +1,129 @@
+//! `cutover SPEC`: the end of a live move (`apply --follow` running elsewhere). It
+//! talks to the follower only through the session row on the target (docs/live.md).
+
+use std::time::Duration;
+
+use tokio_postgres::Client;
+
+use super::follow::{drop_live_objects, live_names, moved_tables, runtime, session_for};
+use super::{Quiet, Settings, connect_both};
+use crate::Error;
+use crate::live::Lsn;
+use crate::live::session::{self, Phase, Session};
+use crate::spec::{Spec, VerifyLevel};
+
+const SEQUENCES: &str = include_str!("sql/live_sequences.sql");
+const SETVAL: &str = include_str!("sql/live_setval.sql");
+const WAL_LSN: &str = include_str!("sql/live_wal_lsn.sql");
+
+/// What a completed cutover did.
+#[derive(Debug)]
+pub struct CutoverDone {
+    /// The fence: the source's WAL end when the cutover began.
+    pub fence: Lsn,
+    /// How long the follower took to apply everything up to it.
+    pub waited: Duration,
+    /// Sequences set on the target, as `table.column = value`.
+    pub sequences: Vec<String>,
+    /// Windows verified by checksum.
+    pub windows: usize,
+    /// The slot and publication dropped on the source.
+    pub dropped: Vec<String>,
+}
+
+/// `cutover SPEC`: fence, wait for the follower, sequences, checksums of every
+/// window, drop the slot and publication, complete. Any failure leaves the slot, so
+/// the follower goes on and the cutover can be run again.
+pub async fn cutover(
+    spec: &Spec,
+    timeout: Duration,
+    settings: &Settings,
+) -> Result<CutoverDone, Error> {
+    let names = live_names(spec);
+    let session = session_for(spec, &names);
+    let (mut source, target) = connect_both(spec, "hypermove cutover").await?;
+    let fence: Lsn = source
+        .query_one(WAL_LSN, &[])
+        .await
+        .map_err(runtime("reading the source's WAL position"))?
+        .get::<_, String>(0)
+        .parse()
+        .map_err(Error::runtime)?;
+    session
+        .request_cutover(&target, fence)
+        .await
+        .map_err(Error::runtime)?;
+    // Until the checks pass, a failure hands the move back to the follower.
+    let checked = cutover_checks(
+        spec,
+        &session,
+        &mut source,
+        &target,
+        fence,
+        timeout,
+        settings,
+    )
+    .await;
+    let (reached, sequences, verified) = match checked {
+        Ok(done) => done,
+        Err(e) => {
+            let _ = session.set_phase(&target, Phase::Following).await;
+            return Err(e);
+        }
+    };
+    let windows = verified.plan.graph.node_count();
+    let source_info = spec.source_db().map_err(Error::refused)?;
+    let dropped = drop_live_objects(source_info, &source, &names).await?;
+    session.complete(&target).await.map_err(Error::runtime)?;
+    Ok(CutoverDone {
+        fence,
+        waited: reached.waited,
+        sequences,
+        windows,
+        dropped,
+    })
+}
+
+/// The part of a cutover that may fail and leave the move following: the wait,
+/// the sequences, the checksums of every window.
+async fn cutover_checks(
+    spec: &Spec,
+    session: &Session,
+    source: &mut Client,
+    target: &Client,
+    fence: Lsn,
+    timeout: Duration,
+    settings: &Settings,
+) -> Result<(session::Reached, Vec<String>, super::verify::Verified), Error> {
+    let reached = session
+        .wait_until_applied(target, fence, timeout, session::HEARTBEAT_STALE)
+        .await
+        .map_err(Error::runtime)?;
+    let mut sequences = Vec::new();
+    for (from, to) in &moved_tables(spec, source, target).await? {
+        for row in source
+            .query(SEQUENCES, &[&from.sql()])
+            .await
+            .map_err(runtime("reading the source sequences"))?
+        {
+            let column: String = row.get(0);
+            let Some(last) = row.get::<_, Option<i64>>(1) else {
+                continue;
+            };
+            target
+                .query_one(SETVAL, &[&to.sql(), &column, &last])
+                .await
+                .map_err(runtime("setting a target sequence"))?;
+            sequences.push(format!("{to}.{column} = {last}"));
+        }
+    }
+    let verified =
+        super::verify::verify(spec, VerifyLevel::Checksum, None, settings, &Quiet).await?;
+    if !verified.verdict.ok() || verified.incomplete {
+        return Err(Error::Mismatch(
+            "the checksum verification found differences: the slot is kept, the follower goes on"
+                .into(),
+        ));
+    }
+    Ok((reached, sequences, verified))
+}
