@@ -399,10 +399,7 @@ async fn create_publication(
     let schemas: Vec<String> = tables.iter().map(|t| t.schema.clone()).collect();
     let relnames: Vec<String> = tables.iter().map(|t| t.name.clone()).collect();
     let has_ts = source
-        .query_one(
-            "SELECT to_regclass('_timescaledb_catalog.hypertable') IS NOT NULL",
-            &[],
-        )
+        .query_one(TABLE_EXISTS, &[&"_timescaledb_catalog.hypertable"])
         .await
         .map_err(runtime("reading the source"))?
         .get::<_, bool>(0);
