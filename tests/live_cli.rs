@@ -368,3 +368,52 @@ fn clean_drops_the_slot_and_publication_of_an_abandoned_live_move() {
     assert_eq!(left, 0, "no slot or publication is left");
     assert!(status_json(&spec).get("phase").is_none(), "no live move");
 }
+
+/// A TRUNCATE on the source during the follow stops the follower with an error that
+/// names the table (exit 1), never a silent divergence: the slot is kept (the changes
+/// after the last applied batch stay in it) and the target keeps every row it had.
+#[test]
+fn a_truncate_during_the_follow_stops_it_naming_the_table() {
+    const TRUNC_DB: &str = "hm_follow_trunc";
+    Guard::clean(TRUNC_DB);
+    let (mut src, mut dst, _dir, spec) = databases(TRUNC_DB);
+    let mut guard = start_follow(TRUNC_DB, &spec);
+    src.batch_execute("TRUNCATE metrics").expect("truncate");
+    let mut child = guard.child.take().expect("child");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the follower did not stop");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(status.code(), Some(1), "exit 1 on a TRUNCATE");
+    let kept: i64 = src
+        .query_one(
+            "SELECT count(*) FROM pg_replication_slots WHERE database = current_database()",
+            &[],
+        )
+        .expect("slots")
+        .get(0);
+    assert_eq!(kept, 1, "the slot is kept");
+    let rows: i64 = dst
+        .query_one("SELECT count(*) FROM metrics", &[])
+        .expect("target rows")
+        .get(0);
+    assert_eq!(rows, 500, "the target keeps its rows");
+    assert_eq!(status_json(&spec)["phase"], "following");
+    // Run again, it resumes from the last applied batch and stops at the same change,
+    // saying which table and why.
+    let again = Command::new(env!("CARGO_BIN_EXE_hypermove"))
+        .args(["apply", "--yes", "--follow", &spec])
+        .stdin(Stdio::null())
+        .output()
+        .expect("apply --follow again");
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(again.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("public.metrics was truncated on the source during the live move"),
+        "{stderr}"
+    );
+}
