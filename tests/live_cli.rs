@@ -417,3 +417,49 @@ fn a_truncate_during_the_follow_stops_it_naming_the_table() {
         "{stderr}"
     );
 }
+
+/// DDL on a moved table during the follow (a new column) stops the follower at the
+/// first change in the new shape, naming the table (exit 1): never applied into the
+/// old shape, never skipped.
+#[test]
+fn a_new_column_during_the_follow_stops_it_naming_the_table() {
+    const DDL_DB: &str = "hm_follow_ddl";
+    Guard::clean(DDL_DB);
+    let (mut src, mut dst, _dir, spec) = databases(DDL_DB);
+    let mut guard = start_follow(DDL_DB, &spec);
+    src.batch_execute(
+        "ALTER TABLE metrics ADD COLUMN extra int;
+         INSERT INTO metrics (time, v, note, extra) VALUES ('2026-01-02 00:00+00', -1, 'after', 7);",
+    )
+    .expect("ddl and a row");
+    let mut child = guard.child.take().expect("child");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the follower did not stop");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(status.code(), Some(1), "exit 1 on a changed shape");
+    let after: i64 = dst
+        .query_one("SELECT count(*) FROM metrics WHERE note = 'after'", &[])
+        .expect("target rows")
+        .get(0);
+    assert_eq!(after, 0, "the row in the new shape was not applied");
+    let again = Command::new(env!("CARGO_BIN_EXE_hypermove"))
+        .args(["apply", "--yes", "--follow", &spec])
+        .stdin(Stdio::null())
+        .output()
+        .expect("apply --follow again");
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(again.status.code(), Some(1), "{stderr}");
+    // The stream's columns are compared with the target's, the shape the move made.
+    assert!(
+        stderr.contains("public.metrics: source relation ")
+            && stderr.contains(
+                "has columns [id, time, v, note, extra], the move planned [id, time, v, note]"
+            ),
+        "{stderr}"
+    );
+}

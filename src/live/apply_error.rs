@@ -101,10 +101,10 @@ pub enum ApplyError {
         op: &'static str,
     },
     /// The source failed while mapping a relation.
-    #[error("mapping a relation on the source: {0}")]
+    #[error("mapping a relation on the source: {}", crate::pg::describe_error(.0))]
     Source(#[source] tokio_postgres::Error),
     /// The target failed.
-    #[error("applying on the target: {0}")]
+    #[error("applying on the target: {}", crate::pg::describe_error(.0))]
     Target(#[source] tokio_postgres::Error),
     /// The journal holds a position that is not a WAL position.
     #[error("hypermove.live_position: {0}")]

@@ -204,7 +204,7 @@ pub async fn apply_follow(
                 restart_stream(&source_info, &names, journal.unwrap_or(Lsn::ZERO)).await?
             }
         };
-        let mapping = mapping(&source, &target, &tables).await?;
+        let mapping = mapping(&target, &tables).await?;
         drop(target);
         let completed = follow_until_completed(
             spec,
@@ -443,10 +443,11 @@ async fn create_publication(
         .map_err(runtime("creating the publication"))
 }
 
-/// What the applier needs of each moved table: the target root, the source's
-/// published columns, the target's partitioning columns.
+/// What the applier needs of each moved table: the target root, its columns as the
+/// move created them, the target's partitioning columns. The columns are read from
+/// the TARGET: a resumed follow must compare the stream with the shape the move
+/// planned, and the source's may have changed since (DDL during the follow).
 async fn mapping(
-    source: &Client,
     target: &Client,
     tables: &[(QualifiedName, QualifiedName)],
 ) -> Result<Mapping, Error> {
@@ -457,10 +458,10 @@ async fn mapping(
         .get(0);
     let mut moved = Vec::new();
     for (src, dst) in tables {
-        let columns: Vec<String> = source
-            .query(COLUMNS, &[&src.sql()])
+        let columns: Vec<String> = target
+            .query(COLUMNS, &[&dst.sql()])
             .await
-            .map_err(runtime("reading the source columns"))?
+            .map_err(runtime("reading the target's columns"))?
             .iter()
             .map(|r| r.get(0))
             .collect();
