@@ -103,36 +103,7 @@ fn null_times_are_refused_at_plan_time() {
 #[test]
 fn lost_rows_fail_verification_with_exit_3() {
     let db = "hm_fail_verify";
-    let mut src = fresh_db(SOURCE_PORT, db);
-    src.batch_execute(
-        "CREATE TABLE public.events (v int);
-         INSERT INTO public.events SELECT i FROM generate_series(1, 100) AS i;",
-    )
-    .unwrap();
-    let mut dst = fresh_db(TARGET_PORT, db);
-    dst.batch_execute(
-        "CREATE FUNCTION public.drop_13() RETURNS trigger LANGUAGE plpgsql AS
-           $$ BEGIN IF NEW.v = 13 THEN RETURN NULL; END IF; RETURN NEW; END $$;
-         CREATE FUNCTION public.plant_trap() RETURNS event_trigger LANGUAGE plpgsql AS
-           $$ BEGIN
-                IF EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands()
-                           WHERE command_tag = 'CREATE TABLE' AND object_identity = 'public.events') THEN
-                  CREATE TRIGGER trap BEFORE INSERT ON public.events FOR EACH ROW EXECUTE FUNCTION public.drop_13();
-                END IF;
-              END $$;
-         CREATE EVENT TRIGGER plant_trap ON ddl_command_end EXECUTE FUNCTION public.plant_trap();",
-    )
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let spec = write_spec(
-        dir.path(),
-        "trap.yaml",
-        &format!(
-            "version: 1\nsource: {}\ntarget: {}\ntables:\n  - name: public.events\n",
-            url(SOURCE_PORT, db),
-            url(TARGET_PORT, db)
-        ),
-    );
+    let (_dst, _dir, spec) = trapped_move(db, "RETURN NULL;");
     hypermove()
         .args(["apply", "--yes", spec.to_str().unwrap()])
         .assert()
@@ -149,36 +120,7 @@ fn lost_rows_fail_verification_with_exit_3() {
 #[test]
 fn a_value_changed_on_the_way_in_fails_the_checksum_of_apply() {
     let db = "hm_fail_changed";
-    let mut src = fresh_db(SOURCE_PORT, db);
-    src.batch_execute(
-        "CREATE TABLE public.events (v int);
-         INSERT INTO public.events SELECT i FROM generate_series(1, 100) AS i;",
-    )
-    .unwrap();
-    let mut dst = fresh_db(TARGET_PORT, db);
-    dst.batch_execute(
-        "CREATE FUNCTION public.negate_13() RETURNS trigger LANGUAGE plpgsql AS
-           $$ BEGIN IF NEW.v = 13 THEN NEW.v := -13; END IF; RETURN NEW; END $$;
-         CREATE FUNCTION public.plant_trap() RETURNS event_trigger LANGUAGE plpgsql AS
-           $$ BEGIN
-                IF EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands()
-                           WHERE command_tag = 'CREATE TABLE' AND object_identity = 'public.events') THEN
-                  CREATE TRIGGER trap BEFORE INSERT ON public.events FOR EACH ROW EXECUTE FUNCTION public.negate_13();
-                END IF;
-              END $$;
-         CREATE EVENT TRIGGER plant_trap ON ddl_command_end EXECUTE FUNCTION public.plant_trap();",
-    )
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let spec = write_spec(
-        dir.path(),
-        "changed.yaml",
-        &format!(
-            "version: 1\nsource: {}\ntarget: {}\ntables:\n  - name: public.events\n",
-            url(SOURCE_PORT, db),
-            url(TARGET_PORT, db)
-        ),
-    );
+    let (mut dst, _dir, spec) = trapped_move(db, "NEW.v := -13;");
     let out = hypermove()
         .args(["apply", "--yes", spec.to_str().unwrap()])
         .assert()
@@ -265,4 +207,45 @@ fn a_window_that_cannot_heal_fails_alone() {
         .assert()
         .success()
         .stdout(predicate::str::contains("failed: copy:public.events:2025-01-01T00:00:00Z..2025-01-02T00:00:00Z: target: new row"));
+}
+
+/// `public.events` (v = 1..100) on the source, and on the target a trap: an event
+/// trigger that, once hypermove creates the table, adds a trigger doing `on_13` for
+/// the row v = 13 (what a hostile or broken target might do). Returns the target,
+/// the spec's directory (keep it alive) and the spec.
+fn trapped_move(
+    db: &str,
+    on_13: &str,
+) -> (postgres::Client, tempfile::TempDir, std::path::PathBuf) {
+    let mut src = fresh_db(SOURCE_PORT, db);
+    src.batch_execute(
+        "CREATE TABLE public.events (v int);
+         INSERT INTO public.events SELECT i FROM generate_series(1, 100) AS i;",
+    )
+    .unwrap();
+    let mut dst = fresh_db(TARGET_PORT, db);
+    dst.batch_execute(&format!(
+        "CREATE FUNCTION public.on_13() RETURNS trigger LANGUAGE plpgsql AS
+           $$ BEGIN IF NEW.v = 13 THEN {on_13} END IF; RETURN NEW; END $$;
+         CREATE FUNCTION public.plant_trap() RETURNS event_trigger LANGUAGE plpgsql AS
+           $$ BEGIN
+                IF EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands()
+                           WHERE command_tag = 'CREATE TABLE' AND object_identity = 'public.events') THEN
+                  CREATE TRIGGER trap BEFORE INSERT ON public.events FOR EACH ROW EXECUTE FUNCTION public.on_13();
+                END IF;
+              END $$;
+         CREATE EVENT TRIGGER plant_trap ON ddl_command_end EXECUTE FUNCTION public.plant_trap();"
+    ))
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(
+        dir.path(),
+        "trap.yaml",
+        &format!(
+            "version: 1\nsource: {}\ntarget: {}\ntables:\n  - name: public.events\n",
+            url(SOURCE_PORT, db),
+            url(TARGET_PORT, db)
+        ),
+    );
+    (dst, dir, spec)
 }

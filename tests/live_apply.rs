@@ -24,7 +24,7 @@ use hypermove::live::{
     Applier, ApplyError, Lsn, ReplicationConn, ReplicationData, ReplicationStream, STREAM_OPTIONS,
 };
 use hypermove::pg::{ConnInfo, QualifiedName, quote_literal};
-use postgres::{Client, IsolationLevel, NoTls};
+use postgres::{Client, IsolationLevel};
 use tokio::runtime::Runtime;
 
 const SRC: u16 = common::FULL_SOURCE_PORT;
@@ -70,56 +70,6 @@ SELECT create_hypertable('readings', by_range('time', interval '7 days'));
 
 /// A text TimescaleDB stores out of line (TOAST): 32 kB of hex.
 const BIG: &str = "(SELECT string_agg(md5(i::text), '') FROM generate_series(1, 1000) i)";
-
-/// Drops the slot (a leftover slot retains WAL forever) and the publication, even
-/// when the test fails. Never panics: it may run while a panic unwinds.
-struct Cleanup;
-
-impl Cleanup {
-    fn run() {
-        let connect = |db: &str| {
-            Client::connect(
-                &format!("host=127.0.0.1 port={SRC} user=postgres dbname={db}"),
-                NoTls,
-            )
-        };
-        let Ok(mut admin) = connect("postgres") else {
-            eprintln!("cleanup: cannot reach 127.0.0.1:{SRC}");
-            return;
-        };
-        let _ = admin.execute(
-            "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots
-              WHERE slot_name = $1 AND active_pid IS NOT NULL",
-            &[&SLOT],
-        );
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            match admin.execute(
-                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
-                  WHERE slot_name = $1",
-                &[&SLOT],
-            ) {
-                Ok(_) => break,
-                Err(_) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(100))
-                }
-                Err(e) => {
-                    eprintln!("cleanup: cannot drop slot {SLOT}: {e}");
-                    break;
-                }
-            }
-        }
-        if let Ok(mut db) = connect(DB) {
-            let _ = db.batch_execute("DROP PUBLICATION IF EXISTS hm_live2_apply_pub");
-        }
-    }
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        Self::run();
-    }
-}
 
 /// Every message of the stream up to the commit of the transaction carrying the
 /// fence. Nothing is confirmed to the slot, so the same stream can be read again.
@@ -255,8 +205,7 @@ fn target_chunk(dst: &mut Client, id: i32, time: &str) -> String {
 
 #[test]
 fn applied_stream_makes_the_rechunked_target_equal_the_source_exactly_once() {
-    Cleanup::run(); // an earlier run's slot would block DROP DATABASE
-    let _cleanup = Cleanup;
+    let _cleanup = common::live::SlotGuard::fresh(DB, SLOT, PUBLICATION);
     let mut src = common::fresh_db(SRC, DB);
     src.batch_execute(TABLE).expect("source table");
     src.batch_execute(SOURCE_SETUP).expect("source setup");

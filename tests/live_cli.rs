@@ -379,15 +379,7 @@ fn a_truncate_during_the_follow_stops_it_naming_the_table() {
     let (mut src, mut dst, _dir, spec) = databases(TRUNC_DB);
     let mut guard = start_follow(TRUNC_DB, &spec);
     src.batch_execute("TRUNCATE metrics").expect("truncate");
-    let mut child = guard.child.take().expect("child");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "the follower did not stop");
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let status = stops_by_itself(guard.child.take().expect("child"));
     assert_eq!(status.code(), Some(1), "exit 1 on a TRUNCATE");
     let kept: i64 = src
         .query_one(
@@ -405,13 +397,7 @@ fn a_truncate_during_the_follow_stops_it_naming_the_table() {
     assert_eq!(status_json(&spec)["phase"], "following");
     // Run again, it resumes from the last applied batch and stops at the same change,
     // saying which table and why.
-    let again = Command::new(env!("CARGO_BIN_EXE_hypermove"))
-        .args(["apply", "--yes", "--follow", &spec])
-        .stdin(Stdio::null())
-        .output()
-        .expect("apply --follow again");
-    let stderr = String::from_utf8_lossy(&again.stderr);
-    assert_eq!(again.status.code(), Some(1), "{stderr}");
+    let stderr = follow_again_fails(&spec);
     assert!(
         stderr.contains("public.metrics was truncated on the source during the live move"),
         "{stderr}"
@@ -432,28 +418,14 @@ fn a_new_column_during_the_follow_stops_it_naming_the_table() {
          INSERT INTO metrics (time, v, note, extra) VALUES ('2026-01-02 00:00+00', -1, 'after', 7);",
     )
     .expect("ddl and a row");
-    let mut child = guard.child.take().expect("child");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "the follower did not stop");
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let status = stops_by_itself(guard.child.take().expect("child"));
     assert_eq!(status.code(), Some(1), "exit 1 on a changed shape");
     let after: i64 = dst
         .query_one("SELECT count(*) FROM metrics WHERE note = 'after'", &[])
         .expect("target rows")
         .get(0);
     assert_eq!(after, 0, "the row in the new shape was not applied");
-    let again = Command::new(env!("CARGO_BIN_EXE_hypermove"))
-        .args(["apply", "--yes", "--follow", &spec])
-        .stdin(Stdio::null())
-        .output()
-        .expect("apply --follow again");
-    let stderr = String::from_utf8_lossy(&again.stderr);
-    assert_eq!(again.status.code(), Some(1), "{stderr}");
+    let stderr = follow_again_fails(&spec);
     // The stream's columns are compared with the target's, the shape the move made.
     assert!(
         stderr.contains("public.metrics: source relation ")
@@ -462,4 +434,28 @@ fn a_new_column_during_the_follow_stops_it_naming_the_table() {
             ),
         "{stderr}"
     );
+}
+
+/// The follower's exit status, once it stops by itself (within a minute).
+fn stops_by_itself(mut child: Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "the follower did not stop");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Run `apply --follow` again, expect exit 1, and return what it said.
+fn follow_again_fails(spec: &str) -> String {
+    let again = Command::new(env!("CARGO_BIN_EXE_hypermove"))
+        .args(["apply", "--yes", "--follow", spec])
+        .stdin(Stdio::null())
+        .output()
+        .expect("apply --follow again");
+    let stderr = String::from_utf8_lossy(&again.stderr).into_owned();
+    assert_eq!(again.status.code(), Some(1), "{stderr}");
+    stderr
 }

@@ -34,7 +34,7 @@ use hypermove::live::{
     Applier, ApplyError, Lsn, ReplicationConn, ReplicationStream, STREAM_OPTIONS, SlotCreated,
 };
 use hypermove::pg::{ConnInfo, QualifiedName, quote_literal};
-use postgres::{Client, IsolationLevel, NoTls};
+use postgres::{Client, IsolationLevel};
 use tokio::runtime::Runtime;
 use tokio::task::JoinHandle as TaskHandle;
 
@@ -90,59 +90,6 @@ const RESUME_CASE: Case = Case {
     publication: "hm_live3_resume_pub",
     fingerprint: "hm_live3_resume-spec",
 };
-
-/// Drops the slot (a leftover slot retains WAL forever) and the publication, even
-/// when the test fails. Never panics: it may run while a panic unwinds.
-struct Cleanup(Case);
-
-impl Cleanup {
-    fn run(case: Case) {
-        let connect = |db: &str| {
-            Client::connect(
-                &format!("host=127.0.0.1 port={SRC} user=postgres dbname={db}"),
-                NoTls,
-            )
-        };
-        let Ok(mut admin) = connect("postgres") else {
-            eprintln!("cleanup: cannot reach 127.0.0.1:{SRC}");
-            return;
-        };
-        let _ = admin.execute(
-            "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots
-              WHERE slot_name = $1 AND active_pid IS NOT NULL",
-            &[&case.slot],
-        );
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            match admin.execute(
-                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
-                  WHERE slot_name = $1",
-                &[&case.slot],
-            ) {
-                Ok(_) => break,
-                Err(_) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(100))
-                }
-                Err(e) => {
-                    eprintln!("cleanup: cannot drop slot {}: {e}", case.slot);
-                    break;
-                }
-            }
-        }
-        if let Ok(mut db) = connect(case.db) {
-            let _ = db.batch_execute(&format!(
-                "DROP PUBLICATION IF EXISTS {}",
-                hypermove::pg::quote_ident(case.publication)
-            ));
-        }
-    }
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        Self::run(self.0);
-    }
-}
 
 /// Both databases, the slot with its snapshot copied to the target, and what the
 /// follower needs.
@@ -465,8 +412,7 @@ fn assert_slot_confirmed(src: &mut Client, case: Case, fence: Lsn) {
 #[test]
 fn a_fence_ends_the_follow_with_the_target_equal_to_the_source() {
     let case = FENCE_CASE;
-    Cleanup::run(case); // an earlier run's slot would block DROP DATABASE
-    let _cleanup = Cleanup(case);
+    let _cleanup = common::live::SlotGuard::fresh(case.db, case.slot, case.publication);
     let Setup {
         rt,
         mut src,
@@ -546,8 +492,7 @@ fn a_fence_ends_the_follow_with_the_target_equal_to_the_source() {
 #[test]
 fn a_stopped_follower_resumes_from_the_journal_exactly_once() {
     let case = RESUME_CASE;
-    Cleanup::run(case);
-    let _cleanup = Cleanup(case);
+    let _cleanup = common::live::SlotGuard::fresh(case.db, case.slot, case.publication);
     let Setup {
         rt,
         mut src,
@@ -641,8 +586,7 @@ fn a_stopped_follower_resumes_from_the_journal_exactly_once() {
 #[test]
 fn an_applier_error_ends_the_follow_with_the_position_kept() {
     let case = ERROR_CASE;
-    Cleanup::run(case);
-    let _cleanup = Cleanup(case);
+    let _cleanup = common::live::SlotGuard::fresh(case.db, case.slot, case.publication);
     let Setup {
         rt,
         mut src,

@@ -32,7 +32,7 @@ use hypermove::live::pending::Limits;
 use hypermove::live::session::{self, BeaconEnd, Phase, Session, SessionError};
 use hypermove::live::{Applier, Lsn, ReplicationConn, ReplicationStream, STREAM_OPTIONS};
 use hypermove::pg::{ConnInfo, QualifiedName, quote_ident, quote_literal};
-use postgres::{Client, IsolationLevel, NoTls};
+use postgres::{Client, IsolationLevel};
 use tokio::runtime::Runtime;
 
 const SRC: u16 = common::FULL_SOURCE_PORT;
@@ -79,53 +79,6 @@ const TARGET_SETUP: &str = "
 SELECT create_hypertable('metrics', by_range('time', interval '7 days'));
 SELECT add_dimension('metrics', by_hash('id', 2));
 ";
-
-/// Drops the slot and the publication, even when the test fails. Never panics.
-struct Cleanup(Case);
-
-impl Cleanup {
-    fn run(case: Case) {
-        let Ok(mut admin) = Client::connect(
-            &format!("host=127.0.0.1 port={SRC} user=postgres dbname=postgres"),
-            NoTls,
-        ) else {
-            eprintln!("cleanup: cannot reach 127.0.0.1:{SRC}");
-            return;
-        };
-        let _ = admin.execute(
-            "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots
-              WHERE slot_name = $1 AND active_pid IS NOT NULL",
-            &[&case.slot],
-        );
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while let Err(e) = admin.execute(
-            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
-              WHERE slot_name = $1",
-            &[&case.slot],
-        ) {
-            if Instant::now() > deadline {
-                eprintln!("cleanup: cannot drop slot {}: {e}", case.slot);
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        if let Ok(mut db) = Client::connect(
-            &format!("host=127.0.0.1 port={SRC} user=postgres dbname={}", case.db),
-            NoTls,
-        ) {
-            let _ = db.batch_execute(&format!(
-                "DROP PUBLICATION IF EXISTS {}",
-                quote_ident(case.publication)
-            ));
-        }
-    }
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        Self::run(self.0);
-    }
-}
 
 fn tokio_client(rt: &Runtime, db: &str, port: u16) -> tokio_postgres::Client {
     let (client, conn) = rt
@@ -369,8 +322,7 @@ fn finish(rt: &Runtime, running: Running) {
 #[test]
 fn a_cutover_through_the_table_fences_and_completes_the_follower() {
     let case = CUTOVER_CASE;
-    Cleanup::run(case);
-    let _cleanup = Cleanup(case);
+    let _cleanup = common::live::SlotGuard::fresh(case.db, case.slot, case.publication);
     let Setup {
         rt,
         mut src,
@@ -466,8 +418,7 @@ fn a_cutover_through_the_table_fences_and_completes_the_follower() {
 #[test]
 fn a_killed_follower_restarts_from_the_row_and_takes_the_fence_from_it() {
     let case = RESTART_CASE;
-    Cleanup::run(case);
-    let _cleanup = Cleanup(case);
+    let _cleanup = common::live::SlotGuard::fresh(case.db, case.slot, case.publication);
     let Setup {
         rt,
         mut src,

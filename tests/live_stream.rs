@@ -18,7 +18,7 @@ use hypermove::live::shape::{Relations, ShapeChange};
 use hypermove::live::timescale::{Maintenance, Marker, Markers, Span};
 use hypermove::live::{Lsn, ReplicationConn, ReplicationData, ReplicationStream};
 use hypermove::pg::{ConnInfo, quote_literal};
-use postgres::{Client, IsolationLevel, NoTls};
+use postgres::{Client, IsolationLevel};
 use tokio::runtime::Runtime;
 
 const PORT: u16 = common::FULL_SOURCE_PORT;
@@ -66,57 +66,6 @@ const WRITES: &[&str] = &[
     "DELETE FROM metrics WHERE device = 0",
     "TRUNCATE plain",
 ];
-
-/// Drops the slot (a leftover slot retains WAL forever) and the publication, even
-/// when the test fails. Never panics: it may run while a panic unwinds.
-struct Cleanup;
-
-impl Cleanup {
-    fn run() {
-        let connect = |db: &str| {
-            Client::connect(
-                &format!("host=127.0.0.1 port={PORT} user=postgres dbname={db}"),
-                NoTls,
-            )
-        };
-        let Ok(mut admin) = connect("postgres") else {
-            eprintln!("cleanup: cannot reach 127.0.0.1:{PORT}");
-            return;
-        };
-        // A walsender still streaming holds the slot: end it, then drop the slot.
-        let _ = admin.execute(
-            "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots
-              WHERE slot_name = $1 AND active_pid IS NOT NULL",
-            &[&SLOT],
-        );
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            match admin.execute(
-                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
-                  WHERE slot_name = $1",
-                &[&SLOT],
-            ) {
-                Ok(_) => break,
-                Err(_) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(100))
-                }
-                Err(e) => {
-                    eprintln!("cleanup: cannot drop slot {SLOT}: {e}");
-                    break;
-                }
-            }
-        }
-        if let Ok(mut db) = connect(DB) {
-            let _ = db.batch_execute("DROP PUBLICATION IF EXISTS hm_live_stream_pub");
-        }
-    }
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        Self::run();
-    }
-}
 
 /// One row change as the test compares it.
 #[derive(Debug)]
@@ -339,8 +288,7 @@ fn confirmed_flush(admin: &mut Client) -> Lsn {
 
 #[test]
 fn slot_snapshot_and_stream_split_history_exactly() {
-    Cleanup::run(); // an earlier run's slot would block DROP DATABASE
-    let _cleanup = Cleanup;
+    let _cleanup = common::live::SlotGuard::fresh(DB, SLOT, PUBLICATION);
     let mut src = common::fresh_db(PORT, DB);
     src.batch_execute(SETUP).expect("setup");
     let chunks_before: BTreeSet<u32> = src

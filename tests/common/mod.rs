@@ -2,6 +2,8 @@
 //! A server that cannot be reached fails the test: nothing here ever skips.
 #![allow(dead_code)]
 
+pub mod live;
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
