@@ -239,6 +239,25 @@ fn apply_follow_then_cutover_moves_every_change_and_cleans_the_source() {
     // Changes during the resumed follow, then writes stop.
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(status_json(&spec)["phase"], "following");
+    // A cutover while the writer still writes: refused (exit 2) naming the table the
+    // writes after its fence went to; the move goes on following, slot kept.
+    let early = Command::new(env!("CARGO_BIN_EXE_hypermove"))
+        .args(["cutover", &spec, "--timeout", "60"])
+        .output()
+        .expect("cutover runs");
+    let said = String::from_utf8_lossy(&early.stderr);
+    eprintln!("cutover during writes: {said}");
+    assert_eq!(
+        early.status.code(),
+        Some(2),
+        "writes after the fence exit 2"
+    );
+    assert!(
+        said.contains("writes after the fence") && said.contains("public.metrics"),
+        "names the writes and the table: {said}"
+    );
+    assert_eq!(status_json(&spec)["phase"], "following");
+    std::thread::sleep(Duration::from_secs(1));
     stop.store(true, Ordering::Relaxed);
     let written = writer.join().expect("writer");
     eprintln!("writer: {written} statements");

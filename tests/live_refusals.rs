@@ -1,6 +1,7 @@
 //! `apply --follow` refuses before it writes anything: a table without a replica
 //! identity is named with its remedy, and neither server is touched (no slot, no
-//! publication, no table on the target).
+//! publication, no table on the target). `plan --follow` shows the same refusal and
+//! the sandbox's unlimited `max_slot_wal_keep_size` as a warning, read-only.
 
 mod common;
 
@@ -37,6 +38,21 @@ fn a_table_without_a_replica_identity_is_refused_before_anything_is_written() {
             url(FULL_TARGET_PORT, db)
         ),
     );
+    // The review: the plan, then the live checks, exit 2 with the refusal.
+    hypermove()
+        .args(["plan", "--follow", spec.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::contains("+ table:public.log"))
+        .stdout(predicate::str::contains(
+            "warning: max_slot_wal_keep_size = -1 (unlimited)",
+        ))
+        .stdout(predicate::str::contains(
+            "refused: table public.log has no primary key and no replica identity",
+        ))
+        .stderr(predicate::str::contains(
+            "`apply --follow` would refuse this move (1 problem above)",
+        ));
     hypermove()
         .args(["apply", "--yes", "--follow", spec.to_str().unwrap()])
         .assert()

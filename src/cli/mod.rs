@@ -113,6 +113,11 @@ enum Command {
         /// lists its first five of each, then how many more there are).
         #[arg(long)]
         detailed: bool,
+        /// Also check the source for a live move (`apply --follow`): the slot and
+        /// publication it would create, what would refuse it and the risks it would
+        /// run with (an unlimited `max_slot_wal_keep_size`, …). Writes nothing.
+        #[arg(long)]
+        follow: bool,
         #[command(flatten)]
         overrides: Overrides,
     },
@@ -353,9 +358,15 @@ pub fn main() -> ExitCode {
                 out,
                 detailed_exitcode,
                 detailed,
+                follow,
                 overrides,
             } => {
-                let result = cmd_plan(&spec, format, detailed, out.as_deref(), &overrides).await;
+                let shown = PlanShown {
+                    format,
+                    detailed,
+                    follow,
+                };
+                let result = cmd_plan(&spec, shown, out.as_deref(), &overrides).await;
                 match (detailed_exitcode, result) {
                     (false, Ok(_)) => Ok(0),
                     (true, Ok(changes)) => Ok(if changes { 2 } else { 0 }),

@@ -13,16 +13,34 @@ use crate::plan;
 use crate::spec::{Spec, VerifyLevel};
 use crate::verify;
 
+/// How `plan` shows the plan.
+pub(super) struct PlanShown {
+    pub(super) format: Format,
+    /// Every window listed.
+    pub(super) detailed: bool,
+    /// The live move's source checks too.
+    pub(super) follow: bool,
+}
+
 /// `plan`: print the plan; returns whether it has changes.
 pub(super) async fn cmd_plan(
     path: &Path,
-    format: Format,
-    detailed: bool,
+    shown: PlanShown,
     out: Option<&Path>,
     overrides: &Overrides,
 ) -> Result<bool, Error> {
+    let PlanShown {
+        format,
+        detailed,
+        follow,
+    } = shown;
     let mut spec = load(path)?;
     overrides.apply(&mut spec);
+    if follow && (spec.target.directory().is_some() || spec.source.directory().is_some()) {
+        return Err(Error::refused(
+            "--follow: a live move runs between two databases, not to or from a directory",
+        ));
+    }
     let plan = if spec.target.directory().is_some() {
         // A backup's plan: what `hypermove backup` would write.
         let source_info = spec.source_db().map_err(Error::refused)?;
@@ -55,6 +73,35 @@ pub(super) async fn cmd_plan(
         Format::Text => print!("{}", plan::render_text(&plan, detailed)),
         Format::Json => print!("{}", plan::render_json(&plan)),
         Format::Dot => print!("{}", plan::render_dot(&plan)),
+    }
+    if follow {
+        let live = ops::follow::live_preflight(&spec).await?;
+        // The JSON and DOT outputs stay the plan alone, for tools to read.
+        let line = |l: String| match format {
+            Format::Text => println!("{l}"),
+            _ => eprintln!("{l}"),
+        };
+        line(format!(
+            "\nLive move: publication {} and replication slot {} on the source.",
+            live.names.publication, live.names.slot
+        ));
+        for w in &live.preflight.warnings {
+            line(format!("  warning: {w}"));
+        }
+        for r in &live.preflight.refusals {
+            line(format!("  refused: {r}"));
+        }
+        if !live.preflight.passed() {
+            return Err(Error::refused(format!(
+                "`apply --follow` would refuse this move ({} problem{} above)",
+                live.preflight.refusals.len(),
+                if live.preflight.refusals.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                }
+            )));
+        }
     }
     if let Some(out) = out {
         crate::archive::manifest::write_atomically(out, plan::render_json(&plan).as_bytes())

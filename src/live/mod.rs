@@ -13,11 +13,14 @@
 //! - `apply`: those operations in one target transaction, with the journal position.
 //! - `pending`: whole transactions gathered into a batch, bounded by rows, bytes, time.
 //! - `preflight`: what the source must offer before a live move starts.
+//! - `after_fence`: what the source committed on moved tables after a cutover's
+//!   fence, peeked at in the slot.
 //! - `session`: the follower's row on the target, read and written by `cutover` and
 //!   `status` from other processes.
 //! - `follow`: the follower loop: stream → batches → apply → confirm, until a fence
 //!   or a stop.
 
+pub mod after_fence;
 pub mod apply;
 mod apply_error;
 pub mod batch;

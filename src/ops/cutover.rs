@@ -5,11 +5,15 @@ use std::time::Duration;
 
 use tokio_postgres::Client;
 
-use super::follow::{drop_live_objects, live_names, moved_tables, runtime, session_for};
+use super::follow::{
+    SLOT_BUSY_FOR, drop_live_objects, live_names, mapping, moved_tables, runtime, session_for,
+};
 use super::{Quiet, Settings, connect_both};
 use crate::Error;
-use crate::live::Lsn;
+use crate::live::after_fence::{LateError, writes_after_fence};
+use crate::live::mapping::Mapping;
 use crate::live::session::{self, Phase, Session};
+use crate::live::{LiveNames, Lsn};
 use crate::spec::{Spec, VerifyLevel};
 
 const SEQUENCES: &str = include_str!("sql/live_sequences.sql");
@@ -33,7 +37,9 @@ pub struct CutoverDone {
 
 /// `cutover SPEC`: fence, wait for the follower, sequences, checksums of every
 /// window, drop the slot and publication, complete. Any failure leaves the slot, so
-/// the follower goes on and the cutover can be run again.
+/// the follower goes on and the cutover can be run again. Writes to the moved tables
+/// committed after the fence are a failure too (exit 2): dropping the slot would
+/// leave them on the source only.
 pub async fn cutover(
     spec: &Spec,
     timeout: Duration,
@@ -56,6 +62,7 @@ pub async fn cutover(
     // Until the checks pass, a failure hands the move back to the follower.
     let checked = cutover_checks(
         spec,
+        &names,
         &session,
         &mut source,
         &target,
@@ -85,9 +92,12 @@ pub async fn cutover(
 }
 
 /// The part of a cutover that may fail and leave the move following: the wait,
-/// the sequences, the checksums of every window.
+/// writes after the fence, the sequences, the checksums of every window, and
+/// writes after the fence once more, just before the slot goes.
+#[allow(clippy::too_many_arguments)]
 async fn cutover_checks(
     spec: &Spec,
+    names: &LiveNames,
     session: &Session,
     source: &mut Client,
     target: &Client,
@@ -99,8 +109,12 @@ async fn cutover_checks(
         .wait_until_applied(target, fence, timeout, session::HEARTBEAT_STALE)
         .await
         .map_err(Error::runtime)?;
+    let tables = moved_tables(spec, source, target).await?;
+    let mut late = mapping(target, &tables).await?;
+    // Before the checksums: a clear reason beats the mismatch the writes would cause.
+    refuse_late_writes(source, names, &mut late, fence).await?;
     let mut sequences = Vec::new();
-    for (from, to) in &moved_tables(spec, source, target).await? {
+    for (from, to) in &tables {
         for row in source
             .query(SEQUENCES, &[&from.sql()])
             .await
@@ -125,5 +139,37 @@ async fn cutover_checks(
                 .into(),
         ));
     }
+    // The verification took a while: writes that began during it would be lost too.
+    refuse_late_writes(source, names, &mut late, fence).await?;
     Ok((reached, sequences, verified))
+}
+
+/// Fail when the slot holds changes to moved tables committed after the fence. The
+/// follower frees the slot once it reaches the fence; until its connection is gone
+/// the slot is busy, so a busy slot is asked again for a while.
+async fn refuse_late_writes(
+    source: &Client,
+    names: &LiveNames,
+    mapping: &mut Mapping,
+    fence: Lsn,
+) -> Result<(), Error> {
+    let deadline = std::time::Instant::now() + SLOT_BUSY_FOR;
+    loop {
+        match writes_after_fence(source, &names.slot, &names.publication, mapping).await {
+            Ok(late) if late.is_empty() => return Ok(()),
+            Ok(late) => {
+                return Err(Error::Refused(format!(
+                    "writes after the fence: {}. Stop the application's writes to the moved tables, then run `hypermove cutover` again; the move goes on following",
+                    late.describe(fence)
+                )));
+            }
+            Err(LateError::Source(e))
+                if e.code() == Some(&tokio_postgres::error::SqlState::OBJECT_IN_USE)
+                    && std::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => return Err(Error::runtime(e)),
+        }
+    }
 }

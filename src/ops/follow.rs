@@ -21,7 +21,9 @@ use crate::live::follow::{self, Controller, Ends, Outcome, Progress};
 use crate::live::mapping::{Mapping, MovedTable};
 use crate::live::pending::Limits;
 use crate::live::session::{self, BeaconEnd, Phase, Session, SessionError};
-use crate::live::{Applier, LiveNames, Lsn, ReplicationConn, ReplicationStream, STREAM_OPTIONS};
+use crate::live::{
+    Applier, LiveNames, Lsn, Preflight, ReplicationConn, ReplicationStream, STREAM_OPTIONS,
+};
 use crate::pg::{ConnInfo, QualifiedName, Role, connect, quote_ident};
 use crate::plan;
 use crate::spec::Spec;
@@ -38,7 +40,7 @@ const FORGET_POSITION: &str = include_str!("sql/live_forget_position.sql");
 const TABLE_EXISTS: &str = include_str!("sql/live_table_exists.sql");
 
 /// How long a restarted follower waits for a killed one's walsender to free the slot.
-const SLOT_BUSY_FOR: Duration = Duration::from_secs(30);
+pub(super) const SLOT_BUSY_FOR: Duration = Duration::from_secs(30);
 
 /// The slot and publication of a spec's live move: deterministic, so a rerun resumes.
 pub fn live_names(spec: &Spec) -> LiveNames {
@@ -125,9 +127,7 @@ pub async fn apply_follow(
         }
         None => {
             let source_tables: Vec<QualifiedName> = tables.iter().map(|(s, _)| s.clone()).collect();
-            let preflight = crate::live::preflight::check(&source, &source_tables, &names)
-                .await
-                .map_err(runtime("live preflight on the source"))?;
+            let preflight = preflight(&source, &source_tables, &names).await?;
             for w in &preflight.warnings {
                 observer.note(&format!("warning: {w}"));
             }
@@ -328,6 +328,36 @@ async fn follow_until_completed(
     }
 }
 
+/// The live preflight of a spec, as `plan --follow` shows it.
+#[derive(Debug)]
+pub struct LivePreflight {
+    /// The slot and publication the move would create.
+    pub names: LiveNames,
+    /// What would refuse it, and the risks it would run with.
+    pub preflight: Preflight,
+}
+
+/// `plan --follow`: what `apply --follow` would check on the source before it
+/// writes anything, read-only.
+pub async fn live_preflight(spec: &Spec) -> Result<LivePreflight, Error> {
+    let names = live_names(spec);
+    let (mut source, target) = connect_both(spec, "hypermove plan").await?;
+    let tables = moved_tables(spec, &mut source, &target).await?;
+    let source_tables: Vec<QualifiedName> = tables.into_iter().map(|(s, _)| s).collect();
+    let preflight = preflight(&source, &source_tables, &names).await?;
+    Ok(LivePreflight { names, preflight })
+}
+
+async fn preflight(
+    source: &Client,
+    tables: &[QualifiedName],
+    names: &LiveNames,
+) -> Result<Preflight, Error> {
+    crate::live::preflight::check(source, tables, names)
+        .await
+        .map_err(runtime("live preflight on the source"))
+}
+
 /// Ctrl-C during the follow.
 fn interrupted() -> Error {
     Error::Interrupted(
@@ -447,7 +477,7 @@ async fn create_publication(
 /// move created them, the target's partitioning columns. The columns are read from
 /// the TARGET: a resumed follow must compare the stream with the shape the move
 /// planned, and the source's may have changed since (DDL during the follow).
-async fn mapping(
+pub(super) async fn mapping(
     target: &Client,
     tables: &[(QualifiedName, QualifiedName)],
 ) -> Result<Mapping, Error> {
