@@ -1,5 +1,6 @@
 //! A live move through the commands, on the full pair (PG17 + TimescaleDB 2.19.3 →
-//! PG18 + 2.29.2): `hypermove apply --yes --follow SPEC` runs as a child process while
+//! PG18 + 2.29.2), re-chunked and hash-partitioned on the way:
+//! `hypermove apply --yes --follow SPEC` runs as a child process while
 //! a writer inserts (into existing chunks and a chunk created after the slot),
 //! updates and deletes on the source; `status --format json` shows `following`;
 //! Ctrl-C stops the follower (exit 130) and the same command resumes it from the
@@ -106,8 +107,11 @@ fn spawn_writer(db: &'static str, stop: Arc<AtomicBool>) -> JoinHandle<u64> {
                        + $1::int * interval '1 second', $1::int, 'new chunk')",
                     i,
                 ),
+                // A key change on the target's hash dimension (`id`): the row moves
+                // to another hash partition there.
                 2 => (
-                    "UPDATE metrics SET v = v + 1, note = note || '+' WHERE id = $1::int",
+                    "UPDATE metrics SET v = v + 1, note = note || '+', id = id + 100000
+                      WHERE id = $1::int",
                     (i * 7) % 500 + 1,
                 ),
                 // A key change (time is in the primary key), within its chunk.
@@ -153,7 +157,10 @@ fn databases(db: &str) -> (Client, Client, tempfile::TempDir, String) {
         dir.path(),
         "live.yaml",
         &format!(
-            "version: 1\nsource: {}\ntarget: {}\nverify: checksum\ntables:\n  - name: public.metrics\n",
+            // Re-chunked (1 day → 7 days) and hash-partitioned on `id` on the
+            // target: the writer's `id = id + 100000` moves rows between hash
+            // partitions, which the follower applies as DELETE + INSERT.
+            "version: 1\nsource: {}\ntarget: {}\nverify: checksum\ntables:\n  - name: public.metrics\n    hypertable:\n      time_column: time\n      chunk_time_interval: 7 days\n      partitioning_column: id\n      number_partitions: 4\n",
             common::url(SRC, db),
             common::url(DST, db)
         ),
@@ -321,6 +328,20 @@ fn apply_follow_then_cutover_moves_every_change_and_cleans_the_source() {
         "the writer made a new chunk"
     );
     assert_eq!(rows(&mut dst), source_rows, "the target equals the source");
+    assert!(
+        source_rows.iter().any(|r| r.starts_with("1000")),
+        "the writer moved rows between the target's hash partitions"
+    );
+    let dims: String = dst
+        .query_one(
+            "SELECT string_agg(format('%s %s %s', column_name, dimension_type,
+                    coalesce(time_interval::text, num_partitions::text)), ', ' ORDER BY column_name)
+               FROM timescaledb_information.dimensions WHERE hypertable_name = 'metrics'",
+            &[],
+        )
+        .expect("target dimensions")
+        .get(0);
+    assert_eq!(dims, "id Space 4, time Time 7 days");
 
     // The sequence continues past the source's.
     let src_last: i64 = src
