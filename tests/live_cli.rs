@@ -435,11 +435,14 @@ fn a_truncate_during_the_follow_stops_it_naming_the_table() {
         .get(0);
     assert_eq!(rows, 500, "the target keeps its rows");
     assert_eq!(status_json(&spec)["phase"], "following");
-    // Run again, it resumes from the last applied batch and stops at the same change,
-    // saying which table and why.
+    // Run again, it stops again, saying which table and why: TRUNCATE of a hypertable
+    // also drops its chunks, so either the stream's Truncate or the chunk watch (which
+    // looks at once when a follower starts) may be the first to say so.
     let stderr = follow_again_fails(&spec);
     assert!(
-        stderr.contains("public.metrics was truncated on the source during the live move"),
+        stderr.contains("public.metrics was truncated on the source during the live move")
+            || (stderr.contains("of public.metrics was dropped on the source")
+                && stderr.contains("a TRUNCATE of the hypertable")),
         "{stderr}"
     );
 }
@@ -473,6 +476,89 @@ fn a_new_column_during_the_follow_stops_it_naming_the_table() {
                 "has columns [id, time, v, note, extra], the move planned [id, time, v, note]"
             ),
         "{stderr}"
+    );
+}
+
+/// `drop_chunks` during the follow drops a chunk table, which streams no row change:
+/// the follower stops (exit 1) naming the chunk and its hypertable, the target keeps
+/// its rows, and a rerun refuses the same way (the chunks seen are remembered on the
+/// target), until `--restart` copies again.
+#[test]
+fn a_dropped_chunk_during_the_follow_stops_it_naming_the_chunk() {
+    const DROP_DB: &str = "hm_follow_dropchunk";
+    Guard::clean(DROP_DB);
+    let (mut src, mut dst, _dir, spec) = databases(DROP_DB);
+    let mut guard = start_follow(DROP_DB, &spec);
+    let dropped: String = src
+        .query_one(
+            "SELECT string_agg(c::text, ',') FROM drop_chunks('metrics',
+                     older_than => '2026-01-02 00:00+00'::timestamptz) AS c",
+            &[],
+        )
+        .expect("drop_chunks")
+        .get(0);
+    let status = stops_by_itself(guard.child.take().expect("child"));
+    assert_eq!(status.code(), Some(1), "exit 1 on a dropped chunk");
+    let kept: i64 = dst
+        .query_one("SELECT count(*) FROM metrics", &[])
+        .expect("target rows")
+        .get(0);
+    assert_eq!(kept, 500, "the target keeps its rows");
+    let stderr = follow_again_fails(&spec);
+    assert!(
+        stderr.contains(&format!(
+            "chunk {dropped} of public.metrics was dropped on the source"
+        )) && stderr.contains("--restart"),
+        "{stderr}"
+    );
+    // The restart copies what the source holds now, and follows again: in a new
+    // slot of the same name (its position moves past the old one's), then following.
+    let slot_at = |src: &mut Client| -> String {
+        src.query_one(
+            "SELECT coalesce(max(confirmed_flush_lsn)::text, '0/0') FROM pg_replication_slots
+              WHERE database = current_database()",
+            &[],
+        )
+        .expect("slot position")
+        .get(0)
+    };
+    let old_slot = slot_at(&mut src);
+    guard.child = Some(
+        Command::new(env!("CARGO_BIN_EXE_hypermove"))
+            .args(["apply", "--yes", "--follow", "--restart", &spec])
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("apply --follow --restart"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let moved_on = |src: &mut Client| -> bool {
+        src.query_one(
+            "SELECT coalesce(bool_or(confirmed_flush_lsn > $1::text::pg_lsn), false)
+               FROM pg_replication_slots WHERE database = current_database()",
+            &[&old_slot],
+        )
+        .expect("slot position")
+        .get(0)
+    };
+    while !moved_on(&mut src) || status_json(&spec)["phase"] != "following" {
+        assert!(Instant::now() < deadline, "the restart never followed");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let cutover = Command::new(env!("CARGO_BIN_EXE_hypermove"))
+        .args(["cutover", &spec, "--timeout", "60"])
+        .output()
+        .expect("cutover runs");
+    assert!(
+        cutover.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cutover.stderr)
+    );
+    let status = stops_by_itself(guard.child.take().expect("child"));
+    assert!(status.success(), "the follower exits 0: {status}");
+    assert_eq!(
+        rows(&mut dst),
+        rows(&mut src),
+        "the target equals the source"
     );
 }
 

@@ -15,6 +15,7 @@
 //! - `preflight`: what the source must offer before a live move starts.
 //! - `after_fence`: what the source committed on moved tables after a cutover's
 //!   fence, peeked at in the slot.
+//! - `chunks`: chunks of moved hypertables dropped on the source during the move.
 //! - `session`: the follower's row on the target, read and written by `cutover` and
 //!   `status` from other processes.
 //! - `follow`: the follower loop: stream → batches → apply → confirm, until a fence
@@ -24,6 +25,7 @@ pub mod after_fence;
 pub mod apply;
 mod apply_error;
 pub mod batch;
+pub mod chunks;
 mod conn;
 mod error;
 pub mod follow;

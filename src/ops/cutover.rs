@@ -11,6 +11,7 @@ use super::follow::{
 use super::{Quiet, Settings, connect_both};
 use crate::Error;
 use crate::live::after_fence::{LateError, writes_after_fence};
+use crate::live::chunks::{ChunkError, ChunkWatch};
 use crate::live::mapping::Mapping;
 use crate::live::session::{self, Phase, Session};
 use crate::live::{LiveNames, Lsn};
@@ -113,6 +114,22 @@ async fn cutover_checks(
     let mut late = mapping(target, &tables).await?;
     // Before the checksums: a clear reason beats the mismatch the writes would cause.
     refuse_late_writes(source, names, &mut late, fence).await?;
+    // A chunk dropped since the follower last looked: the target keeps its rows.
+    let roots: Vec<_> = tables.iter().map(|(s, _)| s.clone()).collect();
+    ChunkWatch::open(
+        target,
+        &crate::plan::spec_fingerprint(spec),
+        &names.slot,
+        &roots,
+    )
+    .await
+    .map_err(Error::runtime)?
+    .check(source, target)
+    .await
+    .map_err(|e| match e {
+        ChunkError::Dropped { .. } => Error::Refused(e.to_string()),
+        e => Error::runtime(e),
+    })?;
     let mut sequences = Vec::new();
     for (from, to) in &tables {
         for row in source

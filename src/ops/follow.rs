@@ -17,6 +17,7 @@ use super::apply::RunEnd;
 pub use super::cutover::{CutoverDone, cutover};
 use super::{Observer, Settings, connect_both};
 use crate::Error;
+use crate::live::chunks::{ChunkError, ChunkWatch};
 use crate::live::follow::{self, Controller, Ends, Outcome, Progress};
 use crate::live::mapping::{Mapping, MovedTable};
 use crate::live::pending::Limits;
@@ -37,6 +38,7 @@ const DROP_SLOT: &str = include_str!("sql/live_drop_slot.sql");
 const PUBLICATION_EXISTS: &str = include_str!("sql/live_publication_exists.sql");
 const FORGET_SESSION: &str = include_str!("sql/live_forget_session.sql");
 const FORGET_POSITION: &str = include_str!("sql/live_forget_position.sql");
+const FORGET_CHUNKS: &str = include_str!("sql/live_forget_chunks.sql");
 const TABLE_EXISTS: &str = include_str!("sql/live_table_exists.sql");
 
 /// How long a restarted follower waits for a killed one's walsender to free the slot.
@@ -142,6 +144,14 @@ pub async fn apply_follow(
                 ));
             }
             create_publication(&source, &source_tables, &names.publication).await?;
+            // The chunks as the copy starts (a chunk dropped from here on diverges the
+            // target: `live::chunks`); the follow watches them from then on.
+            ChunkWatch::open(&target, &fingerprint, &names.slot, &source_tables)
+                .await
+                .map_err(Error::runtime)?
+                .check(&source, &target)
+                .await
+                .map_err(Error::runtime)?;
             let mut repl = replication_conn(&source_info).await?;
             let slot = repl
                 .create_slot(&names.slot)
@@ -206,16 +216,9 @@ pub async fn apply_follow(
         };
         let mapping = mapping(&target, &tables).await?;
         drop(target);
-        let completed = follow_until_completed(
-            spec,
-            &names,
-            &fingerprint,
-            stream,
-            source,
-            mapping,
-            stop.clone(),
-        )
-        .await?;
+        let completed =
+            follow_until_completed(spec, &names, stream, source, mapping, &tables, stop.clone())
+                .await?;
         if completed {
             return Ok(());
         }
@@ -228,12 +231,13 @@ pub async fn apply_follow(
 async fn follow_until_completed(
     spec: &Spec,
     names: &LiveNames,
-    fingerprint: &str,
     mut stream: ReplicationStream,
     source: Client,
     mapping: Mapping,
+    tables: &[(QualifiedName, QualifiedName)],
     stop: Arc<AtomicBool>,
 ) -> Result<bool, Error> {
+    let fingerprint = &plan::spec_fingerprint(spec);
     let source_info = spec.source_db().map_err(Error::refused)?;
     let target_info = spec.target_db().map_err(Error::refused)?;
     let mut target = connect(target_info, Role::Target, "hypermove follower")
@@ -265,6 +269,7 @@ async fn follow_until_completed(
             controller.stop();
         })
     };
+    let chunks = watch_chunks(spec, fingerprint, names, tables, controller.clone()).await?;
     let mut applier = Applier::open(&target, fingerprint, &names.slot, mapping)
         .await
         .map_err(runtime("opening the applier"))?;
@@ -281,6 +286,7 @@ async fn follow_until_completed(
         // The beacon ends first only on an error (its Completed comes after the fence).
         ended = &mut beacon => {
             watcher.abort();
+            chunks.abort();
             return match ended {
                 Ok(Ok(BeaconEnd::Completed)) => Ok(true),
                 Ok(Err(e)) => Err(Error::runtime(format!("live session: {e}"))),
@@ -291,10 +297,18 @@ async fn follow_until_completed(
     watcher.abort();
     // The slot is free once this connection goes: the cutover drops it.
     drop(stream);
+    // A stop without a Ctrl-C is the chunk watch's: its error is the outcome.
+    let by_watch = !stop.load(Ordering::Relaxed) && matches!(outcome, Ok(Outcome::Stopped { .. }));
+    let dropped = if by_watch {
+        chunks.await.ok()
+    } else {
+        chunks.abort();
+        None
+    };
     match outcome.map_err(runtime("following the source"))? {
         Outcome::Stopped { .. } => {
             beacon.abort();
-            Err(interrupted())
+            Err(dropped.map_or_else(interrupted, Error::runtime))
         }
         Outcome::Fenced { .. } => {
             // The cutover goes on (sequences, checksums): wait for its verdict.
@@ -356,6 +370,36 @@ async fn preflight(
     crate::live::preflight::check(source, tables, names)
         .await
         .map_err(runtime("live preflight on the source"))
+}
+
+/// How often the follower looks for chunks dropped on the source.
+const CHUNKS_EVERY: Duration = Duration::from_secs(2);
+
+/// The chunk watch of a follow, on its own sessions: it checks at once (a chunk
+/// dropped while no follower ran) and then every `CHUNKS_EVERY`; on a dropped chunk
+/// (or a failed check) it stops the follower and returns the error.
+async fn watch_chunks(
+    spec: &Spec,
+    fingerprint: &str,
+    names: &LiveNames,
+    tables: &[(QualifiedName, QualifiedName)],
+    controller: Controller,
+) -> Result<tokio::task::JoinHandle<ChunkError>, Error> {
+    let (source, target) = connect_both(spec, "hypermove follower chunk watch").await?;
+    let roots: Vec<QualifiedName> = tables.iter().map(|(s, _)| s.clone()).collect();
+    let mut watch = ChunkWatch::open(&target, fingerprint, &names.slot, &roots)
+        .await
+        .map_err(Error::runtime)?;
+    Ok(tokio::spawn(async move {
+        let mut every = tokio::time::interval(CHUNKS_EVERY);
+        loop {
+            every.tick().await;
+            if let Err(e) = watch.check(&source, &target).await {
+                controller.stop();
+                return e;
+            }
+        }
+    }))
 }
 
 /// Ctrl-C during the follow.
@@ -558,6 +602,7 @@ async fn forget(target: &Client, fingerprint: &str, slot: &str) -> Result<(), Er
     for (table, sql) in [
         ("hypermove.live_session", FORGET_SESSION),
         ("hypermove.live_position", FORGET_POSITION),
+        ("hypermove.live_chunk", FORGET_CHUNKS),
     ] {
         let exists: bool = target
             .query_one(TABLE_EXISTS, &[&table])
