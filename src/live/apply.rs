@@ -17,7 +17,7 @@ use std::error::Error as StdError;
 use bytes::BytesMut;
 use futures_util::SinkExt;
 use tokio_postgres::types::{Format, IsNull, ToSql, Type, to_sql_checked};
-use tokio_postgres::{Client, Statement, Transaction};
+use tokio_postgres::{Client, Statement};
 
 use super::Lsn;
 use super::apply_error::ApplyError;
@@ -93,6 +93,8 @@ pub struct Applier {
     mapping: Mapping,
     relations: Relations,
     applied: Option<Lsn>,
+    /// The large source transaction being applied in parts, if any.
+    part: Option<Part>,
 }
 
 impl Applier {
@@ -117,6 +119,7 @@ impl Applier {
             mapping,
             relations: Relations::new(),
             applied,
+            part: None,
         })
     }
 
@@ -135,6 +138,113 @@ impl Applier {
         target: &mut Client,
         msgs: &[PgOutput],
     ) -> Result<Applied, ApplyError> {
+        if self.part.is_some() {
+            return Err(ApplyError::Unbalanced(
+                "a batch while a large transaction is being applied",
+            ));
+        }
+        let vanished = self.resolve(source, msgs).await?;
+        let planned = batch::plan(msgs, self.applied, &mut self.relations, &self.mapping)?;
+        let mut done = Applied {
+            transactions: planned.taken,
+            skipped: planned.skipped,
+            vanished,
+            ..Applied::default()
+        };
+        // Only transactions already applied: nothing to write, not even the journal.
+        let Some(last_end) = planned.last_end else {
+            return Ok(done);
+        };
+        // Statements by SQL text, prepared once per batch: a run of updates of one
+        // table and shape then costs one round trip each instead of two.
+        let mut prepared = HashMap::new();
+        let written = async {
+            begin(target).await?;
+            run_ops(target, &mut prepared, planned.ops, &mut done).await?;
+            self.commit(target, last_end).await
+        }
+        .await;
+        if let Err(e) = written {
+            rollback(target).await;
+            return Err(e);
+        }
+        done.position = Some(last_end);
+        Ok(done)
+    }
+
+    /// Apply the next part of one source transaction too large to gather whole, in
+    /// a target transaction that stays open between parts: the first part starts
+    /// with its Begin, the last ends with its Commit, and only then does the target
+    /// commit (with the journal position), so the target still sees the source's
+    /// transaction whole or not at all. Returns what the transaction came to once
+    /// its last part is applied. On error the target transaction is rolled back.
+    pub async fn apply_part(
+        &mut self,
+        source: &Client,
+        target: &Client,
+        msgs: &[PgOutput],
+    ) -> Result<Option<Applied>, ApplyError> {
+        let result = self.part_inner(source, target, msgs).await;
+        if result.is_err() {
+            self.abort_part(target).await;
+        }
+        result
+    }
+
+    async fn part_inner(
+        &mut self,
+        source: &Client,
+        target: &Client,
+        msgs: &[PgOutput],
+    ) -> Result<Option<Applied>, ApplyError> {
+        let vanished = self.resolve(source, msgs).await?;
+        if self.part.is_none() {
+            begin(target).await?;
+            self.part = Some(Part::default());
+        }
+        let part = self.part.as_mut().expect("a part is open");
+        part.done.vanished.extend(vanished);
+        let mut planned = batch::Planned::default();
+        part.planner.feed(
+            msgs,
+            self.applied,
+            &mut self.relations,
+            &self.mapping,
+            &mut planned,
+        )?;
+        run_ops(target, &mut part.prepared, planned.ops, &mut part.done).await?;
+        if part.planner.in_transaction() {
+            return Ok(None);
+        }
+        let mut part = self.part.take().expect("a part is open");
+        part.done.transactions = planned.taken;
+        part.done.skipped = planned.skipped;
+        match planned.last_end {
+            Some(end) => {
+                self.commit(target, end).await?;
+                part.done.position = Some(end);
+            }
+            // Applied before (a resume): nothing was written.
+            None => rollback(target).await,
+        }
+        Ok(Some(part.done))
+    }
+
+    /// Give up the large transaction being applied, if any: roll its target
+    /// transaction back (a stop, an error, or a transaction found to commit after
+    /// the fence).
+    pub async fn abort_part(&mut self, target: &Client) {
+        if self.part.take().is_some() {
+            rollback(target).await;
+        }
+    }
+
+    /// Map the relations the messages name (on `source`), returning those gone.
+    async fn resolve(
+        &mut self,
+        source: &Client,
+        msgs: &[PgOutput],
+    ) -> Result<Vec<String>, ApplyError> {
         let mut vanished = Vec::new();
         for msg in msgs {
             let oids: &[u32] = match msg {
@@ -154,44 +264,71 @@ impl Applier {
                 }
             }
         }
-        let planned = batch::plan(msgs, self.applied, &mut self.relations, &self.mapping)?;
-        let mut done = Applied {
-            transactions: planned.taken,
-            skipped: planned.skipped,
-            vanished,
-            ..Applied::default()
-        };
-        // Only transactions already applied: nothing to write, not even the journal.
-        let Some(last_end) = planned.last_end else {
-            return Ok(done);
-        };
-        let tx = target.transaction().await.map_err(ApplyError::Target)?;
-        // Statements by SQL text, prepared once per batch: a run of updates of one
-        // table and shape then costs one round trip each instead of two.
-        let mut prepared = HashMap::new();
-        for op in planned.ops {
-            match op {
-                Op::Copy(run) => done.copied += copy(&tx, run).await?,
-                op => {
-                    done.moves += usize::from(matches!(op, Op::Move { .. }));
-                    run_statement(&tx, &mut prepared, op).await?;
-                    done.statements += 1;
-                }
-            }
-        }
-        let position = last_end.to_string();
-        tx.execute(WRITE_POSITION, &[&self.fingerprint, &self.slot, &position])
+        Ok(vanished)
+    }
+
+    /// Record the position in the journal and commit the open target transaction.
+    async fn commit(&mut self, target: &Client, end: Lsn) -> Result<(), ApplyError> {
+        let position = end.to_string();
+        target
+            .execute(WRITE_POSITION, &[&self.fingerprint, &self.slot, &position])
             .await
             .map_err(ApplyError::Target)?;
-        tx.commit().await.map_err(ApplyError::Target)?;
-        self.applied = Some(last_end);
-        done.position = Some(last_end);
-        Ok(done)
+        target
+            .batch_execute("COMMIT")
+            .await
+            .map_err(ApplyError::Target)?;
+        self.applied = Some(end);
+        Ok(())
     }
 }
 
+/// A large source transaction being applied in parts.
+#[derive(Debug, Default)]
+struct Part {
+    planner: batch::Planner,
+    prepared: HashMap<String, Statement>,
+    done: Applied,
+}
+
+/// Open the target transaction. The applier runs its transactions as statements
+/// on its own session, not as a `Transaction` borrow, so one can stay open
+/// between the parts of a large source transaction.
+async fn begin(target: &Client) -> Result<(), ApplyError> {
+    target
+        .batch_execute("BEGIN")
+        .await
+        .map_err(ApplyError::Target)
+}
+
+/// Roll back the open target transaction. Best effort: on a broken session there
+/// is nothing left to roll back, and the error that got here is the one to report.
+async fn rollback(target: &Client) {
+    let _ = target.batch_execute("ROLLBACK").await;
+}
+
+/// Run planned operations in the open target transaction.
+async fn run_ops(
+    target: &Client,
+    prepared: &mut HashMap<String, Statement>,
+    ops: Vec<Op>,
+    done: &mut Applied,
+) -> Result<(), ApplyError> {
+    for op in ops {
+        match op {
+            Op::Copy(run) => done.copied += copy(target, run).await?,
+            op => {
+                done.moves += usize::from(matches!(op, Op::Move { .. }));
+                run_statement(target, prepared, op).await?;
+                done.statements += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `COPY table (cols) FROM STDIN` with one run's rows.
-async fn copy(tx: &Transaction<'_>, run: CopyRun) -> Result<usize, ApplyError> {
+async fn copy(tx: &Client, run: CopyRun) -> Result<usize, ApplyError> {
     let cols: Vec<String> = run.columns.iter().map(|c| quote_ident(c)).collect();
     let sql = format!(
         "COPY {} ({}) FROM STDIN",
@@ -234,7 +371,7 @@ fn locate(table: &str, key: Key, values: &mut Vec<Value>) -> (String, String, St
 /// One update, move or delete, with its values as parameters; a statement that
 /// finds no target row means the target diverged.
 async fn run_statement(
-    tx: &Transaction<'_>,
+    tx: &Client,
     prepared: &mut HashMap<String, Statement>,
     op: Op,
 ) -> Result<(), ApplyError> {

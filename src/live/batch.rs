@@ -110,60 +110,91 @@ pub fn plan(
     relations: &mut Relations,
     mapping: &Mapping,
 ) -> Result<Planned, ApplyError> {
+    let mut planner = Planner::default();
     let mut planned = Planned::default();
-    let mut markers = Markers::new();
-    // Some(skip) inside a transaction.
-    let mut txn: Option<bool> = None;
-    for msg in msgs {
-        match msg {
-            PgOutput::Begin(b) => {
-                if txn.is_some() {
-                    return Err(ApplyError::Unbalanced("Begin inside a transaction"));
-                }
-                // The journal holds a commit's end; a transaction whose commit record
-                // starts before that end is that one or an earlier one.
-                txn = Some(applied.is_some_and(|a| b.final_lsn < a));
-            }
-            PgOutput::Commit(c) => {
-                let skip = txn
-                    .take()
-                    .ok_or(ApplyError::Unbalanced("Commit outside a transaction"))?;
-                markers.commit()?;
-                if skip {
-                    planned.skipped += 1;
-                } else {
-                    planned.taken += 1;
-                    planned.last_end = Some(c.end_lsn);
-                }
-            }
-            PgOutput::Relation(rel) => describe(rel, relations, mapping)?,
-            PgOutput::Type(_) | PgOutput::Origin(_) => {}
-            PgOutput::Message(m) => {
-                let Some(marker) = Marker::from_prefix(&m.prefix) else {
-                    continue;
-                };
-                let span = markers.marker(marker)?;
-                // Whole compressed batches vanished without a row in the stream.
-                if span.is_some_and(|s| s.empty_decompression()) && txn == Some(false) {
-                    return Err(ApplyError::DirectBatchDelete { lsn: m.lsn });
-                }
-            }
-            change => {
-                let skip = txn.ok_or(ApplyError::Unbalanced("a change outside a transaction"))?;
-                // Count every change, so spans know whether they were empty.
-                let maintenance = markers.change();
-                if !skip && !maintenance {
-                    plan_change(change, relations, mapping, &mut planned.ops)?;
-                }
-            }
-        }
-    }
-    if txn.is_some() {
+    planner.feed(msgs, applied, relations, mapping, &mut planned)?;
+    if planner.in_transaction() {
         return Err(ApplyError::Unbalanced(
             "the batch ends inside a transaction",
         ));
     }
     Ok(planned)
+}
+
+/// Planning state between the parts of one transaction too large to gather whole:
+/// whether it is inside a transaction (and skipped), and TimescaleDB's open spans.
+#[derive(Debug, Default)]
+pub struct Planner {
+    markers: Markers,
+    /// Some(skip) inside a transaction.
+    txn: Option<bool>,
+}
+
+impl Planner {
+    /// Between a Begin and its Commit.
+    pub fn in_transaction(&self) -> bool {
+        self.txn.is_some()
+    }
+
+    /// Plan the next messages of the stream into `planned` (see `plan`); they may
+    /// end inside a transaction, which the next call continues.
+    pub fn feed(
+        &mut self,
+        msgs: &[PgOutput],
+        applied: Option<Lsn>,
+        relations: &mut Relations,
+        mapping: &Mapping,
+        planned: &mut Planned,
+    ) -> Result<(), ApplyError> {
+        let markers = &mut self.markers;
+        let txn = &mut self.txn;
+        for msg in msgs {
+            match msg {
+                PgOutput::Begin(b) => {
+                    if txn.is_some() {
+                        return Err(ApplyError::Unbalanced("Begin inside a transaction"));
+                    }
+                    // The journal holds a commit's end; a transaction whose commit
+                    // record starts before that end is that one or an earlier one.
+                    *txn = Some(applied.is_some_and(|a| b.final_lsn < a));
+                }
+                PgOutput::Commit(c) => {
+                    let skip = txn
+                        .take()
+                        .ok_or(ApplyError::Unbalanced("Commit outside a transaction"))?;
+                    markers.commit()?;
+                    if skip {
+                        planned.skipped += 1;
+                    } else {
+                        planned.taken += 1;
+                        planned.last_end = Some(c.end_lsn);
+                    }
+                }
+                PgOutput::Relation(rel) => describe(rel, relations, mapping)?,
+                PgOutput::Type(_) | PgOutput::Origin(_) => {}
+                PgOutput::Message(m) => {
+                    let Some(marker) = Marker::from_prefix(&m.prefix) else {
+                        continue;
+                    };
+                    let span = markers.marker(marker)?;
+                    // Whole compressed batches vanished without a row in the stream.
+                    if span.is_some_and(|s| s.empty_decompression()) && *txn == Some(false) {
+                        return Err(ApplyError::DirectBatchDelete { lsn: m.lsn });
+                    }
+                }
+                change => {
+                    let skip =
+                        txn.ok_or(ApplyError::Unbalanced("a change outside a transaction"))?;
+                    // Count every change, so spans know whether they were empty.
+                    let maintenance = markers.change();
+                    if !skip && !maintenance {
+                        plan_change(change, relations, mapping, &mut planned.ops)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Record a relation's shape; for a moved table, check it against the plan.

@@ -17,9 +17,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
 use tokio_postgres::Client;
 
-use super::pending::{Limits, Pending};
+use super::pending::{self, Limits, Pending};
 use super::pgoutput::{self, DecodeError, PgOutput};
-use super::{Applier, ApplyError, LiveError, Lsn, ReplicationData, ReplicationStream};
+use super::{Applied, Applier, ApplyError, LiveError, Lsn, ReplicationData, ReplicationStream};
 
 /// Seconds from the Unix epoch to PostgreSQL's, 2000-01-01 UTC.
 const PG_EPOCH: Duration = Duration::from_secs(946_684_800);
@@ -128,6 +128,9 @@ pub struct Progress {
     pub skipped: u64,
     /// Row changes applied (rows copied plus update, move and delete statements).
     pub rows: u64,
+    /// Parts sent to the target of source transactions too large to gather whole
+    /// (`Limits::transaction_bytes`).
+    pub parts: u64,
     /// The journal's position: the end of the last applied commit.
     pub position: Option<Lsn>,
     /// The last position confirmed to the slot. It may pass `position` while idle:
@@ -220,6 +223,8 @@ pub async fn follow(
         report,
         pending: Pending::new(),
         open: None,
+        open_bytes: 0,
+        part: None,
         seen: Lsn::ZERO,
         fence: *controls.fence.borrow_and_update(),
         past_fence: false,
@@ -288,6 +293,14 @@ pub async fn follow(
     result
 }
 
+/// A transaction being applied in parts.
+struct PartState {
+    /// Its commit position (known from its Begin).
+    commit_lsn: Lsn,
+    /// It commits after the fence: its parts are dropped, not applied.
+    discard: bool,
+}
+
 /// What woke the loop up.
 enum Event {
     /// The stop control changed (`false`: its controller is gone).
@@ -310,8 +323,14 @@ struct Follower<'a, 'b> {
     report: &'a mut (dyn FnMut(&Progress) + Send),
     /// Whole transactions not applied yet.
     pending: Pending,
-    /// The transaction being received (after its Begin, before its Commit).
+    /// The transaction being received (after its Begin, before its Commit): its
+    /// messages not yet applied.
     open: Option<Vec<PgOutput>>,
+    /// Raw tuple bytes gathered in `open`.
+    open_bytes: usize,
+    /// The open transaction is too large to gather whole and goes to the target in
+    /// parts (`Applier::apply_part`).
+    part: Option<PartState>,
     /// The latest keepalive position received while nothing was open or pending:
     /// every commit before it is applied (see `follow`).
     seen: Lsn,
@@ -411,7 +430,9 @@ impl Follower<'_, '_> {
                     return Err(FollowError::Unbalanced("a Begin inside a transaction"));
                 }
                 self.open = Some(vec![msg]);
+                self.open_bytes = 0;
             }
+            PgOutput::Commit(_) if self.part.is_some() => return self.last_part(msg).await,
             PgOutput::Commit(ref commit) => {
                 let Some(mut txn) = self.open.take() else {
                     return Err(FollowError::Unbalanced("a Commit outside a transaction"));
@@ -436,13 +457,97 @@ impl Follower<'_, '_> {
             // transaction; nothing here applies one.
             PgOutput::Message(ref m) if !m.transactional && self.open.is_none() => {}
             msg => match self.open.as_mut() {
-                Some(txn) => txn.push(msg),
+                Some(txn) => {
+                    self.open_bytes += pending::weight(&msg).1;
+                    txn.push(msg);
+                    if self.open_bytes >= self.limits.transaction_bytes {
+                        self.next_part().await?;
+                    }
+                }
                 None => {
                     return Err(FollowError::Unbalanced("a change outside a transaction"));
                 }
             },
         }
         Ok(())
+    }
+
+    /// The open transaction outgrew `Limits::transaction_bytes`: send what is
+    /// gathered to the target as a part, in a target transaction left open until
+    /// its Commit arrives (memory stays bounded whatever the source's transaction
+    /// size). One committing after the fence is not this follower's: dropped.
+    async fn next_part(&mut self) -> Result<(), FollowError> {
+        let msgs = std::mem::take(self.open.as_mut().expect("a transaction is open"));
+        self.open_bytes = 0;
+        let commit_lsn = match (&self.part, msgs.first()) {
+            (Some(part), _) => part.commit_lsn,
+            (None, Some(PgOutput::Begin(b))) => b.final_lsn,
+            (None, _) => return Err(FollowError::Unbalanced("a transaction without its Begin")),
+        };
+        let discard = self.part.as_ref().is_some_and(|p| p.discard)
+            || self.fence.is_some_and(|fence| commit_lsn >= fence);
+        if discard {
+            self.applier.abort_part(self.target).await;
+        } else {
+            if self.part.is_none() {
+                // The complete transactions before it commit first, in order.
+                self.flush().await?;
+            }
+            self.applier
+                .apply_part(self.source, self.target, &msgs)
+                .await?;
+            self.progress.parts += 1;
+        }
+        self.part = Some(PartState {
+            commit_lsn,
+            discard,
+        });
+        Ok(())
+    }
+
+    /// The Commit of a transaction applied in parts: its last part commits the
+    /// target transaction, or it is rolled back if it committed after the fence.
+    async fn last_part(&mut self, commit: PgOutput) -> Result<(), FollowError> {
+        let part = self.part.take().expect("a part is open");
+        let mut msgs = self.open.take().unwrap_or_default();
+        self.open_bytes = 0;
+        if part.discard || self.fence.is_some_and(|fence| part.commit_lsn >= fence) {
+            self.applier.abort_part(self.target).await;
+            self.past_fence = true;
+            return Ok(());
+        }
+        let commit_time = match &commit {
+            PgOutput::Commit(c) => c.commit_time,
+            _ => unreachable!("last_part is called with a Commit"),
+        };
+        msgs.push(commit);
+        let applied = self
+            .applier
+            .apply_part(self.source, self.target, &msgs)
+            .await?
+            .ok_or(FollowError::Unbalanced(
+                "a Commit that did not end its transaction",
+            ))?;
+        self.progress.parts += 1;
+        self.record(&applied, Some(self::commit_time(commit_time)));
+        self.status(false).await?;
+        (self.report)(&self.progress);
+        Ok(())
+    }
+
+    /// Count an applied target transaction in the progress.
+    fn record(&mut self, applied: &Applied, last_commit: Option<SystemTime>) {
+        let p = &mut self.progress;
+        if applied.position.is_some() {
+            p.batches += 1;
+            p.applied_at = Some(SystemTime::now());
+            p.last_commit = last_commit;
+        }
+        p.transactions += applied.transactions as u64;
+        p.skipped += applied.skipped as u64;
+        p.rows += (applied.copied + applied.statements) as u64;
+        p.position = self.applier.position();
+        p.vanished.extend(applied.vanished.iter().cloned());
     }
 
     /// Apply the pending batch in one target transaction, then confirm it.
@@ -456,17 +561,8 @@ impl Follower<'_, '_> {
             .applier
             .apply(self.source, self.target, self.pending.messages())
             .await?;
-        let p = &mut self.progress;
-        if applied.position.is_some() {
-            p.batches += 1;
-            p.applied_at = Some(SystemTime::now());
-            p.last_commit = self.pending.last_commit_time().map(commit_time);
-        }
-        p.transactions += applied.transactions as u64;
-        p.skipped += applied.skipped as u64;
-        p.rows += (applied.copied + applied.statements) as u64;
-        p.position = self.applier.position();
-        p.vanished.extend(applied.vanished);
+        let last_commit = self.pending.last_commit_time().map(commit_time);
+        self.record(&applied, last_commit);
         self.pending.clear();
         // Only now, with the target transaction committed.
         self.status(false).await?;
@@ -497,6 +593,8 @@ impl Follower<'_, '_> {
     async fn stopped(&mut self) -> Result<Outcome, FollowError> {
         self.pending.clear();
         self.open = None;
+        self.part = None;
+        self.applier.abort_part(self.target).await;
         self.status(false).await?;
         Ok(Outcome::Stopped {
             position: self.applier.position(),

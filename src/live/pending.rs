@@ -26,16 +26,22 @@ pub struct Limits {
     /// While nothing is applied, confirm the position to the slot this often anyway
     /// (the server then knows the follower is alive and can release idle WAL).
     pub idle_confirm: Duration,
+    /// A single source transaction whose tuples pass this many bytes is applied in
+    /// parts, inside one target transaction that commits with it, instead of being
+    /// held whole in memory (a backfill of millions of rows in one transaction).
+    pub transaction_bytes: usize,
 }
 
 impl Default for Limits {
-    /// 10,000 rows, 8 MiB, 200 ms, and an idle confirmation every 10 s.
+    /// 10,000 rows, 8 MiB, 200 ms, an idle confirmation every 10 s, and large
+    /// transactions applied in parts of 32 MiB.
     fn default() -> Self {
         Self {
             rows: 10_000,
             bytes: 8 << 20,
             wait: Duration::from_millis(200),
             idle_confirm: Duration::from_secs(10),
+            transaction_bytes: 32 << 20,
         }
     }
 }
