@@ -178,6 +178,8 @@ impl Applier {
                     done.statements += 1;
                 }
             }
+            // A test's kill -9 here leaves part of the batch in an open transaction.
+            crate::fault::pause(crate::fault::PAUSE_MID_BATCH).await;
         }
         let position = last_end.to_string();
         tx.execute(WRITE_POSITION, &[&self.fingerprint, &self.slot, &position])

@@ -468,6 +468,7 @@ impl Follower<'_, '_> {
         p.position = self.applier.position();
         p.vanished.extend(applied.vanished);
         self.pending.clear();
+        crate::fault::pause(crate::fault::PAUSE_BEFORE_CONFIRM).await;
         // Only now, with the target transaction committed.
         self.status(false).await?;
         (self.report)(&self.progress);
