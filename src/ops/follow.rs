@@ -428,8 +428,8 @@ async fn restart_stream(
         {
             Ok(stream) => return Ok(Some(stream)),
             Err(e) => {
-                let phase = session.signal(target).await.map_err(Error::runtime)?.phase;
-                if phase == Phase::Completed {
+                let signal = session.signal(target).await;
+                if signal.is_ok_and(|s| s.phase == Phase::Completed) {
                     return Ok(None);
                 }
                 if std::time::Instant::now() >= deadline {
