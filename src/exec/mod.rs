@@ -383,6 +383,7 @@ async fn attempt_step(
                 cfg.stall_timeout,
             )
             .await?;
+            crate::fault::pause(crate::fault::PAUSE_AFTER_COPY_WINDOW).await;
             Outcome::Done {
                 rows,
                 bytes,

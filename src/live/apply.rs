@@ -323,6 +323,8 @@ async fn run_ops(
                 done.statements += 1;
             }
         }
+        // A test's kill -9 here leaves part of the batch in an open transaction.
+        crate::fault::pause(crate::fault::PAUSE_MID_BATCH).await;
     }
     Ok(())
 }

@@ -564,6 +564,7 @@ impl Follower<'_, '_> {
         let last_commit = self.pending.last_commit_time().map(commit_time);
         self.record(&applied, last_commit);
         self.pending.clear();
+        crate::fault::pause(crate::fault::PAUSE_BEFORE_CONFIRM).await;
         // Only now, with the target transaction committed.
         self.status(false).await?;
         (self.report)(&self.progress);

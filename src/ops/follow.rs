@@ -103,6 +103,10 @@ pub async fn apply_follow(
         forget(&target, &fingerprint, &names.slot).await?;
         phase = None;
     }
+    if phase == Some(Phase::Copying) {
+        restart_copy(spec, &source_info, &source, &target, &names, observer).await?;
+        phase = None;
+    }
     let start = match phase {
         Some(Phase::Completed) => {
             observer.note(&format!(
@@ -118,16 +122,14 @@ pub async fn apply_follow(
             ));
             None
         }
-        // A copy that died with its exporting connection cannot resume in another
-        // snapshot: the windows it copied saw the old one, and changes between the
-        // two snapshots would be lost. Only a restart (empty tables) is exact.
-        Some(Phase::Copying) => {
-            return Err(Error::refused(format!(
-                "the copy of the live move on slot {} was interrupted and its snapshot is gone: run `hypermove apply --follow --restart` to copy again",
-                names.slot
-            )));
-        }
-        None => {
+        // Copying was started over just above.
+        Some(Phase::Copying) | None => {
+            // A slot or publication of this spec without a session row: a run killed
+            // before it wrote the row, so before anything was copied in the slot's
+            // snapshot. Dropped, so that it neither leaks nor fails the preflight.
+            for d in drop_live_objects(&source_info, &source, &names).await? {
+                observer.note(&format!("dropped the {d} of a run killed before its copy"));
+            }
             let source_tables: Vec<QualifiedName> = tables.iter().map(|(s, _)| s.clone()).collect();
             let preflight = preflight(&source, &source_tables, &names).await?;
             for w in &preflight.warnings {
@@ -211,7 +213,18 @@ pub async fn apply_follow(
                 let journal = crate::live::apply::read_position(&target, &fingerprint, &names.slot)
                     .await
                     .map_err(Error::runtime)?;
-                restart_stream(&source_info, &names, journal.unwrap_or(Lsn::ZERO)).await?
+                let start = journal.unwrap_or(Lsn::ZERO);
+                crate::fault::pause(crate::fault::PAUSE_BEFORE_STREAM).await;
+                match restart_stream(&source_info, &names, start, &target, &session).await? {
+                    Some(stream) => stream,
+                    None => {
+                        observer.note(&format!(
+                            "the live move on slot {} was completed by its cutover meanwhile",
+                            names.slot
+                        ));
+                        return Ok(());
+                    }
+                }
             }
         };
         let mapping = mapping(&target, &tables).await?;
@@ -224,6 +237,36 @@ pub async fn apply_follow(
         }
         observer.note("the cutover did not complete: following again");
     }
+}
+
+/// A copy killed before its end (the session still says `copying`) cannot resume: its
+/// exported snapshot died with the slot's connection, and windows copied in another
+/// snapshot would disagree with the windows already copied, or with the slot's
+/// stream (changes between the two snapshots lost or applied twice). So start it
+/// over, as `--restart` would: drop the partly copied tables and forget the spec's
+/// journal, then drop the slot and publication and forget the session. In that
+/// order: a rerun killed in between still finds `copying` and starts over again.
+async fn restart_copy(
+    spec: &Spec,
+    source_info: &ConnInfo,
+    source: &Client,
+    target: &Client,
+    names: &LiveNames,
+    observer: &dyn Observer,
+) -> Result<(), Error> {
+    observer.note(&format!(
+        "the copy of the live move on slot {} was interrupted and its snapshot is gone: copying again in a new slot's snapshot",
+        names.slot
+    ));
+    let (lock, partial) = super::apply::restart_candidates(spec).await?;
+    for t in &partial {
+        observer.note(&format!("dropping the partly copied table {t}"));
+    }
+    super::apply::restart(spec, &lock, &partial).await?;
+    for d in drop_live_objects(source_info, source, names).await? {
+        observer.note(&format!("dropped the {d} of the interrupted copy"));
+    }
+    forget(target, &plan::spec_fingerprint(spec), &names.slot).await
 }
 
 /// The follower and its beacon, until the session is completed (true) or a failed
@@ -440,12 +483,16 @@ async fn replication_conn(source_info: &ConnInfo) -> Result<ReplicationConn, Err
 }
 
 /// A stream from `start` on a new connection. A killed follower's walsender holds the
-/// slot until it notices its client is gone: retry a while.
+/// slot until it notices its client is gone: retry a while. `None`: a cutover
+/// completed the move meanwhile and dropped the slot (a follower restarted while the
+/// cutover was verifying), so there is nothing left to follow.
 async fn restart_stream(
     source_info: &ConnInfo,
     names: &LiveNames,
     start: Lsn,
-) -> Result<ReplicationStream, Error> {
+    target: &Client,
+    session: &Session,
+) -> Result<Option<ReplicationStream>, Error> {
     let deadline = std::time::Instant::now() + SLOT_BUSY_FOR;
     loop {
         let repl = replication_conn(source_info).await?;
@@ -453,12 +500,18 @@ async fn restart_stream(
             .start_replication(&names.slot, start, &[names.publication.as_str()])
             .await
         {
-            Ok(stream) => return Ok(stream),
-            Err(e) if std::time::Instant::now() < deadline => {
+            Ok(stream) => return Ok(Some(stream)),
+            Err(e) => {
+                let signal = session.signal(target).await;
+                if signal.is_ok_and(|s| s.phase == Phase::Completed) {
+                    return Ok(None);
+                }
+                if std::time::Instant::now() >= deadline {
+                    return Err(Error::runtime(format!("restarting the follow: {e}")));
+                }
                 tracing::info!("slot {} still busy: {e}", names.slot);
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
-            Err(e) => return Err(Error::runtime(format!("restarting the follow: {e}"))),
         }
     }
 }

@@ -38,6 +38,7 @@ pub async fn verify(
         VerifyLevel::None => VerifyLevel::Checksum,
         other => other,
     };
+    crate::fault::pause(crate::fault::PAUSE_BEFORE_VERIFY).await;
     let (mut source, target) = connect_both(spec, "hypermove verify").await?;
     let (tx, snapshot) = crate::pg::session::begin_snapshot(&mut source, true)
         .await
