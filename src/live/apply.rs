@@ -144,7 +144,10 @@ impl Applier {
             ));
         }
         let vanished = self.resolve(source, msgs).await?;
-        let planned = batch::plan(msgs, self.applied, &mut self.relations, &self.mapping)?;
+        let planned = match batch::plan(msgs, self.applied, &mut self.relations, &self.mapping) {
+            Ok(planned) => planned,
+            Err(e) => return Err(self.name_tables(source, e).await),
+        };
         let mut done = Applied {
             transactions: planned.taken,
             skipped: planned.skipped,
@@ -205,13 +208,15 @@ impl Applier {
         let part = self.part.as_mut().expect("a part is open");
         part.done.vanished.extend(vanished);
         let mut planned = batch::Planned::default();
-        part.planner.feed(
+        if let Err(e) = part.planner.feed(
             msgs,
             self.applied,
             &mut self.relations,
             &self.mapping,
             &mut planned,
-        )?;
+        ) {
+            return Err(self.name_tables(source, e).await);
+        }
         run_ops(target, &mut part.prepared, planned.ops, &mut part.done).await?;
         if part.planner.in_transaction() {
             return Ok(None);
@@ -228,6 +233,20 @@ impl Applier {
             None => rollback(target).await,
         }
         Ok(Some(part.done))
+    }
+
+    /// An empty decompression span does not say which table it concerns: narrow
+    /// `DirectBatchDelete`'s candidates (every moved table) to the moved hypertables
+    /// with compression enabled on the source, when the source can say.
+    async fn name_tables(&self, source: &Client, err: ApplyError) -> ApplyError {
+        let ApplyError::DirectBatchDelete { lsn, tables } = err else {
+            return err;
+        };
+        let tables = match self.mapping.compressed_targets(source).await {
+            Ok(names) if !names.is_empty() => names,
+            _ => tables,
+        };
+        ApplyError::DirectBatchDelete { lsn, tables }
     }
 
     /// Give up the large transaction being applied, if any: roll its target

@@ -39,20 +39,30 @@ pub enum ApplyError {
         planned: String,
     },
     /// A change on a compressed chunk outside TimescaleDB's markers: rows written
-    /// straight into compressed form, which the stream does not carry as rows.
-    #[error("{table}: a change on a compressed chunk outside TimescaleDB's markers")]
+    /// straight into compressed form (2.29's `timescaledb.enable_direct_compress_insert`
+    /// / `_copy`), which the stream does not carry as rows.
+    #[error(
+        "{table}: a change on one of its compressed chunks ({relation}) outside TimescaleDB's (de)compression markers: rows written straight into compressed form (timescaledb.enable_direct_compress_insert / enable_direct_compress_copy) do not stream as rows; the follower stops (turn those settings off on the source and move again)"
+    )]
     CompressedChunkChange {
         /// The moved table (target name).
         table: String,
+        /// The compressed chunk on the source, as the stream named it.
+        relation: String,
     },
-    /// An empty decompression span: whole compressed batches were deleted, and the
-    /// stream holds none of their rows (TimescaleDB 2.19; docs/live.md, section 7).
+    /// An empty top-level decompression span: whole compressed batches were deleted,
+    /// and the stream holds none of their rows (TimescaleDB 2.19; docs/live.md,
+    /// section 7). The span does not say which table: `tables` are the moved
+    /// hypertables it can be (compression enabled on the source).
     #[error(
-        "compressed batches were deleted whole at {lsn} (direct batch delete); their rows are not in the stream"
+        "{}: compressed batches were deleted whole at {lsn} (a direct batch delete); their rows are not in the stream, so the target would keep them; the follower stops (run `ALTER DATABASE … SET timescaledb.enable_compressed_direct_batch_delete = off` on the source, reconnect its sessions, and move again)",
+        candidates(.tables)
     )]
     DirectBatchDelete {
         /// The LSN of the closing marker.
         lsn: Lsn,
+        /// The moved hypertables it can concern (target names), sorted.
+        tables: Vec<String>,
     },
     /// TimescaleDB's markers do not pair up.
     #[error(transparent)]
@@ -109,4 +119,13 @@ pub enum ApplyError {
     /// The journal holds a position that is not a WAL position.
     #[error("hypermove.live_position: {0}")]
     Position(#[from] super::LsnParseError),
+}
+
+/// The tables an error that cannot tell which one names.
+fn candidates(tables: &[String]) -> String {
+    match tables {
+        [] => "a moved hypertable".to_owned(),
+        [one] => one.clone(),
+        many => format!("one of {}", many.join(", ")),
+    }
 }

@@ -179,7 +179,10 @@ impl Planner {
                     let span = markers.marker(marker)?;
                     // Whole compressed batches vanished without a row in the stream.
                     if span.is_some_and(|s| s.empty_decompression()) && *txn == Some(false) {
-                        return Err(ApplyError::DirectBatchDelete { lsn: m.lsn });
+                        return Err(ApplyError::DirectBatchDelete {
+                            lsn: m.lsn,
+                            tables: mapping.moved_targets(),
+                        });
                     }
                 }
                 change => {
@@ -262,6 +265,10 @@ fn target<'a>(
         Some(Mapped::NotMoved | Mapped::Gone) => Ok(None),
         Some(Mapped::Compressed(table)) => Err(ApplyError::CompressedChunkChange {
             table: table.target.to_string(),
+            relation: relations.get(oid).map_or_else(
+                || format!("OID {oid}"),
+                |r| format!("{}.{}", r.namespace, r.name),
+            ),
         }),
         Some(Mapped::Moved(table)) => {
             let rel = relations

@@ -4,7 +4,8 @@
 //! the chunk schema, plus TimescaleDB's own tables; only the moved tables' changes
 //! are applied. A relation is mapped by OID through `pg_inherits` on the source
 //! (chunk → hypertable root), never by parsing its name, and the answer is cached:
-//! a chunk's parent does not change while it exists.
+//! a chunk's parent does not change while it exists. A compressed chunk has no
+//! `pg_inherits` parent: TimescaleDB's `compression_settings` leads to its chunk.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use crate::pg::QualifiedName;
 const RELATION_PARENT: &str = include_str!("sql/relation_parent.sql");
 const COMPRESSED_OWNER: &str = include_str!("sql/compressed_owner.sql");
 const HAS_TIMESCALEDB: &str = include_str!("sql/has_timescaledb.sql");
+const COMPRESSION_ENABLED: &str = include_str!("sql/compression_enabled.sql");
 
 /// A moved table as the applier writes it on the target.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +92,44 @@ impl Mapping {
         self.by_oid.get(&oid)
     }
 
+    /// The moved tables' target names, sorted: the candidates when the stream does
+    /// not say which table a change concerns (an empty decompression span).
+    pub fn moved_targets(&self) -> Vec<String> {
+        let resolved = self.by_oid.values().filter_map(|m| match m {
+            Mapped::Moved(t) | Mapped::Compressed(t) => Some(t),
+            Mapped::NotMoved | Mapped::Gone => None,
+        });
+        let mut names: Vec<String> = self
+            .by_source
+            .values()
+            .chain(resolved)
+            .map(|t| t.target.to_string())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// Of the moved tables, the hypertables with compression enabled on the source
+    /// (target names, sorted): the tables a direct batch delete can concern.
+    pub async fn compressed_targets(
+        &self,
+        source: &Client,
+    ) -> Result<Vec<String>, tokio_postgres::Error> {
+        let mut names: Vec<String> = source
+            .query(COMPRESSION_ENABLED, &[])
+            .await?
+            .iter()
+            .filter_map(|row| {
+                let name = QualifiedName::new(row.get::<_, String>(0), row.get::<_, String>(1));
+                self.by_source.get(&name).map(|t| t.target.to_string())
+            })
+            .collect();
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
     /// Resolve an OID on the source unless it is cached.
     pub async fn resolve(
         &mut self,
@@ -114,12 +154,8 @@ impl Mapping {
         if let Some(table) = self.by_source.get(&owner) {
             return Ok(Mapped::Moved(table.clone()));
         }
-        let is_child: bool = row.get(2);
-        if !is_child {
-            return Ok(Mapped::NotMoved);
-        }
-        // A child of something not moved: maybe a compressed chunk of a moved
-        // hypertable, whose parent is the compressed hypertable.
+        // Not moved itself: maybe a compressed chunk of a moved hypertable, which has
+        // no pg_inherits parent; TimescaleDB's catalog links it to its chunk.
         if self.timescaledb.is_none() {
             let has: bool = source.query_one(HAS_TIMESCALEDB, &[]).await?.get(0);
             self.timescaledb = Some(has);
@@ -128,7 +164,7 @@ impl Mapping {
             return Ok(Mapped::NotMoved);
         }
         let Some(row) = source
-            .query_opt(COMPRESSED_OWNER, &[&owner.schema, &owner.name])
+            .query_opt(COMPRESSED_OWNER, &[&i64::from(oid)])
             .await?
         else {
             return Ok(Mapped::NotMoved);

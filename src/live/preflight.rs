@@ -19,6 +19,7 @@ use std::fmt;
 use tokio_postgres::{Client, Row};
 
 use crate::pg::{QualifiedName, display_ident, quote_ident, quote_literal};
+use crate::spec::OnUnsupported;
 
 const SERVER: &str = include_str!("sql/preflight_server.sql");
 const TABLES: &str = include_str!("sql/preflight_tables.sql");
@@ -72,13 +73,29 @@ impl fmt::Display for Preflight {
 
 /// Check the source for a live move of `tables` (hypertable roots or plain tables,
 /// by their source names) that will create `names`. Every problem is returned, not
-/// only the first; an error means a query failed, not that a check did.
+/// only the first; an error means a query failed, not that a check did. Direct
+/// batch deletes left on for a compressed hypertable are refused (`check_with`
+/// with `OnUnsupported::Warn` lists them as warnings instead).
 pub async fn check(
     source: &Client,
     tables: &[QualifiedName],
     names: &LiveNames,
 ) -> Result<Preflight, tokio_postgres::Error> {
-    Ok(judge(&read(source, tables, names).await?))
+    check_with(source, tables, names, OnUnsupported::Refuse).await
+}
+
+/// `check`, with the spec's `on_unsupported`: `Warn` turns the refusal of a
+/// compressed hypertable whose direct batch deletes are on into a warning (the
+/// cutover's checksums are then what catches a lost delete).
+pub async fn check_with(
+    source: &Client,
+    tables: &[QualifiedName],
+    names: &LiveNames,
+    unsupported: OnUnsupported,
+) -> Result<Preflight, tokio_postgres::Error> {
+    let mut facts = read(source, tables, names).await?;
+    facts.unsupported = unsupported;
+    Ok(judge(&facts))
 }
 
 /// Server-wide facts (`sql/preflight_server.sql`).
@@ -100,6 +117,11 @@ struct Server {
     /// `None` where TimescaleDB (or its TSL module) does not register the setting.
     direct_batch_delete: Option<String>,
     wal_markers: Option<String>,
+    /// The database-level value of `DIRECT_BATCH_DELETE` (`ALTER DATABASE … SET`),
+    /// what new sessions start with; `None` when not set.
+    db_direct_batch_delete: Option<String>,
+    /// `role=value` for each role-level setting of it (beats the database's).
+    role_direct_batch_delete: Vec<String>,
 }
 
 /// One moved table (`sql/preflight_tables.sql`, `sql/preflight_hypertables.sql`).
@@ -143,6 +165,8 @@ struct Facts {
     tables: Vec<Table>,
     /// Sorted by table name.
     unidentified: Vec<Unidentified>,
+    /// The spec's `on_unsupported`: whether direct batch deletes left on refuse.
+    unsupported: OnUnsupported,
 }
 
 async fn read(
@@ -201,6 +225,7 @@ async fn read(
         server,
         tables: moved,
         unidentified,
+        unsupported: OnUnsupported::Refuse,
     })
 }
 
@@ -221,6 +246,8 @@ fn server(row: &Row) -> Server {
         publication_taken: row.get("publication_taken"),
         direct_batch_delete: row.get("direct_batch_delete"),
         wal_markers: row.get("wal_markers"),
+        db_direct_batch_delete: row.get("db_direct_batch_delete"),
+        role_direct_batch_delete: row.get("role_direct_batch_delete"),
     }
 }
 
@@ -259,7 +286,8 @@ fn judge(facts: &Facts) -> Preflight {
     server_checks(facts, &mut out);
     rights_checks(facts, &mut out);
     for table in &facts.tables {
-        table_checks(table, &facts.server, &mut out);
+        table_checks(table, &mut out);
+        compressed::direct_batch_delete(table, facts, &mut out);
     }
     schema_checks(facts, &mut out);
     out
@@ -372,7 +400,7 @@ fn rights_checks(facts: &Facts, out: &mut Preflight) {
     }
 }
 
-fn table_checks(t: &Table, server: &Server, out: &mut Preflight) {
+fn table_checks(t: &Table, out: &mut Preflight) {
     if !t.found {
         out.refusals
             .push(format!("table {} does not exist on the source", t.name));
@@ -397,9 +425,6 @@ fn table_checks(t: &Table, server: &Server, out: &mut Preflight) {
     let Some(h) = &t.hypertable else {
         return;
     };
-    if h.compressed {
-        out.warnings.push(compressed_warning(t, server));
-    }
     // drop_chunks drops tables; dropping a table streams no row change.
     if h.retention {
         out.warnings.push(format!(
@@ -442,31 +467,6 @@ fn identity_refusal(t: &Table) -> String {
     }
 }
 
-/// docs/live.md section 7: a DELETE whose WHERE names only segmentby columns drops
-/// whole compressed batches; 2.19 streams an empty decompression span for it (the
-/// follower stops), 2.29 nothing at all (the target silently keeps the rows until
-/// the cutover's checksums fail).
-fn compressed_warning(t: &Table, server: &Server) -> String {
-    let db = quote_ident(&server.database);
-    let head = format!(
-        "hypertable {} is compressed: a DELETE filtering on segmentby columns only \
-         removes whole compressed batches without streaming a row delete (2.19: the \
-         follower stops; 2.29: nothing is streamed and the cutover's checksums fail)",
-        t.name
-    );
-    match server.direct_batch_delete.as_deref() {
-        Some("off") => format!(
-            "{head}; {DIRECT_BATCH_DELETE} is off in this session, but sessions opened \
-             earlier or roles that set it on still delete directly"
-        ),
-        Some(_) => format!(
-            "{head}; turn it off for the follow: `ALTER DATABASE {db} SET \
-             {DIRECT_BATCH_DELETE} = off` (new sessions only: reconnect the application)"
-        ),
-        None => head,
-    }
-}
-
 /// The chunk schemas go into the publication whole: every table in them without a
 /// usable replica identity, moved or not, then fails on UPDATE and DELETE.
 fn schema_checks(facts: &Facts, out: &mut Preflight) {
@@ -498,6 +498,9 @@ fn schema_checks(facts: &Facts, out: &mut Preflight) {
         }
     }
 }
+
+#[path = "preflight_compressed.rs"]
+mod compressed;
 
 #[cfg(test)]
 #[path = "preflight_tests.rs"]

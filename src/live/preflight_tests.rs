@@ -27,6 +27,8 @@ fn good_server() -> Server {
         publication_taken: false,
         direct_batch_delete: Some("on".into()),
         wal_markers: Some("on".into()),
+        db_direct_batch_delete: None,
+        role_direct_batch_delete: vec![],
     }
 }
 
@@ -57,6 +59,7 @@ fn facts(server: Server, tables: Vec<Table>) -> Facts {
         server,
         tables,
         unidentified: vec![],
+        unsupported: OnUnsupported::Refuse,
     }
 }
 
@@ -178,24 +181,83 @@ fn missing_tables_and_existing_publications_are_named() {
 }
 
 #[test]
-fn compression_warns_with_the_setting_that_turns_direct_deletes_off() {
-    let out = judge(&facts(
-        good_server(),
-        vec![table("metrics", true, hyper(true))],
-    ));
-    assert!(out.passed());
-    assert_eq!(out.warnings.len(), 1);
-    assert!(out.warnings[0].starts_with("hypertable public.metrics is compressed"));
-    assert!(out.warnings[0].contains(
-        "ALTER DATABASE \"app\" SET timescaledb.enable_compressed_direct_batch_delete = off"
-    ));
+fn compression_refuses_unless_direct_batch_deletes_are_off_for_the_database() {
+    let compressed = || vec![table("metrics", true, hyper(true))];
+    // Not set for the database (on in this session, the default): refused, naming
+    // the exact remedy and the reconnect.
+    let out = judge(&facts(good_server(), compressed()));
+    assert!(!out.passed());
+    assert_eq!(out.refusals.len(), 1, "{out}");
+    let r = &out.refusals[0];
+    assert!(
+        r.starts_with(
+            "hypertable public.metrics is compressed and \
+             timescaledb.enable_compressed_direct_batch_delete is not off for database app"
+        ),
+        "{r}"
+    );
+    assert!(
+        r.contains(
+            "`ALTER DATABASE \"app\" SET timescaledb.enable_compressed_direct_batch_delete = off`"
+        ),
+        "{r}"
+    );
+    assert!(r.contains("reconnect every session already open"), "{r}");
+    assert!(out.warnings.is_empty(), "{out}");
 
-    let off = Server {
+    // Off in this session only (SET): still refused, the database's default counts.
+    let session_off = Server {
         direct_batch_delete: Some("off".into()),
+        db_direct_batch_delete: Some("on".into()),
         ..good_server()
     };
-    let out = judge(&facts(off, vec![table("metrics", true, hyper(true))]));
-    assert!(out.warnings[0].contains("is off in this session"));
+    assert!(!judge(&facts(session_off, compressed())).passed());
+
+    // Off for the database, in any boolean spelling: passes, nothing said.
+    for value in ["off", "false", "0", "OFF"] {
+        let off = Server {
+            db_direct_batch_delete: Some(value.into()),
+            ..good_server()
+        };
+        let out = judge(&facts(off, compressed()));
+        assert!(out.passed(), "{value}: {out}");
+        assert!(out.warnings.is_empty(), "{value}: {out}");
+    }
+
+    // A role that turns it back on beats the database's off: named.
+    let role_on = Server {
+        db_direct_batch_delete: Some("off".into()),
+        role_direct_batch_delete: vec!["app_writer=on".into(), "reporter=off".into()],
+        ..good_server()
+    };
+    let out = judge(&facts(role_on, compressed()));
+    assert_eq!(out.refusals.len(), 1, "{out}");
+    assert!(out.refusals[0].contains("(app_writer=on)"), "{out}");
+    assert!(!out.refusals[0].contains("reporter"), "{out}");
+    assert!(!out.refusals[0].contains("ALTER DATABASE"), "{out}");
+
+    // on_unsupported: warn lists it as a warning instead.
+    let mut f = facts(good_server(), compressed());
+    f.unsupported = OnUnsupported::Warn;
+    let out = judge(&f);
+    assert!(out.passed(), "{out}");
+    assert_eq!(out.warnings.len(), 1, "{out}");
+    assert!(out.warnings[0].contains("on_unsupported: warn"), "{out}");
+    assert!(out.warnings[0].contains("ALTER DATABASE"), "{out}");
+
+    // Not compressed, or a build that does not register the setting: nothing.
+    assert!(
+        judge(&facts(
+            good_server(),
+            vec![table("metrics", true, hyper(false))]
+        ))
+        .passed()
+    );
+    let apache = Server {
+        direct_batch_delete: None,
+        ..good_server()
+    };
+    assert!(judge(&facts(apache, compressed())).passed());
 }
 
 #[test]

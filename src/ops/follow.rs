@@ -131,7 +131,7 @@ pub async fn apply_follow(
                 observer.note(&format!("dropped the {d} of a run killed before its copy"));
             }
             let source_tables: Vec<QualifiedName> = tables.iter().map(|(s, _)| s.clone()).collect();
-            let preflight = preflight(&source, &source_tables, &names).await?;
+            let preflight = preflight(&source, &source_tables, &names, spec.on_unsupported).await?;
             for w in &preflight.warnings {
                 observer.note(&format!("warning: {w}"));
             }
@@ -401,7 +401,7 @@ pub async fn live_preflight(spec: &Spec) -> Result<LivePreflight, Error> {
     let (mut source, target) = connect_both(spec, "hypermove plan").await?;
     let tables = moved_tables(spec, &mut source, &target).await?;
     let source_tables: Vec<QualifiedName> = tables.into_iter().map(|(s, _)| s).collect();
-    let preflight = preflight(&source, &source_tables, &names).await?;
+    let preflight = preflight(&source, &source_tables, &names, spec.on_unsupported).await?;
     Ok(LivePreflight { names, preflight })
 }
 
@@ -409,8 +409,10 @@ async fn preflight(
     source: &Client,
     tables: &[QualifiedName],
     names: &LiveNames,
+    unsupported: crate::spec::OnUnsupported,
 ) -> Result<Preflight, Error> {
-    crate::live::preflight::check(source, tables, names)
+    // `on_unsupported: warn` turns the direct-batch-delete refusal into a warning.
+    crate::live::preflight::check_with(source, tables, names, unsupported)
         .await
         .map_err(runtime("live preflight on the source"))
 }
