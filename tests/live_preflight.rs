@@ -5,7 +5,7 @@
 //! puts on every chunk, old and new); a hypertable without a key that is not moved
 //! is refused too (the chunk schema is published whole, so its UPDATEs would fail);
 //! a clean hypertable with a key passes with only the expected warnings; a compressed
-//! one warns with the setting that turns direct batch deletes off (present on 2.19.3
+//! one is refused until the database turns direct batch deletes off (present on 2.19.3
 //! and 2.29.2); taken names and existing publications are refused by name; a role
 //! without REPLICATION or superuser is refused naming what it lacks. On Debian's
 //! PG17 build (55417) the wal_level is checked as it is.
@@ -178,7 +178,8 @@ fn preflight_on_the_full_server() {
     assert!(out.passed(), "{out}");
     assert_eq!(out.warnings, keep_size_warnings(&mut db), "{out}");
 
-    // 4. Compression: a warning naming the setting, which both full servers have.
+    // 4. Compression: refused until the database turns direct batch deletes off
+    // (docs/live.md, section 7), naming the setting, which both full servers have.
     for port in [common::FULL_SOURCE_PORT, common::FULL_TARGET_PORT] {
         let mut c = common::connect(port, "postgres");
         assert_eq!(
@@ -189,16 +190,23 @@ fn preflight_on_the_full_server() {
     db.batch_execute("ALTER TABLE metrics SET (timescaledb.compress)")
         .expect("compress");
     let out = check(&rt, FULL, "postgres", &all, &none);
-    assert!(out.passed(), "{out}");
     let compressed: Vec<&String> = out
-        .warnings
+        .refusals
         .iter()
         .filter(|w| w.starts_with("hypertable public.metrics is compressed"))
         .collect();
     assert_eq!(compressed.len(), 1, "{out}");
+    assert_eq!(out.refusals.len(), 1, "{out}");
     assert!(compressed[0].contains(&format!(
         "ALTER DATABASE \"{DB}\" SET {DIRECT_BATCH_DELETE} = off"
     )));
+    db.batch_execute(&format!(
+        "ALTER DATABASE \"{DB}\" SET {DIRECT_BATCH_DELETE} = off"
+    ))
+    .expect("direct batch deletes off");
+    let out = check(&rt, FULL, "postgres", &all, &none);
+    assert!(out.passed(), "{out}");
+    assert_eq!(out.warnings, keep_size_warnings(&mut db), "{out}");
 
     // 5. Names already taken, a table already published: each named.
     db.batch_execute("CREATE PUBLICATION hm_live4_old FOR TABLE notes")

@@ -1,0 +1,649 @@
+//! Live moves of a COMPRESSED hypertable (docs/live.md, sections 6, 7 and 10.2).
+//!
+//! 1. The stream (no binary): on TimescaleDB 2.29.2 (55428), rows written straight
+//!    into a compressed chunk (`timescaledb.enable_direct_compress_insert`) come
+//!    without markers; the compressed chunk maps to its hypertable through
+//!    TimescaleDB's catalog (it has no pg_inherits parent) and the applier stops
+//!    naming the hypertable and the chunk. On 2.19.3 (55427), a DELETE on the
+//!    segmentby column with direct batch deletes on streams an empty decompression
+//!    span: the applier stops naming the hypertable.
+//! 2. Through the binary on the full pair (55427 → 55428): `apply --yes --follow` of
+//!    a hypertable with segmentby + orderby compression, some chunks compressed, the
+//!    database's direct batch deletes off. During the copy and the follow a writer
+//!    inserts into uncompressed, compressed and new chunks, and updates and deletes
+//!    rows in compressed chunks; during the follow a chunk is compressed, partial
+//!    chunks are recompressed, and a segmentby-only DELETE runs. `cutover` exits 0,
+//!    the target equals the source row for row, the chunks the move planned
+//!    compressed are compressed, and no slot or publication is left.
+//! 3. The live preflight refuses (exit 2) a compressed hypertable whose database
+//!    leaves direct batch deletes on, naming the remedy, and writes nothing on either
+//!    side; with `on_unsupported: warn` it is a warning and the move starts.
+
+mod common;
+
+use std::io::BufRead;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use common::live::{Guard, start_follow, status_json, stops_by_itself};
+use common::{FULL_SOURCE_PORT as SRC, FULL_TARGET_PORT as DST};
+use hypermove::live::mapping::{Mapped, Mapping, MovedTable};
+use hypermove::live::pgoutput::{self, PgOutput};
+use hypermove::live::{Applier, ApplyError};
+use hypermove::pg::QualifiedName;
+use postgres::Client;
+use tokio::runtime::Runtime;
+
+const DIRECT_DB: &str = "hm_livecomp_direct";
+const SPAN_DB: &str = "hm_livecomp_span";
+const MOVE_DB: &str = "hm_livecomp_move";
+const REFUSE_DB: &str = "hm_livecomp_refuse";
+const SETTING: &str = "timescaledb.enable_compressed_direct_batch_delete";
+
+// ---------------------------------------------------------------------------------
+// 1. The stream, read with pg_logical_slot_get_binary_changes.
+// ---------------------------------------------------------------------------------
+
+/// A pgoutput slot and publication made with SQL on one server, dropped however the
+/// test ends (slots are cluster-wide: the name carries the file's prefix).
+struct SqlSlot {
+    port: u16,
+    db: &'static str,
+    slot: String,
+}
+
+impl SqlSlot {
+    fn create(port: u16, db: &'static str, tables: &str) -> Self {
+        let slot = format!("{db}_slot");
+        let guard = Self { port, db, slot };
+        guard.drop_now();
+        let mut c = common::connect(port, db);
+        c.batch_execute(&format!(
+            "CREATE PUBLICATION {db}_pub FOR TABLE {tables}, TABLES IN SCHEMA _timescaledb_internal"
+        ))
+        .expect("publication");
+        c.execute(
+            "SELECT pg_create_logical_replication_slot($1, 'pgoutput')",
+            &[&guard.slot],
+        )
+        .expect("slot");
+        guard
+    }
+
+    /// Every message the slot holds, decoded (consumed).
+    fn changes(&self, c: &mut Client) -> Vec<PgOutput> {
+        c.query(
+            "SELECT data FROM pg_logical_slot_get_binary_changes($1, NULL, NULL,
+               'proto_version', '1', 'publication_names', $2, 'messages', 'true')",
+            &[&self.slot, &format!("{}_pub", self.db)],
+        )
+        .expect("changes")
+        .iter()
+        .map(|r| pgoutput::decode(Bytes::from(r.get::<_, Vec<u8>>(0))).expect("decodes"))
+        .collect()
+    }
+
+    fn drop_now(&self) {
+        let mut admin = common::connect(self.port, "postgres");
+        let _ = admin.execute(
+            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+              WHERE slot_name = $1",
+            &[&self.slot],
+        );
+    }
+}
+
+impl Drop for SqlSlot {
+    fn drop(&mut self) {
+        self.drop_now();
+    }
+}
+
+fn tokio_client(rt: &Runtime, port: u16, db: &str) -> tokio_postgres::Client {
+    let (client, conn) = rt
+        .block_on(tokio_postgres::connect(
+            &format!("host=127.0.0.1 port={port} user=postgres dbname={db}"),
+            tokio_postgres::NoTls,
+        ))
+        .expect("connect");
+    rt.spawn(async move {
+        let _ = conn.await;
+    });
+    client
+}
+
+fn readings_mapping() -> Mapping {
+    Mapping::new([(
+        QualifiedName::new("public", "readings"),
+        MovedTable {
+            target: QualifiedName::new("public", "readings"),
+            columns: ["time", "device", "v"].map(String::from).to_vec(),
+            routing: vec!["time".to_string()],
+        },
+    )])
+}
+
+const READINGS: &str = "
+CREATE EXTENSION IF NOT EXISTS timescaledb;
+CREATE TABLE readings (time timestamptz NOT NULL, device int NOT NULL, v float8);
+SELECT create_hypertable('readings', by_range('time', interval '1 day'));
+ALTER TABLE readings SET (timescaledb.compress, timescaledb.compress_segmentby = 'device',
+                          timescaledb.compress_orderby = 'time');
+";
+
+/// Apply the messages with a fresh applier whose target is the same database (the
+/// error comes from the plan, before anything is written).
+fn apply(rt: &Runtime, port: u16, db: &str, msgs: &[PgOutput]) -> Result<(), ApplyError> {
+    let source = tokio_client(rt, port, db);
+    let mut target = tokio_client(rt, port, db);
+    rt.block_on(async {
+        let mut applier = Applier::open(&target, "hm_livecomp", "hm_livecomp", readings_mapping())
+            .await
+            .expect("applier");
+        applier.apply(&source, &mut target, msgs).await.map(|_| ())
+    })
+}
+
+#[test]
+fn compressed_chunks_map_to_their_hypertable_and_unmarked_changes_stop_the_applier() {
+    let rt = Runtime::new().expect("runtime");
+
+    // 2.29.2: direct compress of INSERT writes compressed batches with no marker.
+    let mut c = common::fresh_db(DST, DIRECT_DB);
+    c.batch_execute(READINGS).expect("setup");
+    let slot = SqlSlot::create(DST, DIRECT_DB, "readings");
+    c.batch_execute(
+        "SET timescaledb.enable_direct_compress_insert = on;
+         INSERT INTO readings SELECT t, d, 1 FROM generate_series('2026-03-01'::timestamptz,
+           '2026-03-02', '1 minute') t, generate_series(1, 3) d;",
+    )
+    .expect("direct compress insert");
+    let compressed_chunk = common::scalar(
+        &mut c,
+        "SELECT compress_relid::regclass::text FROM _timescaledb_catalog.compression_settings
+          WHERE compress_relid IS NOT NULL ORDER BY 1 LIMIT 1",
+    );
+    let msgs = slot.changes(&mut c);
+    assert!(
+        !msgs.iter().any(|m| matches!(m, PgOutput::Message(_))),
+        "direct compress writes no marker"
+    );
+    assert!(
+        msgs.iter().any(
+            |m| matches!(m, PgOutput::Insert(i) if relation_name(&msgs, i.relation).ends_with("_compressed"))
+        ),
+        "rows go straight into a compressed chunk"
+    );
+    // The compressed chunk has no pg_inherits parent; the catalog maps it.
+    let oid: u32 = c
+        .query_one(&format!("SELECT '{compressed_chunk}'::regclass::oid"), &[])
+        .expect("oid")
+        .get(0);
+    let parents: i64 = c
+        .query_one(
+            "SELECT count(*) FROM pg_inherits WHERE inhrelid = $1",
+            &[&oid],
+        )
+        .expect("parents")
+        .get(0);
+    assert_eq!(parents, 0, "{compressed_chunk} has no pg_inherits parent");
+    let source = tokio_client(&rt, DST, DIRECT_DB);
+    let mut mapping = readings_mapping();
+    let mapped = rt
+        .block_on(mapping.resolve(&source, oid))
+        .expect("resolve")
+        .clone();
+    assert!(
+        matches!(&mapped, Mapped::Compressed(t) if t.target.to_string() == "public.readings"),
+        "{mapped:?}"
+    );
+    let err = apply(&rt, DST, DIRECT_DB, &msgs).unwrap_err();
+    assert!(
+        matches!(&err, ApplyError::CompressedChunkChange { table, relation }
+            if table == "public.readings" && relation.ends_with("_compressed")),
+        "{err}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("enable_direct_compress_insert") && text.contains("the follower stops"),
+        "{text}"
+    );
+    drop(slot);
+
+    // 2.19.3: a DELETE on the segmentby column with direct batch deletes on: an empty
+    // decompression span, which names no table; the moved compressed one is named.
+    let mut c = common::fresh_db(SRC, SPAN_DB);
+    c.batch_execute(READINGS).expect("setup");
+    c.batch_execute(
+        "ALTER TABLE readings REPLICA IDENTITY FULL;
+         INSERT INTO readings SELECT t, d, 1 FROM generate_series('2026-03-01'::timestamptz,
+           '2026-03-02 23:00', '1 hour') t, generate_series(1, 3) d;
+         SELECT count(compress_chunk(ch)) FROM show_chunks('readings') ch;",
+    )
+    .expect("rows, compressed");
+    let compressed_chunk = common::scalar(
+        &mut c,
+        "SELECT compress_relid::regclass::text FROM _timescaledb_catalog.compression_settings
+          WHERE compress_relid IS NOT NULL ORDER BY 1 LIMIT 1",
+    );
+    let oid: u32 = c
+        .query_one(&format!("SELECT '{compressed_chunk}'::regclass::oid"), &[])
+        .expect("oid")
+        .get(0);
+    let source = tokio_client(&rt, SRC, SPAN_DB);
+    let mut mapping = readings_mapping();
+    let mapped = rt
+        .block_on(mapping.resolve(&source, oid))
+        .expect("resolve")
+        .clone();
+    assert!(
+        matches!(&mapped, Mapped::Compressed(t) if t.target.to_string() == "public.readings"),
+        "2.19: {mapped:?}"
+    );
+    let slot = SqlSlot::create(SRC, SPAN_DB, "readings");
+    c.batch_execute(&format!(
+        "SET {SETTING} = on; DELETE FROM readings WHERE device = 1"
+    ))
+    .expect("direct batch delete");
+    let msgs = slot.changes(&mut c);
+    let err = apply(&rt, SRC, SPAN_DB, &msgs).unwrap_err();
+    assert!(
+        matches!(&err, ApplyError::DirectBatchDelete { tables, .. } if tables == &["public.readings"]),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with("public.readings: compressed batches were deleted whole"),
+        "{err}"
+    );
+    let left: i64 = c
+        .query_one("SELECT count(*) FROM readings WHERE device = 1", &[])
+        .expect("count")
+        .get(0);
+    assert_eq!(left, 0, "the source did delete the rows");
+}
+
+/// The name of a relation as its `Relation` message gave it.
+fn relation_name(msgs: &[PgOutput], oid: u32) -> String {
+    msgs.iter()
+        .find_map(|m| match m {
+            PgOutput::Relation(r) if r.oid == oid => Some(format!("{}.{}", r.namespace, r.name)),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+// ---------------------------------------------------------------------------------
+// 2. Through the binary.
+// ---------------------------------------------------------------------------------
+
+/// 4 devices every 10 minutes over 6 days of 1-day chunks; the first 3 compressed
+/// (one batch per device and chunk).
+const METRICS: &str = "
+CREATE EXTENSION IF NOT EXISTS timescaledb;
+CREATE TABLE metrics (time timestamptz NOT NULL, device int NOT NULL, v float8, note text,
+                      PRIMARY KEY (time, device));
+SELECT create_hypertable('metrics', by_range('time', interval '1 day'));
+ALTER TABLE metrics SET (timescaledb.compress, timescaledb.compress_segmentby = 'device',
+                         timescaledb.compress_orderby = 'time DESC');
+INSERT INTO metrics
+SELECT '2026-01-01 00:00+00'::timestamptz + i * interval '10 minutes', d, i, 'n' || i
+  FROM generate_series(0, 6 * 144 - 1) i, generate_series(1, 4) d;
+SELECT count(compress_chunk(c)) FROM show_chunks('metrics', older_than => '2026-01-04 00:00+00'::timestamptz) c;
+";
+
+/// Source with its rows, target with the extension, and the spec.
+fn databases(
+    db: &str,
+    setting_off: bool,
+    extra_spec: &str,
+) -> (Client, Client, tempfile::TempDir, String) {
+    Guard::clean(db);
+    let mut src = common::fresh_db(SRC, db);
+    src.batch_execute(METRICS).expect("source setup");
+    if setting_off {
+        src.batch_execute(&format!("ALTER DATABASE \"{db}\" SET {SETTING} = off"))
+            .expect("direct batch deletes off");
+    }
+    let mut dst = common::fresh_db(DST, db);
+    dst.batch_execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+        .expect("target extension");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = common::write_spec(
+        dir.path(),
+        "live.yaml",
+        &format!(
+            "version: 1\nsource: {}\ntarget: {}\nverify: checksum\n{extra_spec}tables:\n  - name: public.metrics\n",
+            common::url(SRC, db),
+            common::url(DST, db)
+        ),
+    );
+    let spec = spec.to_str().expect("utf-8 path").to_string();
+    (src, dst, dir, spec)
+}
+
+/// Inserts into an uncompressed chunk, a compressed chunk and a chunk neither side
+/// has yet; updates and deletes of rows in compressed chunks; updates in an
+/// uncompressed one. Its session starts after the database's setting.
+fn spawn_writer(stop: Arc<AtomicBool>) -> JoinHandle<u64> {
+    std::thread::spawn(move || {
+        let mut c = common::connect(SRC, MOVE_DB);
+        assert_eq!(common::scalar(&mut c, &format!("SHOW {SETTING}")), "off");
+        let mut i: i32 = 0;
+        while !stop.load(Ordering::Relaxed) {
+            i += 1;
+            let sql = match i % 6 {
+                0 => {
+                    "INSERT INTO metrics VALUES ('2026-01-05 00:00:01+00'::timestamptz
+                       + $1::int * interval '1 second', 9, $1::int, 'uncompressed chunk')"
+                }
+                1 => {
+                    "INSERT INTO metrics VALUES ('2026-02-01 00:00+00'::timestamptz
+                       + $1::int * interval '1 second', 9, $1::int, 'new chunk')"
+                }
+                2 => {
+                    "UPDATE metrics SET v = v + 1, note = note || '+'
+                      WHERE time = '2026-01-02 00:00+00'::timestamptz
+                                   + ($1::int * 7 % 144) * interval '10 minutes' AND device = 2"
+                }
+                3 => {
+                    "DELETE FROM metrics WHERE time = '2026-01-03 00:00+00'::timestamptz
+                       + ($1::int % 144) * interval '10 minutes' AND device = 3"
+                }
+                4 => {
+                    "INSERT INTO metrics VALUES ('2026-01-01 00:00:01+00'::timestamptz
+                       + $1::int * interval '1 second', 8, $1::int, 'compressed chunk')"
+                }
+                _ => {
+                    "UPDATE metrics SET note = 'u' || $1::int
+                      WHERE time = '2026-01-05 00:00+00'::timestamptz
+                                   + ($1::int % 144) * interval '10 minutes' AND device = 1"
+                }
+            };
+            c.execute(sql, &[&i]).expect(sql);
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        i as u64
+    })
+}
+
+fn rows(client: &mut Client) -> Vec<String> {
+    client
+        .query(
+            "SELECT format('%s|%s|%s|%s', to_char(time AT TIME ZONE 'UTC',
+                           'YYYY-MM-DD HH24:MI:SS'), device, v, note)
+               FROM metrics ORDER BY time, device",
+            &[],
+        )
+        .expect("rows")
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// The compressed chunks' first days (`MM-DD`), in order.
+fn compressed_days(client: &mut Client) -> String {
+    common::scalar(
+        client,
+        "SELECT coalesce(string_agg(to_char(range_start AT TIME ZONE 'UTC', 'MM-DD'), ','
+                                    ORDER BY range_start), '')
+           FROM timescaledb_information.chunks
+          WHERE hypertable_name = 'metrics' AND is_compressed",
+    )
+}
+
+#[test]
+fn a_compressed_hypertable_moves_live_with_every_change() {
+    let (mut src, mut dst, _dir, spec) = databases(MOVE_DB, true, "");
+    assert_eq!(compressed_days(&mut src), "01-01,01-02,01-03");
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = spawn_writer(stop.clone());
+    std::thread::sleep(Duration::from_millis(300));
+    let mut follower = start_follow(MOVE_DB, &spec);
+    // The copy compressed what the move planned.
+    assert_eq!(compressed_days(&mut dst), "01-01,01-02,01-03");
+    std::thread::sleep(Duration::from_secs(1));
+
+    // A chunk compressed during the follow, and a row of it updated (its batch
+    // decompressed); partial chunks recompressed: markers, skipped.
+    let mut ops = common::connect(SRC, MOVE_DB);
+    assert_eq!(common::scalar(&mut ops, &format!("SHOW {SETTING}")), "off");
+    ops.batch_execute(
+        "SELECT compress_chunk(c) FROM show_chunks('metrics') c
+          WHERE c IN (SELECT format('%I.%I', chunk_schema, chunk_name)::regclass
+                        FROM timescaledb_information.chunks
+                       WHERE hypertable_name = 'metrics'
+                         AND range_start = '2026-01-04 00:00+00');
+         UPDATE metrics SET note = 'after compress' WHERE time = '2026-01-04 01:00+00' AND device = 1;",
+    )
+    .expect("compress during the follow");
+    std::thread::sleep(Duration::from_millis(500));
+    // 2.19 aborts a segmentwise recompression that meets the writer's DML (40001,
+    // "retrying with next policy run"): retry, as the policy would.
+    let mut recompressed = 0;
+    for attempt in 0..50 {
+        match ops.batch_execute(
+            "SELECT count(compress_chunk(c, if_not_compressed => true))
+               FROM show_chunks('metrics', older_than => '2026-01-04 00:00+00'::timestamptz) c",
+        ) {
+            Ok(()) => {
+                recompressed = attempt + 1;
+                break;
+            }
+            Err(e) if e.code() == Some(&postgres::error::SqlState::T_R_SERIALIZATION_FAILURE) => {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => panic!("recompress partial chunks: {e}"),
+        }
+    }
+    assert!(recompressed > 0, "the partial chunks were recompressed");
+    // A DELETE on the segmentby column only: with direct batch deletes off, its
+    // batches are decompressed and the rows stream as row deletes.
+    let deleted = ops
+        .execute("DELETE FROM metrics WHERE device = 4", &[])
+        .expect("segmentby delete");
+    assert!(deleted >= 6 * 144, "{deleted}");
+    // The chunk compressed during the follow is decompressed again (a decompression
+    // span, skipped): the cutover's verification plans compression from the source
+    // as it is then, and the target's copy of that chunk was planned uncompressed
+    // (docs/live.md, section 7: a chunk left compressed fails the cutover, exit 3).
+    std::thread::sleep(Duration::from_millis(500));
+    ops.batch_execute(
+        "SELECT decompress_chunk(c) FROM show_chunks('metrics') c
+          WHERE c IN (SELECT format('%I.%I', chunk_schema, chunk_name)::regclass
+                        FROM timescaledb_information.chunks
+                       WHERE hypertable_name = 'metrics'
+                         AND range_start = '2026-01-04 00:00+00');",
+    )
+    .expect("decompress during the follow");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(status_json(&spec)["phase"], "following");
+    stop.store(true, Ordering::Relaxed);
+    let written = writer.join().expect("writer");
+    eprintln!("writer: {written} statements");
+
+    let cutover = Command::new(env!("CARGO_BIN_EXE_hypermove"))
+        .args(["cutover", &spec, "--timeout", "60"])
+        .output()
+        .expect("cutover runs");
+    eprintln!(
+        "cutover: {}\n{}",
+        String::from_utf8_lossy(&cutover.stdout),
+        String::from_utf8_lossy(&cutover.stderr)
+    );
+    if !cutover.status.success() {
+        // Say which rows differ before failing.
+        std::thread::sleep(Duration::from_secs(2));
+        let (a, b) = (rows(&mut src), rows(&mut dst));
+        let only = |x: &[String], y: &[String]| {
+            let y: std::collections::HashSet<&String> = y.iter().collect();
+            x.iter()
+                .filter(|r| !y.contains(r))
+                .take(10)
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        panic!(
+            "cutover exits 0; source only: {:?}; target only: {:?}",
+            only(&a, &b),
+            only(&b, &a)
+        );
+    }
+    let code = stops_by_itself(follower.child.take().expect("follower"));
+    assert!(code.success(), "apply --follow exits 0: {code}");
+
+    let source_rows = rows(&mut src);
+    for note in [
+        "new chunk",
+        "compressed chunk",
+        "uncompressed chunk",
+        "after compress",
+    ] {
+        assert!(
+            source_rows.iter().any(|r| r.ends_with(note)),
+            "the source has a '{note}' row"
+        );
+    }
+    assert_eq!(
+        common::scalar(
+            &mut src,
+            "SELECT count(*)::text FROM metrics WHERE device = 4"
+        ),
+        "0",
+        "device 4 is gone"
+    );
+    let target_rows = rows(&mut dst);
+    assert_eq!(target_rows.len(), source_rows.len(), "row counts");
+    assert_eq!(target_rows, source_rows, "the target equals the source");
+    // The chunks the move planned compressed are compressed (rows changed since
+    // only make them partial); the one compressed during the follow was not planned.
+    assert_eq!(compressed_days(&mut dst), "01-01,01-02,01-03");
+
+    let left: i64 = src
+        .query_one(
+            "SELECT (SELECT count(*) FROM pg_replication_slots WHERE database = current_database())
+                  + (SELECT count(*) FROM pg_publication)",
+            &[],
+        )
+        .expect("left")
+        .get(0);
+    assert_eq!(left, 0, "no slot or publication is left");
+    assert_eq!(status_json(&spec)["phase"], "completed");
+}
+
+// ---------------------------------------------------------------------------------
+// 3. The preflight's rule.
+// ---------------------------------------------------------------------------------
+
+fn source_live_objects(src: &mut Client) -> i64 {
+    src.query_one(
+        "SELECT (SELECT count(*) FROM pg_replication_slots WHERE database = current_database())
+              + (SELECT count(*) FROM pg_publication)",
+        &[],
+    )
+    .expect("live objects")
+    .get(0)
+}
+
+#[test]
+fn direct_batch_deletes_left_on_refuse_the_live_move_and_nothing_is_written() {
+    let (mut src, mut dst, dir, spec) = databases(REFUSE_DB, false, "");
+    let src_before = common::catalog_snapshot(&mut src);
+    let dst_before = common::catalog_snapshot(&mut dst);
+    let out = Command::new(env!("CARGO_BIN_EXE_hypermove"))
+        .args(["apply", "--yes", "--follow", &spec])
+        .stdin(Stdio::null())
+        .output()
+        .expect("apply --follow runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("{stderr}");
+    assert_eq!(out.status.code(), Some(2), "refused: exit 2");
+    assert!(
+        stderr.contains(&format!(
+            "refused: hypertable public.metrics is compressed and {SETTING} is not off for database {REFUSE_DB}"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "`ALTER DATABASE \"{REFUSE_DB}\" SET {SETTING} = off`"
+        )) && stderr.contains("reconnect every session already open"),
+        "{stderr}"
+    );
+    assert_eq!(
+        common::catalog_snapshot(&mut src),
+        src_before,
+        "source untouched"
+    );
+    assert_eq!(source_live_objects(&mut src), 0, "no slot, no publication");
+    assert_eq!(
+        common::catalog_snapshot(&mut dst),
+        dst_before,
+        "target untouched"
+    );
+    assert!(status_json(&spec).get("phase").is_none(), "no live move");
+
+    // on_unsupported: warn: the same finding is a warning and the move starts.
+    let warn_spec = common::write_spec(
+        dir.path(),
+        "warn.yaml",
+        &std::fs::read_to_string(&spec).expect("spec").replace(
+            "verify: checksum\n",
+            "verify: checksum\non_unsupported: warn\n",
+        ),
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hypermove"))
+        .args([
+            "apply",
+            "--yes",
+            "--follow",
+            warn_spec.to_str().expect("path"),
+        ])
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stderr = child.stderr.take().expect("stderr");
+    let guard = Guard {
+        child: Some(child),
+        db: REFUSE_DB,
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            eprintln!("{line}");
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let warned = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line)
+                if line.contains("warning: hypertable public.metrics is compressed")
+                    && line.contains("on_unsupported: warn") =>
+            {
+                break true;
+            }
+            Ok(_) => {}
+            Err(_) => break false,
+        }
+    };
+    assert!(warned, "the finding is a warning with on_unsupported: warn");
+    // The move started: its publication and slot exist.
+    while source_live_objects(&mut src) < 2 {
+        assert!(Instant::now() < deadline, "the move did not start");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drop(guard);
+    assert_eq!(source_live_objects(&mut src), 0, "cleaned up");
+}
