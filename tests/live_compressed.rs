@@ -18,6 +18,9 @@
 //! 3. The live preflight refuses (exit 2) a compressed hypertable whose database
 //!    leaves direct batch deletes on, naming the remedy, and writes nothing on either
 //!    side; with `on_unsupported: warn` it is a warning and the move starts.
+//! 4. `plan::compression_catch_up`, for the cutover: a chunk compressed on the
+//!    source after the copy fails `verify`; the catch-up's statements compress the
+//!    target's slice (twice: idempotent) and `verify` passes.
 
 mod common;
 
@@ -646,4 +649,75 @@ fn direct_batch_deletes_left_on_refuse_the_live_move_and_nothing_is_written() {
     }
     drop(guard);
     assert_eq!(source_live_objects(&mut src), 0, "cleaned up");
+}
+
+// ---------------------------------------------------------------------------------
+// 4. The compression catch-up a cutover needs (plan::compression_catch_up).
+// ---------------------------------------------------------------------------------
+
+/// A chunk the source compresses after the copy (as a policy would during a follow)
+/// fails the verification ("compression not as planned"); the catch-up statements,
+/// computed from both catalogs as they are then, compress the target's slice, after
+/// which the verification passes, and running them again changes nothing.
+#[test]
+fn the_compression_catch_up_compresses_what_the_source_compressed_since_the_copy() {
+    const DB: &str = "hm_livecomp_catchup";
+    let (mut src, mut dst, _dir, spec) = databases(DB, true, "");
+    let applied = Command::new(env!("CARGO_BIN_EXE_hypermove"))
+        .args(["apply", "--yes", &spec])
+        .output()
+        .expect("apply runs");
+    assert!(applied.status.success(), "apply exits 0");
+    assert_eq!(compressed_days(&mut dst), "01-01,01-02,01-03");
+    src.batch_execute(
+        "SELECT compress_chunk(c) FROM show_chunks('metrics') c
+          WHERE c IN (SELECT format('%I.%I', chunk_schema, chunk_name)::regclass
+                        FROM timescaledb_information.chunks
+                       WHERE hypertable_name = 'metrics'
+                         AND range_start = '2026-01-04 00:00+00')",
+    )
+    .expect("compress after the copy");
+    let verify = |spec: &str| {
+        Command::new(env!("CARGO_BIN_EXE_hypermove"))
+            .args(["verify", spec])
+            .output()
+            .expect("verify runs")
+    };
+    let failed = verify(&spec);
+    assert_eq!(failed.status.code(), Some(3), "compression not as planned");
+    assert!(
+        String::from_utf8_lossy(&failed.stdout).contains("compression not as planned"),
+        "{}",
+        String::from_utf8_lossy(&failed.stdout)
+    );
+
+    let rt = Runtime::new().expect("runtime");
+    let loaded = hypermove::spec::load(std::path::Path::new(&spec)).expect("spec");
+    let source = tokio_client(&rt, SRC, DB);
+    let target = tokio_client(&rt, DST, DB);
+    let statements = rt.block_on(async {
+        let inputs = hypermove::plan::gather(&loaded, &source, &target)
+            .await
+            .expect("gather");
+        hypermove::plan::compression_catch_up(&loaded, &inputs)
+    });
+    // One statement per slice the source has wholly compressed now: 4 days.
+    assert_eq!(statements.len(), 4, "{statements:?}");
+    assert!(
+        statements
+            .iter()
+            .all(|(t, _)| t.to_string() == "public.metrics")
+    );
+    for _ in 0..2 {
+        for (_, sql) in &statements {
+            dst.batch_execute(sql).expect(sql);
+        }
+        assert_eq!(compressed_days(&mut dst), "01-01,01-02,01-03,01-04");
+    }
+    let passed = verify(&spec);
+    assert!(
+        passed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&passed.stdout)
+    );
 }

@@ -6,6 +6,7 @@
 
 mod build;
 mod caggs;
+mod catch_up;
 mod closure;
 mod collations;
 mod compression;
@@ -60,6 +61,7 @@ use crate::pg::QualifiedName;
 use crate::spec::VerifyLevel;
 
 pub use build::{build, build_verification};
+pub use catch_up::compression_catch_up;
 pub use fingerprint::{
     Fingerprints, combined as combined_fingerprint, differences, spec_fingerprint,
 };
