@@ -223,6 +223,9 @@ pub(super) async fn cmd_cutover(path: &Path, timeout: Duration) -> Result<u8, Er
     for s in &done.sequences {
         println!("  sequence set: {s}");
     }
+    for c in &done.compressed {
+        println!("  compressed before verifying, as the source is compressed now: {c}");
+    }
     for d in &done.dropped {
         println!("  dropped on the source: {d}");
     }

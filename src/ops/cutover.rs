@@ -30,6 +30,9 @@ pub struct CutoverDone {
     pub waited: Duration,
     /// Sequences set on the target, as `table.column = value`.
     pub sequences: Vec<String>,
+    /// Target slices compressed because the source compressed them during the
+    /// follow, by their plan step ID.
+    pub compressed: Vec<String>,
     /// Windows verified by checksum.
     pub windows: usize,
     /// The slot and publication dropped on the source.
@@ -72,7 +75,7 @@ pub async fn cutover(
         settings,
     )
     .await;
-    let (reached, sequences, verified) = match checked {
+    let (reached, sequences, compressed, verified) = match checked {
         Ok(done) => done,
         Err(e) => {
             let _ = session.set_phase(&target, Phase::Following).await;
@@ -87,10 +90,20 @@ pub async fn cutover(
         fence,
         waited: reached.waited,
         sequences,
+        compressed,
         windows,
         dropped,
     })
 }
+
+/// What the checks of a cutover found: the wait, the sequences set, the target
+/// slices compressed, the verification.
+type Checked = (
+    session::Reached,
+    Vec<String>,
+    Vec<String>,
+    super::verify::Verified,
+);
 
 /// The part of a cutover that may fail and leave the move following: the wait,
 /// writes after the fence, the sequences, the checksums of every window, and
@@ -105,7 +118,7 @@ async fn cutover_checks(
     fence: Lsn,
     timeout: Duration,
     settings: &Settings,
-) -> Result<(session::Reached, Vec<String>, super::verify::Verified), Error> {
+) -> Result<Checked, Error> {
     let reached = session
         .wait_until_applied(target, fence, timeout, session::HEARTBEAT_STALE)
         .await
@@ -148,6 +161,19 @@ async fn cutover_checks(
             sequences.push(format!("{to}.{column} = {last}"));
         }
     }
+    // The source went on compressing during the follow (a policy, or by hand): the
+    // rows arrived, the compression did not. Compress the target's slices the move
+    // would compress now, as its own `compress:` steps (idempotent), so the
+    // verification, planned from the source as it is, finds compression as planned.
+    let inputs = crate::plan::gather(spec, &*source, target).await?;
+    let mut compressed = Vec::new();
+    for (step, sql) in crate::plan::compression_catch_up(spec, &inputs) {
+        target
+            .batch_execute(&sql)
+            .await
+            .map_err(runtime("compressing a target slice the source compressed"))?;
+        compressed.push(step);
+    }
     let verified =
         super::verify::verify(spec, VerifyLevel::Checksum, None, settings, &Quiet).await?;
     if !verified.verdict.ok() || verified.incomplete {
@@ -158,7 +184,7 @@ async fn cutover_checks(
     }
     // The verification took a while: writes that began during it would be lost too.
     refuse_late_writes(source, names, &mut late, fence).await?;
-    Ok((reached, sequences, verified))
+    Ok((reached, sequences, compressed, verified))
 }
 
 /// Fail when the slot holds changes to moved tables committed after the fence. The

@@ -15,14 +15,14 @@
 use super::Inputs;
 use super::compression;
 use super::shape::{shape_of, time_of};
-use crate::pg::QualifiedName;
+use super::window;
 use crate::spec::Spec;
 
-/// The target slices the move would compress now, one statement each, by target
-/// table: the plan's compression decisions on `inputs` (gathered at the fence).
-/// Tables whose plan is refused or that do not compress are left out: the
-/// verification reports them.
-pub fn compression_catch_up(spec: &Spec, inputs: &Inputs) -> Vec<(QualifiedName, String)> {
+/// The target slices the move would compress now, one statement each, named by
+/// the plan's step ID (`compress:<table>:<lo>..<hi>`): the plan's compression
+/// decisions on `inputs` (gathered at the fence). Tables whose plan is refused or
+/// that do not compress are left out: the verification reports them.
+pub fn compression_catch_up(spec: &Spec, inputs: &Inputs) -> Vec<(String, String)> {
     let ts_schema = inputs
         .target_server
         .timescaledb_schema
@@ -41,7 +41,12 @@ pub fn compression_catch_up(spec: &Spec, inputs: &Inputs) -> Vec<(QualifiedName,
         };
         for (lo, hi) in c.slices {
             out.push((
-                t.target.clone(),
+                format!(
+                    "compress:{}:{}..{}",
+                    t.target,
+                    window::label(Some(lo), time_type, "-inf"),
+                    window::label(Some(hi), time_type, "+inf")
+                ),
                 compression::compress_sql(&ts_schema, &t.target, time_type, lo, hi),
             ));
         }
