@@ -144,7 +144,8 @@ struct Table {
 struct Hypertable {
     chunk_schemas: Vec<String>,
     compressed: bool,
-    retention: bool,
+    /// The job of a scheduled retention policy.
+    retention_job: Option<i32>,
 }
 
 /// A table with relations in a chunk schema whose replica identity is unusable
@@ -202,7 +203,7 @@ async fn read(
                 t.hypertable = Some(Hypertable {
                     chunk_schemas: row.get(2),
                     compressed: row.get(3),
-                    retention: row.get(4),
+                    retention_job: row.get(4),
                 });
             }
         }
@@ -286,7 +287,7 @@ fn judge(facts: &Facts) -> Preflight {
     server_checks(facts, &mut out);
     rights_checks(facts, &mut out);
     for table in &facts.tables {
-        table_checks(table, &mut out);
+        table_checks(table, facts.unsupported, &mut out);
         compressed::direct_batch_delete(table, facts, &mut out);
     }
     schema_checks(facts, &mut out);
@@ -400,7 +401,7 @@ fn rights_checks(facts: &Facts, out: &mut Preflight) {
     }
 }
 
-fn table_checks(t: &Table, out: &mut Preflight) {
+fn table_checks(t: &Table, unsupported: OnUnsupported, out: &mut Preflight) {
     if !t.found {
         out.refusals
             .push(format!("table {} does not exist on the source", t.name));
@@ -425,15 +426,22 @@ fn table_checks(t: &Table, out: &mut Preflight) {
     let Some(h) = &t.hypertable else {
         return;
     };
-    // drop_chunks drops tables; dropping a table streams no row change.
-    if h.retention {
-        out.warnings.push(format!(
-            "hypertable {} has a retention policy: chunks it drops during the follow \
-             stream no deletes, so the target keeps their rows and the cutover's \
-             checksums fail; pause it for the move (SELECT alter_job(<job id>, \
-             scheduled => false))",
+    // drop_chunks drops tables; dropping a table streams no row change, and the
+    // follow stops on a dropped chunk (live::chunks): a policy that would drop one
+    // during the move is paused first, or the user accepts the risk.
+    if let Some(job) = h.retention_job {
+        let body = format!(
+            "hypertable {} has a scheduled retention policy (job {job}): a chunk it drops during the follow streams no row change, so the follow would stop there (a dropped chunk is refused); pause it for the move with SELECT alter_job({job}, scheduled => false) and resume it after the cutover",
             t.name
-        ));
+        );
+        match unsupported {
+            OnUnsupported::Refuse => out.refusals.push(format!(
+                "{body} (or `on_unsupported: warn` to move with the risk)"
+            )),
+            OnUnsupported::Warn => out.warnings.push(format!(
+                "{body} (on_unsupported: warn: moving with the risk)"
+            )),
+        }
     }
 }
 

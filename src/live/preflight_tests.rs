@@ -49,7 +49,7 @@ fn hyper(compressed: bool) -> Option<Hypertable> {
     Some(Hypertable {
         chunk_schemas: vec!["_timescaledb_internal".into()],
         compressed,
-        retention: false,
+        retention_job: None,
     })
 }
 
@@ -261,11 +261,21 @@ fn compression_refuses_unless_direct_batch_deletes_are_off_for_the_database() {
 }
 
 #[test]
-fn a_retention_policy_warns() {
+fn a_scheduled_retention_policy_refuses_unless_the_risk_is_accepted() {
     let mut h = hyper(false);
-    h.as_mut().unwrap().retention = true;
-    let out = judge(&facts(good_server(), vec![table("metrics", true, h)]));
-    assert!(out.warnings[0].starts_with("hypertable public.metrics has a retention policy"));
+    h.as_mut().unwrap().retention_job = Some(1007);
+    let mut f = facts(good_server(), vec![table("metrics", true, h)]);
+    let out = judge(&f);
+    assert!(
+        out.refusals[0]
+            .starts_with("hypertable public.metrics has a scheduled retention policy (job 1007)")
+            && out.refusals[0].contains("SELECT alter_job(1007, scheduled => false)"),
+        "{out}"
+    );
+    f.unsupported = OnUnsupported::Warn;
+    let out = judge(&f);
+    assert!(out.passed(), "{out}");
+    assert!(out.warnings[0].contains("on_unsupported: warn"), "{out}");
 }
 
 #[test]

@@ -3,7 +3,7 @@
 -- the publication schema-wide: chunks made after the slot join no FOR TABLE list
 -- before 2.25), the schemas existing chunks live in (its
 -- pg_inherits children: the chunk catalog's columns differ across versions), whether compression is on, and
--- whether a retention policy will drop chunks during the follow (drop_chunks streams
+-- the scheduled retention policy's job that would drop chunks during the follow, if any (drop_chunks streams
 -- no row change).
 -- $1, $2: the tables' schemas and names, as parallel arrays.
 SELECT h.schema_name::text, h.table_name::text,
@@ -14,9 +14,9 @@ SELECT h.schema_name::text, h.table_name::text,
                          WHERE i.inhparent = format('%I.%I', h.schema_name, h.table_name)::regclass))
                s ORDER BY 1) AS chunk_schemas,
        coalesce(i.compression_enabled, false) AS compressed,
-       EXISTS (SELECT 1 FROM _timescaledb_config.bgw_job j
-                WHERE j.hypertable_id = h.id AND j.proc_name = 'policy_retention')
-         AS retention
+       (SELECT min(j.id) FROM _timescaledb_config.bgw_job j
+         WHERE j.hypertable_id = h.id AND j.proc_name = 'policy_retention'
+           AND j.scheduled) AS retention_job
   FROM _timescaledb_catalog.hypertable h
   JOIN unnest($1::text[], $2::text[]) AS t(schema_name, table_name)
     ON h.schema_name = t.schema_name AND h.table_name = t.table_name
