@@ -215,10 +215,12 @@ pub(super) async fn cmd_cutover(path: &Path, timeout: Duration) -> Result<u8, Er
     let settings = Settings::resolve(&spec, None, Duration::from_secs(300), false);
     let done = ops::follow::cutover(&spec, timeout, &settings).await?;
     println!(
-        "Cutover at {}: the follower applied everything up to it in {:.1} s; {} window checks passed.",
+        "Cutover at {}: the follower applied everything up to it in {:.1} s; {} window checks passed in {:.1} s; no writes after the fence (looked in {:.1} s).",
         done.fence,
         done.waited.as_secs_f64(),
-        done.windows
+        done.windows,
+        done.verified_in.as_secs_f64(),
+        done.late_checked_in.as_secs_f64()
     );
     for s in &done.sequences {
         println!("  sequence set: {s}");

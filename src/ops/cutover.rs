@@ -35,6 +35,10 @@ pub struct CutoverDone {
     pub compressed: Vec<String>,
     /// Windows verified by checksum.
     pub windows: usize,
+    /// How long the checksum verification took.
+    pub verified_in: Duration,
+    /// How long the look for writes after the fence took.
+    pub late_checked_in: Duration,
     /// The slot and publication dropped on the source.
     pub dropped: Vec<String>,
 }
@@ -75,7 +79,14 @@ pub async fn cutover(
         settings,
     )
     .await;
-    let (reached, sequences, compressed, verified) = match checked {
+    let Checked {
+        reached,
+        sequences,
+        compressed,
+        verified,
+        verified_in,
+        late_checked_in,
+    } = match checked {
         Ok(done) => done,
         Err(e) => {
             let _ = session.set_phase(&target, Phase::Following).await;
@@ -92,18 +103,21 @@ pub async fn cutover(
         sequences,
         compressed,
         windows,
+        verified_in,
+        late_checked_in,
         dropped,
     })
 }
 
-/// What the checks of a cutover found: the wait, the sequences set, the target
-/// slices compressed, the verification.
-type Checked = (
-    session::Reached,
-    Vec<String>,
-    Vec<String>,
-    super::verify::Verified,
-);
+/// What the checks of a cutover found.
+struct Checked {
+    reached: session::Reached,
+    sequences: Vec<String>,
+    compressed: Vec<String>,
+    verified: super::verify::Verified,
+    verified_in: Duration,
+    late_checked_in: Duration,
+}
 
 /// The part of a cutover that may fail and leave the move following: the wait, a
 /// dropped chunk, the sequences, compression the source gained, the checksums of
@@ -172,8 +186,10 @@ async fn cutover_checks(
             .map_err(runtime("compressing a target slice the source compressed"))?;
         compressed.push(step);
     }
+    let verifying = std::time::Instant::now();
     let verified =
         super::verify::verify(spec, VerifyLevel::Checksum, None, settings, &Quiet).await?;
+    let verified_in = verifying.elapsed();
     if !verified.verdict.ok() || verified.incomplete {
         // Writes after the fence make the checksums differ: say so, by table, rather
         // than only that they differ.
@@ -186,10 +202,16 @@ async fn cutover_checks(
     // Writes after the fence, also those made during the verification, would be lost
     // with the slot. Looked for once, last: the peek decodes the slot's WAL from its
     // restart point, seconds of work after a busy follow.
-    let peeked = std::time::Instant::now();
+    let peeking = std::time::Instant::now();
     refuse_late_writes(source, names, &mut late, fence).await?;
-    tracing::debug!("writes after the fence: none, in {:?}", peeked.elapsed());
-    Ok((reached, sequences, compressed, verified))
+    Ok(Checked {
+        reached,
+        sequences,
+        compressed,
+        verified,
+        verified_in,
+        late_checked_in: peeking.elapsed(),
+    })
 }
 
 /// Fail when the slot holds changes to moved tables committed after the fence. The
