@@ -395,7 +395,10 @@ impl Follower<'_, '_> {
         }
         let waiting_for_fence = self.fence.is_some() && now >= self.last_status + FENCE_POLL;
         if waiting_for_fence || now >= self.last_status + self.limits.idle_confirm {
-            self.status(waiting_for_fence).await?;
+            // The reply (a keepalive with the server's position) is what lets an
+            // idle follower confirm up to the end of WAL, so a cutover's first wait
+            // ends within a second of the follower catching up.
+            self.status(true).await?;
         }
         Ok(())
     }

@@ -33,14 +33,14 @@ pub struct Limits {
 }
 
 impl Default for Limits {
-    /// 10,000 rows, 8 MiB, 200 ms, an idle confirmation every 10 s, and large
+    /// 10,000 rows, 8 MiB, 200 ms, an idle confirmation every second, and large
     /// transactions applied in parts of 32 MiB.
     fn default() -> Self {
         Self {
             rows: 10_000,
             bytes: 8 << 20,
             wait: Duration::from_millis(200),
-            idle_confirm: Duration::from_secs(10),
+            idle_confirm: Duration::from_secs(1),
             transaction_bytes: 32 << 20,
         }
     }

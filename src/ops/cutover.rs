@@ -27,7 +27,8 @@ const RUNNING_XACTS: &str = include_str!("sql/live_running_xacts.sql");
 pub struct CutoverDone {
     /// The fence: the source's WAL end when the cutover began.
     pub fence: Lsn,
-    /// How long the follower took to apply everything up to it.
+    /// How long the follower took to apply everything up to it (from the start of
+    /// the cutover: first up to the source's WAL end then, then to the fence).
     pub waited: Duration,
     /// Sequences set on the target, as `table.column = value`.
     pub sequences: Vec<String>,
@@ -57,18 +58,23 @@ pub async fn cutover(
     let names = live_names(spec);
     let session = session_for(spec, &names);
     let (mut source, target) = connect_both(spec, "hypermove cutover").await?;
-    // Only an optimisation (see the SQL): an older server or a role without the
-    // right leaves the look for late writes slower, not wrong.
-    if let Err(e) = source.batch_execute(RUNNING_XACTS).await {
-        tracing::debug!("pg_log_standby_snapshot: {e}");
-    }
-    let fence: Lsn = source
-        .query_one(WAL_LSN, &[])
+    // First the follower catches up with the source as it is now, still following;
+    // then the fence. Each step begins with a running-transactions record (see the
+    // SQL): confirmed by the follower, the second moves the slot's restart point up
+    // to about the fence, so the look for late writes decodes little. Caught up
+    // first, the follower holds no older restart candidate that would make the
+    // server drop that one.
+    let started = std::time::Instant::now();
+    log_running_xacts(&source).await;
+    let now = wal_lsn(&source).await?;
+    session
+        .wait_until_applied(&target, now, timeout, session::HEARTBEAT_STALE)
         .await
-        .map_err(runtime("reading the source's WAL position"))?
-        .get::<_, String>(0)
-        .parse()
         .map_err(Error::runtime)?;
+    log_running_xacts(&source).await;
+    let fence = wal_lsn(&source).await?;
+    let caught_up = started.elapsed();
+    let timeout = timeout.saturating_sub(caught_up);
     session
         .request_cutover(&target, fence)
         .await
@@ -105,7 +111,7 @@ pub async fn cutover(
     session.complete(&target).await.map_err(Error::runtime)?;
     Ok(CutoverDone {
         fence,
-        waited: reached.waited,
+        waited: caught_up + reached.waited,
         sequences,
         compressed,
         windows,
@@ -220,6 +226,26 @@ async fn cutover_checks(
     })
 }
 
+/// The source's WAL position.
+async fn wal_lsn(source: &Client) -> Result<Lsn, Error> {
+    source
+        .query_one(WAL_LSN, &[])
+        .await
+        .map_err(runtime("reading the source's WAL position"))?
+        .get::<_, String>(0)
+        .parse()
+        .map_err(Error::runtime)
+}
+
+/// Write a running-transactions record on the source. Only an optimisation (see the
+/// SQL): an older server or a role without the right leaves the look for late
+/// writes slower, not wrong.
+async fn log_running_xacts(source: &Client) {
+    if let Err(e) = source.batch_execute(RUNNING_XACTS).await {
+        tracing::debug!("pg_log_standby_snapshot: {e}");
+    }
+}
+
 /// Fail when the slot holds changes to moved tables committed after the fence. The
 /// follower frees the slot once it reaches the fence; until its connection is gone
 /// the slot is busy, so a busy slot is asked again for a while.
@@ -243,6 +269,7 @@ async fn refuse_late_writes(
                 if e.code() == Some(&tokio_postgres::error::SqlState::OBJECT_IN_USE)
                     && std::time::Instant::now() < deadline =>
             {
+                tracing::debug!("slot {} still in use: waiting to peek at it", names.slot);
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
             Err(e) => return Err(Error::runtime(e)),
