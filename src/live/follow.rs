@@ -399,6 +399,9 @@ impl Follower<'_, '_> {
             // idle follower confirm up to the end of WAL, so a cutover's first wait
             // ends within a second of the follower catching up.
             self.status(true).await?;
+            // An idle confirmation moves the confirmed position too: report it, or
+            // the session row keeps the last batch's (a cutover waits on it).
+            (self.report)(&self.progress);
         }
         Ok(())
     }

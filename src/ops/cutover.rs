@@ -20,15 +20,13 @@ use crate::spec::{Spec, VerifyLevel};
 const SEQUENCES: &str = include_str!("sql/live_sequences.sql");
 const SETVAL: &str = include_str!("sql/live_setval.sql");
 const WAL_LSN: &str = include_str!("sql/live_wal_lsn.sql");
-const RUNNING_XACTS: &str = include_str!("sql/live_running_xacts.sql");
 
 /// What a completed cutover did.
 #[derive(Debug)]
 pub struct CutoverDone {
     /// The fence: the source's WAL end when the cutover began.
     pub fence: Lsn,
-    /// How long the follower took to apply everything up to it (from the start of
-    /// the cutover: first up to the source's WAL end then, then to the fence).
+    /// How long the follower took to apply everything up to it.
     pub waited: Duration,
     /// Sequences set on the target, as `table.column = value`.
     pub sequences: Vec<String>,
@@ -58,23 +56,7 @@ pub async fn cutover(
     let names = live_names(spec);
     let session = session_for(spec, &names);
     let (mut source, target) = connect_both(spec, "hypermove cutover").await?;
-    // First the follower catches up with the source as it is now, still following;
-    // then the fence. Each step begins with a running-transactions record (see the
-    // SQL): confirmed by the follower, the second moves the slot's restart point up
-    // to about the fence, so the look for late writes decodes little. Caught up
-    // first, the follower holds no older restart candidate that would make the
-    // server drop that one.
-    let started = std::time::Instant::now();
-    log_running_xacts(&source).await;
-    let now = wal_lsn(&source).await?;
-    session
-        .wait_until_applied(&target, now, timeout, session::HEARTBEAT_STALE)
-        .await
-        .map_err(Error::runtime)?;
-    log_running_xacts(&source).await;
     let fence = wal_lsn(&source).await?;
-    let caught_up = started.elapsed();
-    let timeout = timeout.saturating_sub(caught_up);
     session
         .request_cutover(&target, fence)
         .await
@@ -111,7 +93,7 @@ pub async fn cutover(
     session.complete(&target).await.map_err(Error::runtime)?;
     Ok(CutoverDone {
         fence,
-        waited: caught_up + reached.waited,
+        waited: reached.waited,
         sequences,
         compressed,
         windows,
@@ -235,15 +217,6 @@ async fn wal_lsn(source: &Client) -> Result<Lsn, Error> {
         .get::<_, String>(0)
         .parse()
         .map_err(Error::runtime)
-}
-
-/// Write a running-transactions record on the source. Only an optimisation (see the
-/// SQL): an older server or a role without the right leaves the look for late
-/// writes slower, not wrong.
-async fn log_running_xacts(source: &Client) {
-    if let Err(e) = source.batch_execute(RUNNING_XACTS).await {
-        tracing::debug!("pg_log_standby_snapshot: {e}");
-    }
 }
 
 /// Fail when the slot holds changes to moved tables committed after the fence. The
