@@ -16,13 +16,9 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use hypermove::live::mapping::{Mapping, MovedTable};
 use hypermove::live::pgoutput::{self, PgOutput};
-use hypermove::live::{
-    Applier, ApplyError, Lsn, ReplicationConn, ReplicationData, ReplicationStream, STREAM_OPTIONS,
-};
+use hypermove::live::{Applier, ApplyError, ReplicationConn, STREAM_OPTIONS};
 use hypermove::pg::{ConnInfo, QualifiedName, quote_literal};
 use postgres::{Client, IsolationLevel};
 use tokio::runtime::Runtime;
@@ -71,45 +67,6 @@ SELECT create_hypertable('readings', by_range('time', interval '7 days'));
 /// A text TimescaleDB stores out of line (TOAST): 32 kB of hex.
 const BIG: &str = "(SELECT string_agg(md5(i::text), '') FROM generate_series(1, 1000) i)";
 
-/// Every message of the stream up to the commit of the transaction carrying the
-/// fence. Nothing is confirmed to the slot, so the same stream can be read again.
-fn collect(rt: &Runtime, stream: &mut ReplicationStream) -> Vec<PgOutput> {
-    let mut msgs = Vec::new();
-    let mut fenced = false;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let data = rt
-            .block_on(async { tokio::time::timeout(left, stream.recv()).await })
-            .expect("the fence arrives within a minute")
-            .expect("stream")
-            .expect("the server keeps streaming");
-        let payload = match data {
-            ReplicationData::Keepalive {
-                reply_requested, ..
-            } => {
-                if reply_requested {
-                    // Lsn::ZERO confirms nothing.
-                    rt.block_on(stream.send_status(Lsn::ZERO, false))
-                        .expect("status");
-                }
-                continue;
-            }
-            ReplicationData::XLogData { data, .. } => data,
-        };
-        let msg = pgoutput::decode(payload).expect("decodes");
-        match &msg {
-            PgOutput::Message(m) if m.prefix == FENCE => fenced = true,
-            PgOutput::Commit(_) if fenced => {
-                msgs.push(msg);
-                return msgs;
-            }
-            _ => {}
-        }
-        msgs.push(msg);
-    }
-}
-
 /// The messages cut into whole transactions.
 fn transactions(msgs: &[PgOutput]) -> Vec<&[PgOutput]> {
     let mut out = Vec::new();
@@ -152,19 +109,6 @@ fn readings(client: &mut Client) -> Vec<String> {
         .iter()
         .map(|r| r.get(0))
         .collect()
-}
-
-fn tokio_client(rt: &Runtime, port: u16) -> tokio_postgres::Client {
-    let (client, conn) = rt
-        .block_on(tokio_postgres::connect(
-            &format!("host=127.0.0.1 port={port} user=postgres dbname={DB}"),
-            tokio_postgres::NoTls,
-        ))
-        .expect("connect");
-    rt.spawn(async move {
-        let _ = conn.await;
-    });
-    client
 }
 
 fn mapping() -> Mapping {
@@ -328,7 +272,7 @@ fn applied_stream_makes_the_rechunked_target_equal_the_source_exactly_once() {
     let mut stream = rt
         .block_on(repl.start_replication(SLOT, slot.consistent_point, &[PUBLICATION]))
         .expect("START_REPLICATION");
-    let msgs = collect(&rt, &mut stream);
+    let msgs = common::live::collect_to_fence(&rt, &mut stream, FENCE);
     let last_end = match msgs.last() {
         Some(PgOutput::Commit(c)) => c.end_lsn,
         other => panic!("the stream ends with a commit, not {other:?}"),
@@ -371,8 +315,8 @@ fn applied_stream_makes_the_rechunked_target_equal_the_source_exactly_once() {
             .position(|m| matches!(m, PgOutput::Commit(_)))
             .expect("its commit")
         + 1;
-    let source = tokio_client(&rt, SRC);
-    let mut target = tokio_client(&rt, DST);
+    let source = common::live::tokio_client(&rt, SRC, DB);
+    let mut target = common::live::tokio_client(&rt, DST, DB);
     let mut applier = rt
         .block_on(Applier::open(&target, FINGERPRINT, SLOT, mapping()))
         .expect("open applier");
@@ -465,7 +409,7 @@ fn applied_stream_makes_the_rechunked_target_equal_the_source_exactly_once() {
     let mut stream = rt
         .block_on(repl.start_replication(SLOT, slot.consistent_point, &[PUBLICATION]))
         .expect("START_REPLICATION again");
-    let again = collect(&rt, &mut stream);
+    let again = common::live::collect_to_fence(&rt, &mut stream, FENCE);
     assert_eq!(
         transactions(&again).len(),
         txns.len(),
@@ -503,7 +447,7 @@ fn applied_stream_makes_the_rechunked_target_equal_the_source_exactly_once() {
             &[&FENCE],
         )
         .expect("fence");
-        let msgs = collect(&rt, &mut stream);
+        let msgs = common::live::collect_to_fence(&rt, &mut stream, FENCE);
         let err = rt
             .block_on(resumed.apply(&source, &mut target, &msgs))
             .expect_err(sql);

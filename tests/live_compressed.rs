@@ -401,19 +401,6 @@ fn direct_batch_deletes_left_on_refuse_the_live_move_and_nothing_is_written() {
     assert_eq!(source_live_objects(&mut src), 0, "cleaned up");
 }
 
-fn tokio_client(rt: &Runtime, port: u16, db: &str) -> tokio_postgres::Client {
-    let (client, conn) = rt
-        .block_on(tokio_postgres::connect(
-            &format!("host=127.0.0.1 port={port} user=postgres dbname={db}"),
-            tokio_postgres::NoTls,
-        ))
-        .expect("connect");
-    rt.spawn(async move {
-        let _ = conn.await;
-    });
-    client
-}
-
 // ---------------------------------------------------------------------------------
 // 3. The compression catch-up a cutover needs (plan::compression_catch_up).
 // ---------------------------------------------------------------------------------
@@ -456,8 +443,8 @@ fn the_compression_catch_up_compresses_what_the_source_compressed_since_the_copy
 
     let rt = Runtime::new().expect("runtime");
     let loaded = hypermove::spec::load(std::path::Path::new(&spec)).expect("spec");
-    let source = tokio_client(&rt, SRC, DB);
-    let target = tokio_client(&rt, DST, DB);
+    let source = common::live::tokio_client(&rt, SRC, DB);
+    let target = common::live::tokio_client(&rt, DST, DB);
     let statements = rt.block_on(async {
         let inputs = hypermove::plan::gather(&loaded, &source, &target)
             .await

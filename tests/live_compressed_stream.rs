@@ -78,19 +78,6 @@ impl Drop for SqlSlot {
     }
 }
 
-fn tokio_client(rt: &Runtime, port: u16, db: &str) -> tokio_postgres::Client {
-    let (client, conn) = rt
-        .block_on(tokio_postgres::connect(
-            &format!("host=127.0.0.1 port={port} user=postgres dbname={db}"),
-            tokio_postgres::NoTls,
-        ))
-        .expect("connect");
-    rt.spawn(async move {
-        let _ = conn.await;
-    });
-    client
-}
-
 fn readings_mapping() -> Mapping {
     Mapping::new([(
         QualifiedName::new("public", "readings"),
@@ -113,8 +100,8 @@ ALTER TABLE readings SET (timescaledb.compress, timescaledb.compress_segmentby =
 /// Apply the messages with a fresh applier whose target is the same database (the
 /// error comes from the plan, before anything is written).
 fn apply(rt: &Runtime, port: u16, db: &str, msgs: &[PgOutput]) -> Result<(), ApplyError> {
-    let source = tokio_client(rt, port, db);
-    let mut target = tokio_client(rt, port, db);
+    let source = common::live::tokio_client(rt, port, db);
+    let mut target = common::live::tokio_client(rt, port, db);
     rt.block_on(async {
         let mut applier = Applier::open(&target, "hm_livecomp", "hm_livecomp", readings_mapping())
             .await
@@ -166,7 +153,7 @@ fn compressed_chunks_map_to_their_hypertable_and_unmarked_changes_stop_the_appli
         .expect("parents")
         .get(0);
     assert_eq!(parents, 0, "{compressed_chunk} has no pg_inherits parent");
-    let source = tokio_client(&rt, DST, DIRECT_DB);
+    let source = common::live::tokio_client(&rt, DST, DIRECT_DB);
     let mut mapping = readings_mapping();
     let mapped = rt
         .block_on(mapping.resolve(&source, oid))
@@ -209,7 +196,7 @@ fn compressed_chunks_map_to_their_hypertable_and_unmarked_changes_stop_the_appli
         .query_one(&format!("SELECT '{compressed_chunk}'::regclass::oid"), &[])
         .expect("oid")
         .get(0);
-    let source = tokio_client(&rt, SRC, SPAN_DB);
+    let source = common::live::tokio_client(&rt, SRC, SPAN_DB);
     let mut mapping = readings_mapping();
     let mapped = rt
         .block_on(mapping.resolve(&source, oid))

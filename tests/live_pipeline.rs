@@ -10,13 +10,8 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use hypermove::live::mapping::{Mapping, MovedTable};
-use hypermove::live::pgoutput::{self, PgOutput};
-use hypermove::live::{
-    Applier, ApplyError, Lsn, ReplicationConn, ReplicationData, ReplicationStream, STREAM_OPTIONS,
-};
+use hypermove::live::{Applier, ApplyError, ReplicationConn, STREAM_OPTIONS};
 use hypermove::pg::{ConnInfo, QualifiedName};
 use postgres::Client;
 use tokio::runtime::Runtime;
@@ -55,42 +50,6 @@ DELETE FROM metrics WHERE id % 7 = 0;
 COMMIT;
 ";
 
-fn collect(rt: &Runtime, stream: &mut ReplicationStream) -> Vec<PgOutput> {
-    let mut msgs = Vec::new();
-    let mut fenced = false;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let data = rt
-            .block_on(async { tokio::time::timeout(left, stream.recv()).await })
-            .expect("the fence arrives within a minute")
-            .expect("stream")
-            .expect("the server keeps streaming");
-        let payload = match data {
-            ReplicationData::Keepalive {
-                reply_requested, ..
-            } => {
-                if reply_requested {
-                    rt.block_on(stream.send_status(Lsn::ZERO, false))
-                        .expect("status");
-                }
-                continue;
-            }
-            ReplicationData::XLogData { data, .. } => data,
-        };
-        let msg = pgoutput::decode(payload).expect("decodes");
-        match &msg {
-            PgOutput::Message(m) if m.prefix == FENCE => fenced = true,
-            PgOutput::Commit(_) if fenced => {
-                msgs.push(msg);
-                return msgs;
-            }
-            _ => {}
-        }
-        msgs.push(msg);
-    }
-}
-
 fn rows(client: &mut Client) -> Vec<String> {
     client
         .query(
@@ -103,19 +62,6 @@ fn rows(client: &mut Client) -> Vec<String> {
         .iter()
         .map(|r| r.get(0))
         .collect()
-}
-
-fn tokio_client(rt: &Runtime, port: u16) -> tokio_postgres::Client {
-    let (client, conn) = rt
-        .block_on(tokio_postgres::connect(
-            &format!("host=127.0.0.1 port={port} user=postgres dbname={DB}"),
-            tokio_postgres::NoTls,
-        ))
-        .expect("connect");
-    rt.spawn(async move {
-        let _ = conn.await;
-    });
-    client
 }
 
 fn mapping() -> Mapping {
@@ -155,10 +101,10 @@ fn pipelined_statements_apply_in_stream_order_and_fail_whole() {
     let mut stream = rt
         .block_on(repl.start_replication(SLOT, slot.consistent_point, &[PUBLICATION]))
         .expect("START_REPLICATION");
-    let msgs = collect(&rt, &mut stream);
+    let msgs = common::live::collect_to_fence(&rt, &mut stream, FENCE);
 
-    let source = tokio_client(&rt, SRC);
-    let mut target = tokio_client(&rt, DST);
+    let source = common::live::tokio_client(&rt, SRC, DB);
+    let mut target = common::live::tokio_client(&rt, DST, DB);
 
     // A target without row 150: the statements that reach it fail; nothing commits.
     let before = {

@@ -80,19 +80,6 @@ SELECT create_hypertable('metrics', by_range('time', interval '7 days'));
 SELECT add_dimension('metrics', by_hash('id', 2));
 ";
 
-fn tokio_client(rt: &Runtime, db: &str, port: u16) -> tokio_postgres::Client {
-    let (client, conn) = rt
-        .block_on(tokio_postgres::connect(
-            &format!("host=127.0.0.1 port={port} user=postgres dbname={db}"),
-            tokio_postgres::NoTls,
-        ))
-        .expect("connect");
-    rt.spawn(async move {
-        let _ = conn.await;
-    });
-    client
-}
-
 fn rows(client: &mut Client) -> Vec<String> {
     client
         .query(
@@ -169,7 +156,7 @@ fn setup(case: Case) -> Setup {
     let rt = Runtime::new().expect("tokio runtime");
     let session = Session::new(case.fingerprint, case.slot);
     // The follower process: the row starts in `copying`.
-    let follower_db = tokio_client(&rt, case.db, DST);
+    let follower_db = common::live::tokio_client(&rt, DST, case.db);
     assert_eq!(
         rt.block_on(session.open(&follower_db, Phase::Copying))
             .expect("open session"),
@@ -215,7 +202,7 @@ fn setup(case: Case) -> Setup {
     snap.commit().expect("end snapshot");
 
     // A cutover before the copy is done is refused.
-    let cutover_db = tokio_client(&rt, case.db, DST);
+    let cutover_db = common::live::tokio_client(&rt, DST, case.db);
     match rt.block_on(session.request_cutover(&cutover_db, Lsn(1))) {
         Err(SessionError::IllegalTransition { from, .. }) => assert_eq!(from, "copying"),
         other => panic!("a cutover during the copy must be refused: {other:?}"),
@@ -248,13 +235,13 @@ fn spawn_follower(rt: &Runtime, case: Case, stream: ReplicationStream) -> Runnin
     let (progress_tx, progress_rx) = session::progress_channel();
     let beacon = rt.spawn(session::beacon(
         Session::new(case.fingerprint, case.slot),
-        tokio_client(rt, case.db, DST),
-        Some(tokio_client(rt, case.db, SRC)),
+        common::live::tokio_client(rt, DST, case.db),
+        Some(common::live::tokio_client(rt, SRC, case.db)),
         progress_rx,
         controller,
     ));
-    let source = tokio_client(rt, case.db, SRC);
-    let mut target = tokio_client(rt, case.db, DST);
+    let source = common::live::tokio_client(rt, SRC, case.db);
+    let mut target = common::live::tokio_client(rt, DST, case.db);
     let follower = rt.spawn(async move {
         let mut stream = stream;
         let mapping = Mapping::new([(
@@ -343,7 +330,7 @@ fn a_cutover_through_the_table_fences_and_completes_the_follower() {
     let writer = spawn_writer(case.db, stop.clone());
 
     // `status` from a third session while the follow runs.
-    let status_db = tokio_client(&rt, case.db, DST);
+    let status_db = common::live::tokio_client(&rt, DST, case.db);
     std::thread::sleep(Duration::from_millis(1500));
     let during = rt.block_on(session.read(&status_db)).expect("status");
     eprintln!("during the follow: {during:?}");
@@ -509,7 +496,7 @@ fn a_cutover_without_a_running_follower_fails_on_its_heartbeat() {
     let db = "hm_live5_stale";
     drop(common::fresh_db(DST, db));
     let rt = Runtime::new().expect("tokio runtime");
-    let target = tokio_client(&rt, db, DST);
+    let target = common::live::tokio_client(&rt, DST, db);
 
     let never = Session::new("hm_live5_stale-spec", "hm_live5_never_started");
     match rt.block_on(never.read(&target)) {

@@ -282,3 +282,63 @@ pub fn stops_by_itself(mut child: Child) -> std::process::ExitStatus {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// A tokio-postgres client on a sandbox server, its connection driven on `rt`.
+pub fn tokio_client(rt: &tokio::runtime::Runtime, port: u16, db: &str) -> tokio_postgres::Client {
+    let (client, conn) = rt
+        .block_on(tokio_postgres::connect(
+            &format!("host=127.0.0.1 port={port} user=postgres dbname={db}"),
+            tokio_postgres::NoTls,
+        ))
+        .expect("connect");
+    rt.spawn(async move {
+        let _ = conn.await;
+    });
+    client
+}
+
+/// Every message of the stream up to the commit of the transaction that emitted the
+/// logical message `fence` (`pg_logical_emit_message(true, fence, …)`). Nothing is
+/// confirmed to the slot, so the same stream can be read again.
+pub fn collect_to_fence(
+    rt: &tokio::runtime::Runtime,
+    stream: &mut hypermove::live::ReplicationStream,
+    fence: &str,
+) -> Vec<hypermove::live::pgoutput::PgOutput> {
+    use hypermove::live::pgoutput::{self, PgOutput};
+    use hypermove::live::{Lsn, ReplicationData};
+    let mut msgs = Vec::new();
+    let mut fenced = false;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let data = rt
+            .block_on(async { tokio::time::timeout(left, stream.recv()).await })
+            .expect("the fence arrives within a minute")
+            .expect("stream")
+            .expect("the server keeps streaming");
+        let payload = match data {
+            ReplicationData::Keepalive {
+                reply_requested, ..
+            } => {
+                if reply_requested {
+                    // Lsn::ZERO confirms nothing.
+                    rt.block_on(stream.send_status(Lsn::ZERO, false))
+                        .expect("status");
+                }
+                continue;
+            }
+            ReplicationData::XLogData { data, .. } => data,
+        };
+        let msg = pgoutput::decode(payload).expect("decodes");
+        match &msg {
+            PgOutput::Message(m) if m.prefix == fence => fenced = true,
+            PgOutput::Commit(_) if fenced => {
+                msgs.push(msg);
+                return msgs;
+            }
+            _ => {}
+        }
+        msgs.push(msg);
+    }
+}

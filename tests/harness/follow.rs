@@ -170,19 +170,6 @@ pub fn rows(client: &mut Client) -> Vec<String> {
         .collect()
 }
 
-pub fn tokio_client(rt: &Runtime, db: &str, port: u16) -> tokio_postgres::Client {
-    let (client, conn) = rt
-        .block_on(tokio_postgres::connect(
-            &format!("host=127.0.0.1 port={port} user=postgres dbname={db}"),
-            tokio_postgres::NoTls,
-        ))
-        .expect("connect");
-    rt.spawn(async move {
-        let _ = conn.await;
-    });
-    client
-}
-
 pub fn mapping() -> Mapping {
     Mapping::new([(
         QualifiedName::new("public", "metrics"),
@@ -205,8 +192,8 @@ pub fn spawn_follower(
     shared: Arc<Mutex<Progress>>,
     limits: Limits,
 ) -> (Controller, TaskHandle<Followed>) {
-    let source = tokio_client(rt, case.db, SRC);
-    let mut target = tokio_client(rt, case.db, DST);
+    let source = crate::common::live::tokio_client(rt, SRC, case.db);
+    let mut target = crate::common::live::tokio_client(rt, DST, case.db);
     let (controller, controls) = Controller::new();
     let task = rt.spawn(async move {
         let mut applier = Applier::open(&target, case.fingerprint, case.slot, mapping())
@@ -239,7 +226,7 @@ pub fn fence(src: &mut Client) -> Lsn {
 }
 
 pub fn journal(rt: &Runtime, case: Case) -> Option<Lsn> {
-    let target = tokio_client(rt, case.db, DST);
+    let target = crate::common::live::tokio_client(rt, DST, case.db);
     rt.block_on(ensure_journal(&target)).expect("journal table");
     rt.block_on(read_position(&target, case.fingerprint, case.slot))
         .expect("journal")
