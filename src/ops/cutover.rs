@@ -13,7 +13,7 @@ use crate::Error;
 use crate::live::after_fence::{LateError, writes_after_fence};
 use crate::live::chunks::{ChunkError, ChunkWatch};
 use crate::live::mapping::Mapping;
-use crate::live::session::{self, Phase, Session};
+use crate::live::session::{self, Phase};
 use crate::live::{LiveNames, Lsn};
 use crate::spec::{Spec, VerifyLevel};
 
@@ -62,17 +62,7 @@ pub async fn cutover(
         .await
         .map_err(Error::runtime)?;
     // Until the checks pass, a failure hands the move back to the follower.
-    let checked = cutover_checks(
-        spec,
-        &names,
-        &session,
-        &mut source,
-        &target,
-        fence,
-        timeout,
-        settings,
-    )
-    .await;
+    let checked = cutover_checks(spec, &mut source, &target, fence, timeout, settings).await;
     let Checked {
         reached,
         sequences,
@@ -116,18 +106,16 @@ struct Checked {
 /// The part of a cutover that may fail and leave the move following: the wait, a
 /// dropped chunk, the sequences, compression the source gained, the checksums of
 /// every window, and writes after the fence, just before the slot goes.
-#[allow(clippy::too_many_arguments)]
 async fn cutover_checks(
     spec: &Spec,
-    names: &LiveNames,
-    session: &Session,
     source: &mut Client,
     target: &Client,
     fence: Lsn,
     timeout: Duration,
     settings: &Settings,
 ) -> Result<Checked, Error> {
-    let reached = session
+    let names = &live_names(spec);
+    let reached = session_for(spec, names)
         .wait_until_applied(target, fence, timeout, session::HEARTBEAT_STALE)
         .await
         .map_err(Error::runtime)?;
